@@ -1,0 +1,309 @@
+//! Configuration: exchange mode, strategy, timing, sizes and the failure detector.
+//!
+//! Start from a preset ([`Config::lan`], [`Config::wan`], [`Config::local`]) and change what
+//! you need; [`Config::validate`] (also run by [`crate::Node::new`]) rejects settings that
+//! cannot work with a [`ConfigError`] naming the field.
+
+use std::time::Duration;
+use thiserror::Error;
+
+use crate::wire::HEADER_LEN;
+
+/// How two nodes exchange state (the three modes of the reference text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExchangeMode {
+    /// A sends B entries with values; B keeps what is newer.
+    Push,
+    /// A sends B a digest without values; B answers with every entry newer than the digest.
+    Pull,
+    /// Pull, then A answers B's digest with what B lacks (three messages).
+    PushPull,
+}
+
+/// What is exchanged each round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Strategy {
+    /// Every round, reconcile all differences with the chosen peers.
+    AntiEntropy,
+    /// Only fresh updates ("hot rumors") travel, until they go cold.
+    Rumor,
+    /// Rumors every round, and an anti-entropy round every `anti_entropy_every` rounds.
+    Hybrid,
+}
+
+/// Whether a rumor's sender learns that the receiver already knew it (Demers et al.).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RumorFeedback {
+    /// The receiver says which rumors it already knew; only those count toward going cold.
+    Feedback,
+    /// No reply: every transmission counts toward going cold.
+    Blind,
+}
+
+/// How a rumor goes cold (Demers et al.).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RumorStop {
+    /// Cold after `k` counted transmissions.
+    Counter,
+    /// Cold with probability `1/k` at each counted transmission.
+    Coin,
+}
+
+/// Rumor mongering parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RumorConfig {
+    /// The `k` of the stop rule.
+    pub k: u32,
+    /// Feedback or blind.
+    pub feedback: RumorFeedback,
+    /// Counter or coin.
+    pub stop: RumorStop,
+}
+
+/// Phi accrual failure detector parameters (Hayashibara et al.).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DetectorConfig {
+    /// Phi above which a member becomes suspect (Cassandra's default is 8).
+    pub phi_threshold: f64,
+    /// Number of recent intervals that dominate the mean and deviation (exponentially weighted).
+    pub window: u32,
+    /// Floor on the standard deviation, so a perfectly regular peer is not convicted by jitter.
+    pub min_std_deviation: Duration,
+    /// Intervals longer than this are recorded as this (a long silence must not teach the
+    /// detector to wait even longer next time).
+    pub max_interval: Duration,
+    /// Extra silence tolerated before phi starts growing (GC pauses, scheduling hiccups).
+    pub acceptable_pause: Duration,
+    /// How long a member stays suspect before it is declared dead.
+    pub suspicion_timeout: Duration,
+}
+
+/// Sizes that bound memory and packets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest key in bytes.
+    pub max_key_bytes: usize,
+    /// Largest value in bytes.
+    pub max_value_bytes: usize,
+    /// Most live keys a node may own.
+    pub max_keys_per_node: usize,
+    /// Most members a node keeps track of.
+    pub max_members: usize,
+    /// Largest stream frame accepted or sent.
+    pub max_stream_bytes: usize,
+    /// Most events buffered for `poll_event` before the oldest are dropped (and counted).
+    pub max_pending_events: usize,
+    /// Most transmits buffered for `poll_transmit` before new ones are dropped (and counted).
+    pub max_pending_transmits: usize,
+}
+
+/// Everything a node needs to know to run the protocol.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Identifies the cluster in every packet header; packets of other clusters are rejected.
+    pub cluster_id: u32,
+    /// Length of one gossip round.
+    pub gossip_interval: Duration,
+    /// Peers contacted per round.
+    pub fanout: usize,
+    /// Push, pull or push-pull.
+    pub exchange: ExchangeMode,
+    /// Anti-entropy, rumor mongering or hybrid.
+    pub strategy: Strategy,
+    /// In hybrid mode, run an anti-entropy round every this many rounds.
+    pub anti_entropy_every: u32,
+    /// Rumor mongering variant and `k`.
+    pub rumor: RumorConfig,
+    /// Largest datagram, header included.
+    pub mtu: usize,
+    /// A peer missing more than this many bytes of state is served over a stream.
+    pub stream_threshold_bytes: usize,
+    /// Probability per round of also gossiping with one dead member (so partitions heal).
+    pub dead_peer_probability: f64,
+    /// Probability per round of also gossiping with one seed (so partitions heal).
+    pub seed_probability: f64,
+    /// How long tombstones are kept before garbage collection.
+    pub tombstone_grace: Duration,
+    /// How long dead and left members are kept before they are forgotten.
+    pub dead_member_grace: Duration,
+    /// Failure detector.
+    pub detector: DetectorConfig,
+    /// Size limits.
+    pub limits: Limits,
+}
+
+impl Config {
+    /// Data-centre defaults: 200 ms rounds, fanout 3, hybrid push-pull.
+    pub fn lan() -> Self {
+        Config {
+            cluster_id: 0,
+            gossip_interval: Duration::from_millis(200),
+            fanout: 3,
+            exchange: ExchangeMode::PushPull,
+            strategy: Strategy::Hybrid,
+            anti_entropy_every: 5,
+            rumor: RumorConfig { k: 3, feedback: RumorFeedback::Feedback, stop: RumorStop::Counter },
+            mtu: 1400,
+            stream_threshold_bytes: 16 * 1024,
+            dead_peer_probability: 0.1,
+            seed_probability: 0.05,
+            tombstone_grace: Duration::from_secs(3600),
+            dead_member_grace: Duration::from_secs(3600),
+            detector: DetectorConfig {
+                phi_threshold: 8.0,
+                window: 100,
+                min_std_deviation: Duration::from_millis(100),
+                max_interval: Duration::from_secs(2),
+                acceptable_pause: Duration::from_millis(500),
+                suspicion_timeout: Duration::from_secs(3),
+            },
+            limits: Limits {
+                max_key_bytes: 256,
+                max_value_bytes: 64 * 1024,
+                max_keys_per_node: 4096,
+                max_members: 65_536,
+                max_stream_bytes: 8 * 1024 * 1024,
+                max_pending_events: 16_384,
+                max_pending_transmits: 4_096,
+            },
+        }
+    }
+
+    /// Wide-area defaults: slower rounds, a more patient detector.
+    pub fn wan() -> Self {
+        let mut config = Config::lan();
+        config.gossip_interval = Duration::from_millis(500);
+        config.fanout = 4;
+        config.detector.phi_threshold = 12.0;
+        config.detector.min_std_deviation = Duration::from_millis(500);
+        config.detector.max_interval = Duration::from_secs(5);
+        config.detector.acceptable_pause = Duration::from_secs(2);
+        config.detector.suspicion_timeout = Duration::from_secs(10);
+        config
+    }
+
+    /// Single-machine defaults (tests, demos): fast rounds, quick detection.
+    pub fn local() -> Self {
+        let mut config = Config::lan();
+        config.gossip_interval = Duration::from_millis(100);
+        config.detector.min_std_deviation = Duration::from_millis(50);
+        config.detector.max_interval = Duration::from_secs(1);
+        config.detector.acceptable_pause = Duration::from_millis(200);
+        config.detector.suspicion_timeout = Duration::from_millis(1000);
+        config.tombstone_grace = Duration::from_secs(60);
+        config.dead_member_grace = Duration::from_secs(60);
+        config
+    }
+
+    /// Checks that the settings can work; the error names the first field that cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |field: &'static str, reason: String| Err(ConfigError::Invalid { field, reason });
+        if self.fanout == 0 {
+            return bad("fanout", "must be at least 1".into());
+        }
+        if self.gossip_interval.is_zero() {
+            return bad("gossip_interval", "must be longer than zero".into());
+        }
+        if self.anti_entropy_every == 0 {
+            return bad("anti_entropy_every", "must be at least 1".into());
+        }
+        if self.rumor.k == 0 {
+            return bad("rumor.k", "must be at least 1".into());
+        }
+        // A datagram must hold the header, a message envelope and at least one small entry.
+        let min_mtu = HEADER_LEN + 64;
+        if self.mtu < min_mtu {
+            return bad("mtu", format!("{} is smaller than the {min_mtu} bytes a header and one entry need", self.mtu));
+        }
+        if self.mtu > 65_507 {
+            return bad("mtu", format!("{} exceeds the largest UDP payload (65507)", self.mtu));
+        }
+        if self.limits.max_stream_bytes < self.mtu {
+            return bad("limits.max_stream_bytes", "must be at least the mtu".into());
+        }
+        if !(0.0..=1.0).contains(&self.dead_peer_probability) {
+            return bad("dead_peer_probability", "must be within 0..=1".into());
+        }
+        if !(0.0..=1.0).contains(&self.seed_probability) {
+            return bad("seed_probability", "must be within 0..=1".into());
+        }
+        let d = &self.detector;
+        if !(d.phi_threshold.is_finite() && d.phi_threshold > 0.0) {
+            return bad("detector.phi_threshold", format!("{} must be a number above zero", d.phi_threshold));
+        }
+        if d.window == 0 {
+            return bad("detector.window", "must be at least 1".into());
+        }
+        if d.min_std_deviation.is_zero() {
+            return bad("detector.min_std_deviation", "must be longer than zero".into());
+        }
+        if d.max_interval < self.gossip_interval {
+            return bad("detector.max_interval", "must be at least the gossip interval".into());
+        }
+        let l = &self.limits;
+        if l.max_key_bytes == 0 || l.max_key_bytes > self.mtu / 2 {
+            return bad("limits.max_key_bytes", format!("must be within 1..={}", self.mtu / 2));
+        }
+        if l.max_value_bytes > l.max_stream_bytes / 2 {
+            return bad("limits.max_value_bytes", "must be at most half of limits.max_stream_bytes".into());
+        }
+        if l.max_keys_per_node == 0 || l.max_members < 2 {
+            return bad("limits", "max_keys_per_node must be >= 1 and max_members >= 2".into());
+        }
+        if l.max_pending_events == 0 || l.max_pending_transmits == 0 {
+            return bad("limits", "queue bounds must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::lan()
+    }
+}
+
+/// A configuration that cannot work. Nothing is created when this is returned.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A field has a value outside what the protocol can run with.
+    #[error("invalid config field `{field}`: {reason}")]
+    Invalid {
+        /// The field, as named in [`Config`].
+        field: &'static str,
+        /// Why it cannot work.
+        reason: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid() {
+        for config in [Config::lan(), Config::wan(), Config::local()] {
+            assert_eq!(config.validate(), Ok(()));
+        }
+    }
+
+    fn field_of(config: Config) -> &'static str {
+        match config.validate() {
+            Err(ConfigError::Invalid { field, .. }) => field,
+            Ok(()) => "valid",
+        }
+    }
+
+    #[test]
+    fn validation_names_the_bad_field() {
+        assert_eq!(field_of(Config { fanout: 0, ..Config::lan() }), "fanout");
+        assert_eq!(field_of(Config { mtu: 10, ..Config::lan() }), "mtu");
+        let mut config = Config::lan();
+        config.detector.phi_threshold = 0.0;
+        assert_eq!(field_of(config.clone()), "detector.phi_threshold");
+        config.detector.phi_threshold = f64::NAN;
+        assert_eq!(field_of(config), "detector.phi_threshold");
+        assert_eq!(field_of(Config { dead_peer_probability: 2.0, ..Config::lan() }), "dead_peer_probability");
+    }
+}

@@ -1,0 +1,316 @@
+//! Deltas: building blocks of missing versions within a byte budget, and applying them.
+//!
+//! # Why the order matters
+//!
+//! A receiver may raise its `max_version` for an owner only when a block continues what it has
+//! with no gap; otherwise `max_version` would promise versions it never received, and they
+//! would never be sent again. So each block holds one owner's versions in ascending order,
+//! starting right after what the peer has, and a block cut by the budget ends at the last
+//! version it holds. Owners are served in scuttle-depth order (most missing versions first, as
+//! in van Renesse et al.), so under a tight MTU the peers furthest behind catch up first and no
+//! owner starves.
+//!
+//! A peer behind a garbage-collected tombstone (its `max_version` is below the owner's
+//! `last_gc_version`) cannot be patched: it might still hold a key whose delete was forgotten.
+//! It gets the owner's whole map from version 0 and replaces its replica.
+
+use std::sync::Arc;
+
+use crate::Instant;
+use crate::digest::{PeerHas, depth};
+use crate::event::Event;
+use crate::node::Node;
+use crate::state::{LEFT_KEY, Member, MemberIdx, MemberStatus, SELF_IDX, VersionedValue};
+use crate::wire::{Block, WireEntry, WireNodeId, size};
+
+/// Outcome of applying one block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Applied {
+    /// Nothing new: the receiver already had all of it.
+    Known,
+    /// Something new was stored.
+    New,
+    /// Rejected (invalid, about ourselves, stale generation, forgotten or over a limit).
+    Ignored,
+}
+
+/// What a set of blocks would cost.
+pub(crate) struct Plan {
+    /// Candidates in scuttle-depth order with the version to start after.
+    pub items: Vec<(MemberIdx, u64, bool)>,
+    /// Bytes of everything missing.
+    pub total_bytes: usize,
+    /// Largest single block if it had to travel whole (a reset) or largest single entry.
+    pub largest_unit: usize,
+}
+
+fn block_head(m: &Member, from: u64, to: u64, count: usize) -> usize {
+    size::block_head(m.id.name.len(), m.id.generation, &m.id.addr, m.heartbeat, from, to, m.last_gc_version, count)
+}
+
+fn entry_size(key: &str, v: &VersionedValue) -> usize {
+    size::entry(key.len(), v.version, (!v.tombstone).then_some(v.value.len()))
+}
+
+impl Node {
+    /// Orders what the peer lacks by scuttle depth and sizes it.
+    pub(crate) fn plan(&self, mut lacking: Vec<(MemberIdx, Option<PeerHas>)>) -> Plan {
+        lacking.sort_by_key(|(idx, has)| {
+            let d = self.members.get(*idx).map_or(0, |m| depth(m, *has));
+            (std::cmp::Reverse(d), *idx)
+        });
+        let mut plan = Plan { items: Vec::with_capacity(lacking.len()), total_bytes: 0, largest_unit: 0 };
+        for (idx, has) in lacking {
+            let Some(m) = self.members.get(idx) else { continue };
+            let (from, reset) = match has {
+                Some(h) if h.generation == m.id.generation && h.max_version >= m.last_gc_version => {
+                    (h.max_version, false)
+                }
+                Some(h) if h.generation == m.id.generation => (0, true),
+                _ => (0, m.last_gc_version > 0),
+            };
+            let mut bytes = block_head(m, from, m.max_version, 0) + 3;
+            let mut largest = 0;
+            for (k, v) in m.keys.iter().filter(|(_, v)| v.version > from) {
+                let e = entry_size(k, v);
+                largest = largest.max(e);
+                bytes += e;
+            }
+            let unit = if reset { bytes } else { largest + block_head(m, from, m.max_version, 1) };
+            plan.largest_unit = plan.largest_unit.max(unit);
+            plan.total_bytes += bytes;
+            plan.items.push((idx, from, reset));
+        }
+        plan
+    }
+
+    /// Blocks for `plan` within `budget` bytes. Returns the blocks and whether something did
+    /// not fit.
+    pub(crate) fn build_blocks(&self, plan: &Plan, mut budget: usize) -> (Vec<Block>, bool) {
+        let mut blocks = Vec::new();
+        let mut overflow = false;
+        budget = budget.saturating_sub(3); // block count prefix
+        for &(idx, from, reset) in &plan.items {
+            let Some(m) = self.members.get(idx) else { continue };
+            match self.block_for(m, from, m.max_version, reset, budget) {
+                Some((block, used, complete)) => {
+                    budget -= used;
+                    overflow |= !complete;
+                    blocks.push(block);
+                }
+                None => overflow = true,
+            }
+            if budget < 32 {
+                overflow |= blocks.len() < plan.items.len();
+                break;
+            }
+        }
+        (blocks, overflow)
+    }
+
+    /// One block of `m`'s versions in `(from, to]` within `budget`; `None` if not even the
+    /// head and one entry fit, or if a reset block would be cut.
+    pub(crate) fn block_for(
+        &self,
+        m: &Member,
+        from: u64,
+        to: u64,
+        reset: bool,
+        budget: usize,
+    ) -> Option<(Block, usize, bool)> {
+        let entries = m.entries_between(from, to);
+        let head = block_head(m, from, to, entries.len());
+        if head > budget {
+            return None;
+        }
+        let mut used = head;
+        let mut wire = Vec::with_capacity(entries.len());
+        let mut last = from;
+        for (k, v) in &entries {
+            let e = entry_size(k, v);
+            if used + e > budget {
+                break;
+            }
+            used += e;
+            last = v.version;
+            wire.push(WireEntry {
+                key: k.to_string(),
+                version: v.version,
+                value: (!v.tombstone).then(|| v.value.to_vec()),
+            });
+        }
+        let complete = wire.len() == entries.len();
+        if !complete && (reset || wire.is_empty()) {
+            return None;
+        }
+        let block = Block {
+            owner: WireNodeId { name: m.id.name.to_string(), generation: m.id.generation, addr: m.id.addr },
+            heartbeat: m.heartbeat,
+            from_version: from,
+            to_version: if complete { to } else { last },
+            last_gc_version: m.last_gc_version,
+            entries: wire,
+        };
+        Some((block, used, complete))
+    }
+
+    /// Applies received blocks in order; one outcome per block.
+    pub(crate) fn apply_blocks(&mut self, now: Instant, blocks: &[Block]) -> Vec<Applied> {
+        blocks.iter().map(|b| self.apply_block(now, b)).collect()
+    }
+
+    fn valid(&self, block: &Block) -> bool {
+        let limits = &self.config.limits;
+        if block.owner.name.is_empty()
+            || block.owner.name.len() > limits.max_key_bytes
+            || block.from_version > block.to_version
+        {
+            return false;
+        }
+        let mut prev = block.from_version;
+        for e in &block.entries {
+            if e.version <= prev
+                || e.version > block.to_version
+                || e.key.is_empty()
+                || e.key.len() > limits.max_key_bytes
+            {
+                return false;
+            }
+            if e.value.as_ref().is_some_and(|v| v.len() > limits.max_value_bytes) {
+                return false;
+            }
+            prev = e.version;
+        }
+        block.entries.len() <= limits.max_keys_per_node + 1
+    }
+
+    fn apply_block(&mut self, now: Instant, block: &Block) -> Applied {
+        if !self.valid(block) {
+            self.stats.count_drop("invalid_block");
+            return Applied::Ignored;
+        }
+        let owner = &block.owner;
+        let mut created = false;
+        let idx = match self.members.lookup(&owner.name) {
+            Some(SELF_IDX) => return Applied::Ignored,
+            Some(idx) => idx,
+            None => {
+                if self.forgotten.get(owner.name.as_str()).is_some_and(|(g, _)| owner.generation <= *g) {
+                    return Applied::Ignored;
+                }
+                if self.members.len() >= self.config.limits.max_members {
+                    self.stats.count_drop("member_limit");
+                    return Applied::Ignored;
+                }
+                let id = crate::NodeId::new(owner.name.as_str(), owner.generation, owner.addr);
+                self.forgotten.remove(owner.name.as_str());
+                let idx = self.members.insert(Member::new(id.clone(), now));
+                self.push_event(Event::MemberJoined(id));
+                created = true;
+                idx
+            }
+        };
+        let Some(m) = self.members.get(idx) else { return Applied::Ignored };
+        if owner.generation < m.id.generation {
+            return Applied::Ignored;
+        }
+        if owner.generation > m.id.generation {
+            // A restart: everything about the old generation goes.
+            let id = crate::NodeId::new(owner.name.as_str(), owner.generation, owner.addr);
+            self.rumors.forget_member(idx);
+            if let Some(m) = self.members.get_mut(idx) {
+                m.reset(id.clone(), now);
+            }
+            self.push_event(Event::MemberJoined(id));
+            created = true;
+        }
+        self.heartbeat(now, idx, block.heartbeat);
+
+        let grace = self.config.tombstone_grace;
+        let Some(m) = self.members.get_mut(idx) else { return Applied::Ignored };
+        let before = m.max_version;
+        if block.to_version <= before && before >= block.last_gc_version && !created {
+            return Applied::Known;
+        }
+        let contiguous = block.from_version <= before;
+        let reset = before < block.last_gc_version;
+        let advance =
+            if reset { block.from_version == 0 && block.to_version >= block.last_gc_version } else { contiguous };
+        if reset && advance {
+            m.keys.clear();
+            m.live_keys = 0;
+        }
+        let mut changed: Vec<(Arc<str>, VersionedValue)> = Vec::new();
+        for e in &block.entries {
+            let value = VersionedValue {
+                value: Arc::from(e.value.as_deref().unwrap_or_default()),
+                version: e.version,
+                tombstone: e.value.is_none(),
+            };
+            if m.store(&e.key, value.clone()) {
+                changed.push((Arc::from(e.key.as_str()), value));
+            }
+        }
+        let generation = m.id.generation;
+        if advance {
+            m.max_version = m.max_version.max(block.to_version);
+            m.last_gc_version = m.last_gc_version.max(block.last_gc_version);
+        }
+        let after = m.max_version;
+        let id = m.id.clone();
+        let newly_left =
+            changed.iter().any(|(k, v)| &**k == LEFT_KEY && !v.tombstone) && m.status != MemberStatus::Left;
+        if newly_left {
+            m.status = MemberStatus::Left;
+            m.status_since = now;
+        }
+        self.stats.entries_applied += changed.len() as u64;
+        for (key, value) in changed {
+            if value.tombstone {
+                self.members.schedule_gc(now + grace, idx, key.clone(), value.version);
+            }
+            if &*key == LEFT_KEY {
+                continue;
+            }
+            self.push_event(Event::KeyChanged {
+                owner: id.clone(),
+                key,
+                value: (!value.tombstone).then_some(value.value),
+                version: value.version,
+            });
+        }
+        if newly_left {
+            self.push_event(Event::MemberLeft(id));
+        }
+        if after > before || created {
+            // A new member is news too: its existence spreads as a rumor.
+            self.advanced(idx, generation, before, after);
+            Applied::New
+        } else if block.entries.is_empty() {
+            Applied::Known
+        } else {
+            Applied::New
+        }
+    }
+
+    /// A heartbeat value for member `idx` was seen; an increase is an arrival for the detector.
+    pub(crate) fn heartbeat(&mut self, now: Instant, idx: MemberIdx, heartbeat: u64) {
+        if idx == SELF_IDX {
+            return;
+        }
+        let prior = self.expected_heartbeat_interval();
+        let config = self.config.detector;
+        let Some(m) = self.members.get_mut(idx) else { return };
+        if heartbeat <= m.heartbeat {
+            return;
+        }
+        m.heartbeat = heartbeat;
+        m.detector.arrival(now, &config, prior);
+        if matches!(m.status, MemberStatus::Suspect | MemberStatus::Dead) {
+            m.status = MemberStatus::Alive;
+            m.status_since = now;
+            let id = m.id.clone();
+            self.push_event(Event::MemberAlive(id));
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Digests: what a node has, without values, sized to fit one datagram.
+//!
+//! A digest lists `(owner, generation, max_version, heartbeat)` for every owner in one slice of
+//! the name-hash space. Small clusters use one slice (the whole membership); larger ones cut the
+//! hash space in `2^b` slices with `b` chosen so a slice fits the byte budget, and rotate
+//! through the slices exchange by exchange. The receiver knows exactly which owners a slice
+//! covers, so an owner of the slice that is missing from the digest is one the sender does not
+//! know — discovery keeps working at any size.
+//!
+//! The checksum XORs a fingerprint of `(owner, generation, max_version)` over the slice: two
+//! nodes that agree on it are in sync for that slice and stop after one small message.
+
+use crate::node::Node;
+use crate::state::{Member, MemberIdx, in_slice};
+use crate::wire::{Digest, DigestEntry, size};
+
+/// Fixed bytes of a digest around its entries (slice bits, slice, checksum, entry count).
+const DIGEST_OVERHEAD: usize = 1 + 5 + 10 + 3;
+/// Bytes of an entry besides the name, a generous estimate (generation as a millisecond
+/// timestamp, versions and heartbeats of a long-lived node).
+const ENTRY_ESTIMATE: usize = 1 + 7 + 3 + 4;
+
+impl Node {
+    /// Number of slice bits so that one slice of our membership fits `budget` bytes.
+    pub(crate) fn slice_bits_for(&self, budget: usize) -> u8 {
+        let per_entry = self.members.average_name_len() + ENTRY_ESTIMATE;
+        let per_digest = budget.saturating_sub(DIGEST_OVERHEAD).max(per_entry) / per_entry;
+        let mut bits = 0u8;
+        // Aim at 3/4 of the budget: hash slices are not perfectly even.
+        while bits < 24 && (self.members.len() >> bits) * 4 > per_digest * 3 {
+            bits += 1;
+        }
+        bits
+    }
+
+    /// Our digest of slice `slice` out of `2^bits`, truncated to `budget` bytes if a slice is
+    /// unusually crowded (a truncated digest only causes redundant data, never missing data).
+    pub(crate) fn build_digest(&mut self, bits: u8, slice: u32, budget: usize) -> Digest {
+        self.members.sort_by_hash();
+        let idxs = self.members.slice(bits, slice);
+        let mut digest = Digest { slice_bits: bits, slice, checksum: 0, entries: Vec::with_capacity(idxs.len()) };
+        let mut used = DIGEST_OVERHEAD;
+        for &idx in idxs {
+            let Some(m) = self.members.get(idx) else { continue };
+            digest.checksum ^= m.fingerprint();
+            let len = size::digest_entry(m.id.name.len(), m.id.generation, m.max_version, m.heartbeat);
+            if used + len > budget {
+                continue;
+            }
+            used += len;
+            digest.entries.push(DigestEntry {
+                name: m.id.name.to_string(),
+                generation: m.id.generation,
+                max_version: m.max_version,
+                heartbeat: m.heartbeat,
+            });
+        }
+        digest
+    }
+
+    /// Our checksum over the slice a received digest covers.
+    pub(crate) fn checksum_of(&mut self, bits: u8, slice: u32) -> u64 {
+        self.members.sort_by_hash();
+        let idxs = self.members.slice(bits, slice);
+        let mut checksum = 0;
+        for idx in idxs {
+            if let Some(m) = self.members.get(*idx) {
+                checksum ^= m.fingerprint();
+            }
+        }
+        checksum
+    }
+
+    /// The next slice to cover: rotates so that every slice is covered in turn.
+    pub(crate) fn next_slice(&mut self, bits: u8) -> u32 {
+        self.slice_cursor = self.slice_cursor.wrapping_add(1);
+        if bits == 0 { 0 } else { self.slice_cursor & ((1u32 << bits.min(31)) - 1) }
+    }
+}
+
+/// What a peer is known to hold for one owner, from its digest.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PeerHas {
+    pub generation: u64,
+    pub max_version: u64,
+}
+
+/// For each of our members in the digest's slice: what the peer has (None: it does not know
+/// the owner). Members whose generation is older than the peer's are skipped: the peer is ahead.
+pub(crate) fn compare<'a>(node: &'a mut Node, digest: &Digest) -> Vec<(MemberIdx, Option<PeerHas>)> {
+    let bits = digest.slice_bits;
+    let mut peer: std::collections::HashMap<MemberIdx, PeerHas> = std::collections::HashMap::new();
+    for e in &digest.entries {
+        if let Some(idx) = node.members.lookup(&e.name) {
+            peer.insert(idx, PeerHas { generation: e.generation, max_version: e.max_version });
+        }
+    }
+    node.members.sort_by_hash();
+    let idxs = node.members.slice(bits, digest.slice);
+    let mut out = Vec::with_capacity(idxs.len());
+    for &idx in idxs {
+        let Some(m) = node.members.get(idx) else { continue };
+        debug_assert!(in_slice(m.hash, bits, digest.slice));
+        match peer.get(&idx) {
+            Some(has) if has.generation > m.id.generation => {}
+            Some(has) if has.generation == m.id.generation && has.max_version >= m.max_version => {}
+            Some(has) => out.push((idx, Some(*has))),
+            None => out.push((idx, None)),
+        }
+    }
+    out
+}
+
+/// How far behind the peer is for `member` (scuttle depth).
+pub(crate) fn depth(member: &Member, has: Option<PeerHas>) -> u64 {
+    match has {
+        Some(h) if h.generation == member.id.generation => member.max_version - h.max_version,
+        _ => member.max_version + 1,
+    }
+}

@@ -1,0 +1,39 @@
+//! What a node tells its application: membership changes and key changes.
+
+use std::sync::Arc;
+
+use crate::NodeId;
+
+/// Something the application may want to react to. Drain with [`crate::Node::poll_event`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A member was learned of for the first time (or came back with a new generation).
+    MemberJoined(NodeId),
+    /// A suspect or dead member is heard from again.
+    MemberAlive(NodeId),
+    /// A member's phi crossed the threshold.
+    MemberSuspect {
+        /// Who.
+        id: NodeId,
+        /// Its phi when it became suspect, times 100 (events stay `Eq`).
+        phi_centi: u64,
+    },
+    /// A member stayed suspect for the suspicion timeout.
+    MemberDead(NodeId),
+    /// A member left gracefully.
+    MemberLeft(NodeId),
+    /// A dead or left member was forgotten after the grace period.
+    MemberRemoved(NodeId),
+    /// A key of some owner (the local node included) changed.
+    KeyChanged {
+        /// The owner.
+        owner: NodeId,
+        /// The key.
+        key: Arc<str>,
+        /// The new value, `None` if the key was deleted.
+        value: Option<Arc<[u8]>>,
+        /// The owner's version of the change.
+        version: u64,
+    },
+}

@@ -1,0 +1,329 @@
+//! The exchanges: building and answering push, pull and push-pull messages.
+
+use std::net::SocketAddr;
+
+use crate::Instant;
+use crate::config::{RumorFeedback, Strategy};
+use crate::delta::Applied;
+use crate::digest::compare;
+use crate::node::{MAX_PENDING_SYNS, Node, PendingSyn};
+use crate::state::{MemberIdx, in_slice};
+use crate::transmit::TransmitKind;
+use crate::wire::{Ack, Block, Digest, HEADER_LEN, Message, Push, PushAck, Syn, SynAck};
+
+/// Bytes of a message envelope besides digest and blocks (ids, flags, counts).
+const ENVELOPE: usize = 16;
+
+impl Node {
+    fn datagram_budget(&self) -> usize {
+        self.config.mtu - HEADER_LEN - ENVELOPE
+    }
+
+    /// Budget for digests that only carry heartbeats and rumor feedback.
+    fn small_digest_budget(&self) -> usize {
+        self.datagram_budget() / 4
+    }
+
+    pub(crate) fn send_syn(&mut self, to: SocketAddr, push_pull: bool, rumor: bool) {
+        let digest_budget = if rumor { self.small_digest_budget() } else { self.datagram_budget() };
+        let bits = self.slice_bits_for(digest_budget);
+        let slice = self.next_slice(bits);
+        let digest = self.build_digest(bits, slice, digest_budget);
+        let exchange_id = self.next_exchange_id();
+        let mut blocks = Vec::new();
+        if rumor && push_pull {
+            let budget = self.datagram_budget().saturating_sub(digest_size(&digest));
+            blocks = self.rumor_blocks(budget, |_| true);
+            self.after_rumor_send(exchange_id, &blocks);
+        }
+        if self.pending.len() >= MAX_PENDING_SYNS {
+            self.pending.pop_front();
+        }
+        self.pending.push_back(PendingSyn { id: exchange_id, to, push_pull, rumor, sent_round: self.round });
+        self.send(to, TransmitKind::Datagram, &Message::Syn(Syn { exchange_id, push_pull, rumor, digest, blocks }));
+    }
+
+    pub(crate) fn send_push(&mut self, _now: Instant, to: SocketAddr, rumor: bool) {
+        let digest_budget = self.small_digest_budget();
+        let bits = self.slice_bits_for(digest_budget);
+        let slice = self.next_slice(bits);
+        let digest = self.build_digest(bits, slice, digest_budget);
+        let budget = self.datagram_budget().saturating_sub(digest_size(&digest));
+        let exchange_id = self.next_exchange_id();
+        let (blocks, want_ack) = if rumor {
+            let blocks = self.rumor_blocks(budget, |_| true);
+            let want_ack = self.config.rumor.feedback == RumorFeedback::Feedback && !blocks.is_empty();
+            self.after_rumor_send(exchange_id, &blocks);
+            (blocks, want_ack)
+        } else {
+            (self.anti_entropy_push_blocks(budget), false)
+        };
+        self.send(to, TransmitKind::Datagram, &Message::Push(Push { exchange_id, want_ack, digest, blocks }));
+    }
+
+    /// Pushes the local `left` mark to live peers at once.
+    pub(crate) fn push_leave(&mut self, now: Instant) {
+        let peers = self.selector.select(&self.members, self.config.fanout * 2, &mut self.rng);
+        for idx in peers {
+            if let Some(addr) = self.members.get(idx).map(|m| m.id.addr) {
+                self.send_push(now, addr, true);
+            }
+        }
+    }
+
+    /// Blocks for hot rumors whose member passes `wanted`, oldest rumor first.
+    fn rumor_blocks(&mut self, mut budget: usize, wanted: impl Fn(MemberIdx) -> bool) -> Vec<Block> {
+        let mut blocks = Vec::new();
+        for r in self.rumors.hot().to_vec() {
+            if !wanted(r.member) {
+                continue;
+            }
+            let Some(m) = self.members.get(r.member) else { continue };
+            if m.id.generation != r.generation {
+                continue;
+            }
+            let reset = r.from < m.last_gc_version;
+            let from = if reset { 0 } else { r.from };
+            if let Some((block, used, _)) = self.block_for(m, from, m.max_version.max(r.to), reset, budget) {
+                budget -= used;
+                blocks.push(block);
+            }
+        }
+        blocks
+    }
+
+    /// Counts rumor transmissions: blind rumors count every send, feedback ones wait for the
+    /// reply (remembered under the exchange id).
+    fn after_rumor_send(&mut self, exchange_id: u32, blocks: &[Block]) {
+        let sent: Vec<(MemberIdx, u64, u64)> = blocks
+            .iter()
+            .filter_map(|b| self.members.lookup(&b.owner.name).map(|i| (i, b.owner.generation, b.to_version)))
+            .collect();
+        match self.config.rumor.feedback {
+            RumorFeedback::Blind => {
+                for (idx, generation, to) in sent {
+                    self.rumors.count(idx, generation, to, &self.config.rumor, &mut self.rng);
+                }
+            }
+            RumorFeedback::Feedback => self.rumors.sent(exchange_id, sent),
+        }
+    }
+
+    fn rumor_feedback(&mut self, exchange_id: u32, known: &[u16]) {
+        let Some(sent) = self.rumors.take_inflight(exchange_id) else { return };
+        for i in known {
+            if let Some(&(idx, generation, to)) = sent.get(usize::from(*i)) {
+                self.rumors.count(idx, generation, to, &self.config.rumor, &mut self.rng);
+            }
+        }
+    }
+
+    /// Push anti-entropy: the newest advances first, then whole owners in rotation, so that
+    /// everything is eventually repaired without any feedback from the receiver.
+    fn anti_entropy_push_blocks(&mut self, mut budget: usize) -> Vec<Block> {
+        let mut blocks = Vec::new();
+        // Newest advance first; each member's range reaches back to its oldest recent advance.
+        let mut ranges: Vec<(MemberIdx, u64, u64)> = Vec::new();
+        for &(idx, generation, from, _) in self.recent.iter().rev() {
+            match ranges.iter_mut().find(|r| r.0 == idx && r.1 == generation) {
+                Some(r) => r.2 = r.2.min(from),
+                None => ranges.push((idx, generation, from)),
+            }
+        }
+        let mut included: Vec<MemberIdx> = Vec::new();
+        for (idx, generation, from) in ranges {
+            let Some(m) = self.members.get(idx) else { continue };
+            if m.id.generation != generation {
+                continue;
+            }
+            let reset = from < m.last_gc_version;
+            let from = if reset { 0 } else { from };
+            if let Some((block, used, _)) = self.block_for(m, from, m.max_version, reset, budget) {
+                budget -= used;
+                if from == 0 {
+                    included.push(idx);
+                }
+                blocks.push(block);
+            }
+        }
+        let count = self.members.len();
+        let mut tried = 0;
+        while budget > 64 && tried < count.min(64) {
+            tried += 1;
+            self.repair_cursor = self.repair_cursor.wrapping_add(1);
+            let Some((idx, m)) = self.members.iter().nth(self.repair_cursor % count.max(1)) else { break };
+            if included.contains(&idx) {
+                continue;
+            }
+            let reset = m.last_gc_version > 0;
+            if let Some((block, used, _)) = self.block_for(m, 0, m.max_version, reset, budget) {
+                budget -= used;
+                included.push(idx);
+                blocks.push(block);
+            } else {
+                break;
+            }
+        }
+        blocks
+    }
+
+    pub(crate) fn handle_message(&mut self, now: Instant, from: SocketAddr, message: Message, kind: TransmitKind) {
+        match message {
+            Message::Syn(syn) => self.on_syn(now, from, syn),
+            Message::SynAck(ack) => self.on_syn_ack(now, from, ack),
+            Message::Ack(ack) => {
+                self.apply_blocks(now, &ack.blocks);
+            }
+            Message::Push(push) => {
+                self.learn_heartbeats(now, &push.digest);
+                let outcomes = self.apply_blocks(now, &push.blocks);
+                if push.want_ack && kind == TransmitKind::Datagram {
+                    let known = known_indices(&outcomes);
+                    let reply = PushAck { exchange_id: push.exchange_id, known };
+                    self.send(from, TransmitKind::Datagram, &Message::PushAck(reply));
+                }
+            }
+            Message::PushAck(ack) => self.rumor_feedback(ack.exchange_id, &ack.known),
+        }
+    }
+
+    fn learn_heartbeats(&mut self, now: Instant, digest: &Digest) {
+        for e in &digest.entries {
+            if let Some(idx) = self.members.lookup(&e.name) {
+                if self.members.get(idx).is_some_and(|m| m.id.generation == e.generation) {
+                    self.heartbeat(now, idx, e.heartbeat);
+                }
+            }
+        }
+    }
+
+    fn on_syn(&mut self, now: Instant, from: SocketAddr, syn: Syn) {
+        self.learn_heartbeats(now, &syn.digest);
+        let outcomes = self.apply_blocks(now, &syn.blocks);
+        let known = known_indices(&outcomes);
+        let bits = syn.digest.slice_bits.min(24);
+        let slice = syn.digest.slice;
+        if !syn.rumor && syn.blocks.is_empty() && self.checksum_of(bits, slice) == syn.digest.checksum {
+            self.stats.in_sync += 1;
+            let reply = SynAck { exchange_id: syn.exchange_id, in_sync: true, digest: None, blocks: Vec::new(), known };
+            self.send(from, TransmitKind::Datagram, &Message::SynAck(reply));
+            return;
+        }
+        let digest = if syn.push_pull && !syn.rumor {
+            Some(self.build_digest(bits, slice, self.datagram_budget() / 2))
+        } else {
+            None
+        };
+        let budget = self.datagram_budget().saturating_sub(digest.as_ref().map_or(0, digest_size) + 2 * known.len());
+        let (blocks, kind) = if syn.rumor {
+            (self.rumor_reply_blocks(&syn.digest, budget), TransmitKind::Datagram)
+        } else {
+            self.anti_entropy_blocks(&syn.digest, budget)
+        };
+        let reply = SynAck { exchange_id: syn.exchange_id, in_sync: false, digest, blocks, known };
+        self.send(from, kind, &Message::SynAck(reply));
+    }
+
+    fn on_syn_ack(&mut self, now: Instant, from: SocketAddr, ack: SynAck) {
+        let pending = self
+            .pending
+            .iter()
+            .position(|p| p.id == ack.exchange_id && p.to == from)
+            .and_then(|i| self.pending.remove(i));
+        if let Some(digest) = &ack.digest {
+            self.learn_heartbeats(now, digest);
+        }
+        self.apply_blocks(now, &ack.blocks);
+        let Some(pending) = pending else { return };
+        if pending.rumor {
+            if self.config.rumor.feedback == RumorFeedback::Feedback {
+                self.rumor_feedback(ack.exchange_id, &ack.known);
+            }
+            return;
+        }
+        if let (true, Some(digest)) = (pending.push_pull, ack.digest) {
+            let (blocks, kind) = self.anti_entropy_blocks(&digest, self.datagram_budget());
+            if !blocks.is_empty() {
+                self.send(from, kind, &Message::Ack(Ack { exchange_id: ack.exchange_id, blocks }));
+            }
+        }
+    }
+
+    /// Everything the digest's sender lacks, by datagram if it fits, else by stream.
+    fn anti_entropy_blocks(&mut self, digest: &Digest, datagram_budget: usize) -> (Vec<Block>, TransmitKind) {
+        let lacking = compare(self, digest);
+        if lacking.is_empty() {
+            return (Vec::new(), TransmitKind::Datagram);
+        }
+        let plan = self.plan(lacking);
+        let stream = plan.total_bytes > self.config.stream_threshold_bytes || plan.largest_unit > datagram_budget;
+        let (budget, kind) = if stream {
+            (self.config.limits.max_stream_bytes - HEADER_LEN - ENVELOPE, TransmitKind::Stream)
+        } else {
+            (datagram_budget, TransmitKind::Datagram)
+        };
+        let (blocks, overflow) = self.build_blocks(&plan, budget);
+        if overflow {
+            self.stats.delta_overflows += 1;
+        }
+        (blocks, kind)
+    }
+
+    /// Pull rumor mongering: our hot rumors that the digest's sender lacks. Rumors it already
+    /// has count as feedback; rumors of owners outside its slice are sent blind.
+    fn rumor_reply_blocks(&mut self, digest: &Digest, budget: usize) -> Vec<Block> {
+        let mut lacking: Vec<MemberIdx> = Vec::new();
+        let mut already: Vec<(MemberIdx, u64, u64)> = Vec::new();
+        for r in self.rumors.hot() {
+            let Some(m) = self.members.get(r.member) else { continue };
+            if !in_slice(m.hash, digest.slice_bits, digest.slice) {
+                lacking.push(r.member);
+                continue;
+            }
+            let has = digest.entries.iter().find(|e| *e.name == *m.id.name);
+            match has {
+                Some(e) if e.generation > r.generation || (e.generation == r.generation && e.max_version >= r.to) => {
+                    already.push((r.member, r.generation, r.to));
+                }
+                _ => lacking.push(r.member),
+            }
+        }
+        if self.config.rumor.feedback == RumorFeedback::Feedback {
+            for (idx, generation, to) in already {
+                self.rumors.count(idx, generation, to, &self.config.rumor, &mut self.rng);
+            }
+        }
+        let blocks = self.rumor_blocks(budget, |idx| lacking.contains(&idx));
+        if self.config.rumor.feedback == RumorFeedback::Blind {
+            self.after_rumor_send(0, &blocks);
+        }
+        blocks
+    }
+
+    /// Whether the strategy tracks rumors at all.
+    #[allow(dead_code)]
+    pub(crate) fn tracks_rumors(&self) -> bool {
+        self.config.strategy != Strategy::AntiEntropy
+    }
+}
+
+fn known_indices(outcomes: &[Applied]) -> Vec<u16> {
+    outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| **o == Applied::Known)
+        .filter_map(|(i, _)| u16::try_from(i).ok())
+        .collect()
+}
+
+fn digest_size(digest: &Digest) -> usize {
+    use crate::wire::size;
+    1 + size::varint(u64::from(digest.slice))
+        + size::varint(digest.checksum)
+        + size::varint(digest.entries.len() as u64)
+        + digest
+            .entries
+            .iter()
+            .map(|e| size::digest_entry(e.name.len(), e.generation, e.max_version, e.heartbeat))
+            .sum::<usize>()
+}

@@ -1,0 +1,68 @@
+//! The hearsay gossip protocol as a deterministic state machine.
+//!
+//! This crate contains no networking code, reads no clock and spawns no thread. It is the
+//! whole protocol — membership, Scuttlebutt reconciliation, the push, pull and push-pull
+//! exchanges, anti-entropy and rumor mongering, phi accrual failure detection — expressed as
+//! a value that consumes inputs and produces outputs. Time and randomness come in as
+//! arguments, so a run is a pure function of its seed and inputs.
+//!
+//! A driver owns the IO: the `hearsay` crate drives nodes over UDP and TCP with tokio, and
+//! `hearsay-sim` drives thousands of them on a virtual clock. Both follow one contract:
+//! feed packets to [`Node::handle_datagram`] / [`Node::handle_stream`], call
+//! [`Node::handle_timeout`] once the instant from [`Node::poll_timeout`] has passed, apply the
+//! application's writes with [`Node::set`] / [`Node::delete`] / [`Node::leave`], and after every
+//! input drain [`Node::poll_transmit`] and [`Node::poll_event`].
+//!
+//! Start from [`Config`] (presets [`Config::lan`], [`Config::wan`], [`Config::local`]) and
+//! [`Node::new`].
+//!
+//! # The protocol
+//!
+//! Each node owns a map of `key -> (value, version)`; every write takes the next version of
+//! the owner's counter, and deletes are tombstones. Every node holds a replica of every
+//! owner's map and, per owner, a `max_version`: the promise that it holds every version up to
+//! there that still matters. A [digest](wire::Digest) lists `(owner, generation,
+//! max_version, heartbeat)` without values; comparing a digest with one's own state tells
+//! exactly which versions the other side lacks, and a [block](wire::Block) sends a contiguous
+//! range of them, in ascending order, so the receiver's `max_version` stays truthful even when
+//! a delta is cut by the MTU. See the `digest` and `delta` module docs for slicing, checksums,
+//! scuttle-depth ordering and garbage-collected tombstones.
+//!
+//! Every round (`gossip_interval`) a node bumps its heartbeat and talks to `fanout` peers
+//! picked by a shuffled round-robin over live members, plus now and then a dead member and a
+//! seed so partitions heal. What it says depends on the [`ExchangeMode`] and [`Strategy`]:
+//! anti-entropy rounds reconcile everything (a matching checksum ends the exchange after one
+//! small message); rumor rounds carry only hot rumors until they go cold. Heartbeats ride in
+//! digests; their arrivals feed a phi accrual detector per member.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(unreachable_pub)]
+
+mod config;
+mod delta;
+mod detector;
+mod digest;
+mod event;
+mod exchange;
+mod id;
+mod node;
+mod peers;
+mod round;
+mod rumor;
+mod state;
+mod stats;
+mod time;
+mod transmit;
+pub mod wire;
+
+pub use config::{
+    Config, ConfigError, DetectorConfig, ExchangeMode, Limits, RumorConfig, RumorFeedback, RumorStop, Strategy,
+};
+pub use event::Event;
+pub use id::NodeId;
+pub use node::{InputError, MemberInfo, Node, WriteError};
+pub use state::{MemberStatus, RESERVED_PREFIX, VersionedValue};
+pub use stats::{Stats, TypeCounters};
+pub use time::Instant;
+pub use transmit::{Transmit, TransmitKind};

@@ -1,0 +1,515 @@
+//! [`Node`]: one member of a cluster, as a deterministic state machine.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_pcg::Pcg64;
+use thiserror::Error;
+
+use crate::Instant;
+use crate::config::{Config, ConfigError, Strategy};
+use crate::event::Event;
+use crate::id::NodeId;
+use crate::peers::PeerSelector;
+use crate::rumor::Rumors;
+use crate::state::{LEFT_KEY, Member, MemberIdx, MemberStatus, Members, RESERVED_PREFIX, SELF_IDX, VersionedValue};
+use crate::stats::Stats;
+use crate::transmit::{Transmit, TransmitKind};
+use crate::wire::{Codec, DecodeError, Message};
+
+/// Why a local write was refused. A refused write changes nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The key is empty.
+    #[error("key is empty")]
+    EmptyKey,
+    /// The key is longer than the limit.
+    #[error("key is {len} bytes, the limit is {limit}")]
+    KeyTooLong {
+        /// Key length.
+        len: usize,
+        /// `limits.max_key_bytes`.
+        limit: usize,
+    },
+    /// The key uses the reserved prefix.
+    #[error("keys starting with `{RESERVED_PREFIX}` are reserved")]
+    ReservedKey,
+    /// The value is larger than the limit.
+    #[error("value is {len} bytes, the limit is {limit}")]
+    ValueTooLarge {
+        /// Value length.
+        len: usize,
+        /// `limits.max_value_bytes`.
+        limit: usize,
+    },
+    /// The node already owns the maximum number of keys.
+    #[error("node already owns {limit} keys, the limit")]
+    TooManyKeys {
+        /// `limits.max_keys_per_node`.
+        limit: usize,
+    },
+    /// The node has left the cluster.
+    #[error("node has left the cluster")]
+    Left,
+}
+
+/// Why an input packet was dropped. A dropped packet changes nothing but the drop counters.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// The bytes are not a valid packet for this cluster.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// A datagram-only message arrived on a stream or the reverse.
+    #[error("message not allowed on this transport")]
+    WrongTransport,
+}
+
+/// A member as reported to the application.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberInfo {
+    /// Identity.
+    pub id: NodeId,
+    /// Liveness as this node sees it.
+    pub status: MemberStatus,
+    /// Current phi (0 for the local node).
+    pub phi: f64,
+    /// Highest contiguous version held.
+    pub max_version: u64,
+    /// Highest heartbeat seen.
+    pub heartbeat: u64,
+    /// Live keys held.
+    pub live_keys: usize,
+    /// Whether this is the local node.
+    pub is_self: bool,
+}
+
+/// A pending three-way exchange we started.
+#[derive(Debug)]
+pub(crate) struct PendingSyn {
+    pub id: u32,
+    pub to: SocketAddr,
+    pub push_pull: bool,
+    pub rumor: bool,
+    pub sent_round: u64,
+}
+
+/// One member of a gossip cluster: the whole protocol, without IO.
+///
+/// See the crate documentation for the calling contract.
+#[derive(Debug)]
+pub struct Node {
+    pub(crate) config: Config,
+    pub(crate) codec: Codec,
+    pub(crate) stream_codec: Codec,
+    pub(crate) rng: Pcg64,
+    pub(crate) members: Members,
+    pub(crate) seeds: Vec<SocketAddr>,
+    pub(crate) selector: PeerSelector,
+    pub(crate) rumors: Rumors,
+    /// Recent advances `(member, generation, from, to)`, newest last: what push anti-entropy
+    /// sends first.
+    pub(crate) recent: VecDeque<(MemberIdx, u64, u64, u64)>,
+    /// Rotating position for push anti-entropy's full-owner repair blocks.
+    pub(crate) repair_cursor: usize,
+    pub(crate) slice_cursor: u32,
+    pub(crate) exchange_counter: u32,
+    pub(crate) pending: VecDeque<PendingSyn>,
+    pub(crate) round: u64,
+    pub(crate) next_round: Instant,
+    pub(crate) now: Instant,
+    pub(crate) transmits: VecDeque<Transmit>,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) stats: Stats,
+    /// Own keys with a time to live: key -> (expiry, version it applies to).
+    pub(crate) ttl: BTreeMap<Arc<str>, (Instant, u64)>,
+    /// Forgotten members: name -> (generation, until). Their data is ignored until then.
+    pub(crate) forgotten: HashMap<Arc<str>, (u64, Instant)>,
+    pub(crate) left: bool,
+}
+
+pub(crate) const MAX_PENDING_SYNS: usize = 256;
+/// Recent advances remembered for push anti-entropy.
+pub(crate) const MAX_RECENT: usize = 64;
+
+impl Node {
+    /// A node with identity `id` that will join through `seeds`.
+    ///
+    /// `rng_seed` seeds the node's only source of randomness: the same seed and the same inputs
+    /// give the same outputs, byte for byte. `now` is the driver's current time.
+    pub fn new(
+        config: Config,
+        id: NodeId,
+        seeds: Vec<SocketAddr>,
+        rng_seed: u64,
+        now: Instant,
+    ) -> Result<Node, ConfigError> {
+        config.validate()?;
+        let codec = Codec { cluster_id: config.cluster_id, max_len: config.mtu };
+        let stream_codec = Codec { cluster_id: config.cluster_id, max_len: config.limits.max_stream_bytes };
+        let seeds = seeds.into_iter().filter(|s| *s != id.addr).collect();
+        let mut me = Member::new(id.clone(), now);
+        me.heartbeat = 1;
+        let mut rng = Pcg64::seed_from_u64(rng_seed);
+        // Spread first rounds of nodes started together over the interval.
+        let jitter = rand::Rng::random_range(&mut rng, 0..config.gossip_interval.as_micros().max(1) as u64);
+        let mut node = Node {
+            next_round: now + Duration::from_micros(jitter),
+            config,
+            codec,
+            stream_codec,
+            rng,
+            members: Members::new(me),
+            seeds,
+            selector: PeerSelector::default(),
+            rumors: Rumors::default(),
+            recent: VecDeque::new(),
+            repair_cursor: 0,
+            slice_cursor: 0,
+            exchange_counter: 0,
+            pending: VecDeque::new(),
+            round: 0,
+            now,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            ttl: BTreeMap::new(),
+            forgotten: HashMap::new(),
+            left: false,
+        };
+        // Our own existence is the first rumor we spread.
+        node.advanced(SELF_IDX, id.generation, 0, 0);
+        Ok(node)
+    }
+
+    /// Restores the node's own keys after a restart (before any other input): the version
+    /// counter continues from `max_version` so versions never repeat.
+    ///
+    /// Entries that break a limit or carry a version above `max_version` are skipped and
+    /// counted in the returned number.
+    pub fn restore_own(
+        &mut self,
+        entries: impl IntoIterator<Item = (String, Vec<u8>, u64)>,
+        max_version: u64,
+    ) -> usize {
+        let mut skipped = 0;
+        let limits = self.config.limits;
+        let me = self.members.me_mut();
+        me.max_version = me.max_version.max(max_version);
+        for (key, value, version) in entries {
+            if key.is_empty()
+                || key.len() > limits.max_key_bytes
+                || value.len() > limits.max_value_bytes
+                || version > max_version
+                || me.live_keys >= limits.max_keys_per_node
+            {
+                skipped += 1;
+                continue;
+            }
+            me.store(&key, VersionedValue { value: value.into(), version, tombstone: false });
+        }
+        skipped
+    }
+
+    /// Adds a member known from elsewhere (persisted peers, a bootstrap list). No-op if the
+    /// name is known. It is contacted like any live member until the detector decides.
+    pub fn add_member(&mut self, now: Instant, id: NodeId) {
+        if self.members.lookup(&id.name).is_some() || self.members.len() >= self.config.limits.max_members {
+            return;
+        }
+        let mut member = Member::new(id.clone(), now);
+        member.detector.arrival(now, &self.config.detector, self.expected_heartbeat_interval());
+        self.members.insert(member);
+        self.push_event(Event::MemberJoined(id));
+    }
+
+    /// This node's identity.
+    pub fn id(&self) -> &NodeId {
+        &self.members.me().id
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Counters for metrics.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Rounds run so far.
+    pub fn round(&self) -> u64 {
+        self.round
+    }
+
+    /// Whether any rumor is still hot here (the simulator waits for quiet).
+    pub fn has_hot_rumors(&self) -> bool {
+        !self.rumors.is_empty()
+    }
+
+    /// Sets `key` to `value` on this node, with the next version. Returns the version.
+    pub fn set(&mut self, now: Instant, key: &str, value: &[u8]) -> Result<u64, WriteError> {
+        self.validate_write(key, Some(value))?;
+        self.ttl.remove(key);
+        Ok(self.write_own(now, key, Some(value)))
+    }
+
+    /// Sets `key` to `value`, to be deleted automatically `ttl` after `now`.
+    pub fn set_with_ttl(&mut self, now: Instant, key: &str, value: &[u8], ttl: Duration) -> Result<u64, WriteError> {
+        self.validate_write(key, Some(value))?;
+        let version = self.write_own(now, key, Some(value));
+        self.ttl.insert(Arc::from(key), (now + ttl, version));
+        Ok(version)
+    }
+
+    /// Deletes `key` (a tombstone with the next version). Returns `None` if there was no such
+    /// live key, in which case nothing changes.
+    pub fn delete(&mut self, now: Instant, key: &str) -> Result<Option<u64>, WriteError> {
+        self.validate_write(key, None)?;
+        if !self.members.me().keys.get(key).is_some_and(|v| !v.tombstone) {
+            return Ok(None);
+        }
+        self.ttl.remove(key);
+        Ok(Some(self.write_own(now, key, None)))
+    }
+
+    /// Leaves the cluster gracefully: a `left` mark is written and pushed at once to live peers;
+    /// keep driving the node for a round or two so it spreads, then stop.
+    pub fn leave(&mut self, now: Instant) {
+        if self.left {
+            return;
+        }
+        self.write_own(now, LEFT_KEY, Some(&[]));
+        self.left = true;
+        self.members.me_mut().status = MemberStatus::Left;
+        self.push_leave(now);
+    }
+
+    /// Whether [`Node::leave`] was called.
+    pub fn has_left(&self) -> bool {
+        self.left
+    }
+
+    fn validate_write(&self, key: &str, value: Option<&[u8]>) -> Result<(), WriteError> {
+        let limits = &self.config.limits;
+        if self.left {
+            return Err(WriteError::Left);
+        }
+        if key.is_empty() {
+            return Err(WriteError::EmptyKey);
+        }
+        if key.len() > limits.max_key_bytes {
+            return Err(WriteError::KeyTooLong { len: key.len(), limit: limits.max_key_bytes });
+        }
+        if key.starts_with(RESERVED_PREFIX) {
+            return Err(WriteError::ReservedKey);
+        }
+        if let Some(value) = value {
+            if value.len() > limits.max_value_bytes {
+                return Err(WriteError::ValueTooLarge { len: value.len(), limit: limits.max_value_bytes });
+            }
+            let me = self.members.me();
+            let exists = me.keys.get(key).is_some_and(|v| !v.tombstone);
+            if !exists && me.live_keys >= limits.max_keys_per_node {
+                return Err(WriteError::TooManyKeys { limit: limits.max_keys_per_node });
+            }
+        }
+        Ok(())
+    }
+
+    fn write_own(&mut self, now: Instant, key: &str, value: Option<&[u8]>) -> u64 {
+        let grace = self.config.tombstone_grace;
+        let me = self.members.me_mut();
+        let version = me.max_version + 1;
+        let stored =
+            VersionedValue { value: Arc::from(value.unwrap_or_default()), version, tombstone: value.is_none() };
+        me.store(key, stored.clone());
+        me.max_version = version;
+        let (owner, generation) = (me.id.clone(), me.id.generation);
+        if stored.tombstone {
+            self.members.schedule_gc(now + grace, SELF_IDX, Arc::from(key), version);
+        }
+        self.advanced(SELF_IDX, generation, version - 1, version);
+        self.push_event(Event::KeyChanged {
+            owner,
+            key: Arc::from(key),
+            value: (!stored.tombstone).then_some(stored.value),
+            version,
+        });
+        version
+    }
+
+    /// Bookkeeping after versions `(from, to]` of `member` became known here.
+    pub(crate) fn advanced(&mut self, member: MemberIdx, generation: u64, from: u64, to: u64) {
+        if self.recent.len() >= MAX_RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((member, generation, from, to));
+        if self.config.strategy != Strategy::AntiEntropy {
+            self.rumors.add(member, generation, from, to);
+        }
+    }
+
+    /// The value of `key` owned by `node`, if this node knows it (tombstones are not returned).
+    pub fn get(&self, node: &str, key: &str) -> Option<&VersionedValue> {
+        let idx = self.members.lookup(node)?;
+        self.members.get(idx)?.keys.get(key).filter(|v| !v.tombstone)
+    }
+
+    /// Live keys of `node` in key order, or `None` for an unknown node.
+    pub fn keys<'a>(&'a self, node: &str) -> Option<impl Iterator<Item = (&'a str, &'a VersionedValue)> + use<'a>> {
+        let idx = self.members.lookup(node)?;
+        let member = self.members.get(idx)?;
+        Some(
+            member.keys.iter().filter(|(k, v)| !v.tombstone && !k.starts_with(RESERVED_PREFIX)).map(|(k, v)| (&**k, v)),
+        )
+    }
+
+    /// Every known member, the local node included, in a stable order.
+    pub fn members(&self) -> Vec<MemberInfo> {
+        let mut out: Vec<MemberInfo> = self.members.iter().map(|(idx, m)| self.info(idx, m)).collect();
+        out.sort_by(|a, b| a.id.name.cmp(&b.id.name));
+        out
+    }
+
+    /// One member by name.
+    pub fn member(&self, name: &str) -> Option<MemberInfo> {
+        let idx = self.members.lookup(name)?;
+        self.members.get(idx).map(|m| self.info(idx, m))
+    }
+
+    /// Number of known members, the local node included.
+    pub fn member_count(&self) -> usize {
+        self.members.len()
+    }
+
+    fn info(&self, idx: MemberIdx, m: &Member) -> MemberInfo {
+        MemberInfo {
+            id: m.id.clone(),
+            status: m.status,
+            phi: if idx == SELF_IDX { 0.0 } else { m.detector.phi(self.now, &self.config.detector) },
+            max_version: m.max_version,
+            heartbeat: m.heartbeat,
+            live_keys: m.keys.iter().filter(|(k, v)| !v.tombstone && !k.starts_with(RESERVED_PREFIX)).count(),
+            is_self: idx == SELF_IDX,
+        }
+    }
+
+    /// Input: a datagram arrived from `from`.
+    ///
+    /// A packet that does not decode is dropped, counted under its reason in
+    /// [`Stats::dropped`], and returned as an error; the node's state is unchanged.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Result<(), InputError> {
+        self.observe(now);
+        let message = match self.codec.decode(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.count_drop(e.reason());
+                return Err(e.into());
+            }
+        };
+        self.stats.count_received(message.message_type(), bytes.len());
+        self.handle_message(now, from, message, TransmitKind::Datagram);
+        Ok(())
+    }
+
+    /// Input: a stream frame (a large delta) arrived from `from`. Same contract as
+    /// [`Node::handle_datagram`], with the stream size limit.
+    pub fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Result<(), InputError> {
+        self.observe(now);
+        let message = match self.stream_codec.decode(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.count_drop(e.reason());
+                return Err(e.into());
+            }
+        };
+        if matches!(message, Message::PushAck(_)) {
+            self.stats.count_drop("wrong_transport");
+            return Err(InputError::WrongTransport);
+        }
+        self.stats.count_received(message.message_type(), bytes.len());
+        self.handle_message(now, from, message, TransmitKind::Stream);
+        Ok(())
+    }
+
+    /// Input: the instant returned by [`Node::poll_timeout`] has come (calling it earlier or
+    /// more often is harmless).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.observe(now);
+        if now >= self.next_round {
+            // Skip missed rounds instead of bursting them after a pause.
+            while self.next_round <= now {
+                self.next_round += self.config.gossip_interval;
+            }
+            self.run_round(now);
+        }
+    }
+
+    /// Output: the next packet to send, if any. Drain after every input.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// Output: the next event for the application, if any. Drain after every input.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Output: when [`Node::handle_timeout`] should be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        Some(self.next_round)
+    }
+
+    fn observe(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+        }
+    }
+
+    pub(crate) fn push_event(&mut self, event: Event) {
+        if self.events.len() >= self.config.limits.max_pending_events {
+            self.events.pop_front();
+            self.stats.count_drop("event_queue_full");
+        }
+        self.events.push_back(event);
+    }
+
+    pub(crate) fn send(&mut self, to: SocketAddr, kind: TransmitKind, message: &Message) {
+        let codec = match kind {
+            TransmitKind::Datagram => self.codec,
+            TransmitKind::Stream => self.stream_codec,
+        };
+        let payload = codec.encode(message);
+        if payload.len() > codec.max_len {
+            // Packing keeps us under the limit; this guards the invariant rather than trust it.
+            self.stats.count_drop("oversized_outgoing");
+            return;
+        }
+        if self.transmits.len() >= self.config.limits.max_pending_transmits {
+            self.stats.count_drop("transmit_queue_full");
+            return;
+        }
+        self.stats.count_sent(message.message_type(), payload.len());
+        if kind == TransmitKind::Stream {
+            self.stats.stream_transmits += 1;
+        }
+        self.transmits.push_back(Transmit { to, kind, message_type: message.message_type(), payload });
+    }
+
+    pub(crate) fn next_exchange_id(&mut self) -> u32 {
+        self.exchange_counter = self.exchange_counter.wrapping_add(1);
+        self.exchange_counter
+    }
+
+    /// The prior for a new member's heartbeat interval: heartbeats reach us about once per
+    /// round in small clusters, less often once digests are sliced.
+    pub(crate) fn expected_heartbeat_interval(&self) -> Duration {
+        self.config.gossip_interval * 2
+    }
+}

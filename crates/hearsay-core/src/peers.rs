@@ -1,0 +1,101 @@
+//! Peer selection: a shuffled round-robin over live members.
+//!
+//! Every member is chosen once per cycle before any is chosen again (the reference text: "each
+//! time, spread to a node not yet sent to"), which spreads load evenly and bounds the time until
+//! any given member is contacted. A round never picks the same peer twice.
+
+use rand::Rng;
+use rand::seq::SliceRandom;
+
+use crate::state::{MemberIdx, MemberStatus, Members, SELF_IDX};
+
+#[derive(Debug, Default)]
+pub(crate) struct PeerSelector {
+    order: Vec<MemberIdx>,
+    pos: usize,
+}
+
+fn is_live(members: &Members, idx: MemberIdx) -> bool {
+    idx != SELF_IDX && members.get(idx).is_some_and(|m| matches!(m.status, MemberStatus::Alive | MemberStatus::Suspect))
+}
+
+impl PeerSelector {
+    /// Up to `fanout` distinct live members.
+    pub(crate) fn select(&mut self, members: &Members, fanout: usize, rng: &mut impl Rng) -> Vec<MemberIdx> {
+        let mut chosen: Vec<MemberIdx> = Vec::with_capacity(fanout);
+        let mut refilled = false;
+        while chosen.len() < fanout {
+            if self.pos >= self.order.len() {
+                if refilled {
+                    break; // fewer live members than fanout
+                }
+                self.order = members.iter().map(|(i, _)| i).filter(|i| is_live(members, *i)).collect();
+                self.order.shuffle(rng);
+                self.pos = 0;
+                refilled = true;
+                if self.order.is_empty() {
+                    break;
+                }
+            }
+            let idx = self.order[self.pos];
+            self.pos += 1;
+            if is_live(members, idx) && !chosen.contains(&idx) {
+                chosen.push(idx);
+            }
+        }
+        chosen
+    }
+}
+
+/// One dead member at random, if any.
+pub(crate) fn random_dead(members: &Members, rng: &mut impl Rng) -> Option<MemberIdx> {
+    let dead: Vec<MemberIdx> = members.iter().filter(|(_, m)| m.status == MemberStatus::Dead).map(|(i, _)| i).collect();
+    if dead.is_empty() { None } else { Some(dead[rng.random_range(0..dead.len())]) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Member;
+    use crate::{Instant, NodeId};
+    use rand::SeedableRng;
+
+    fn members(n: usize) -> Members {
+        let addr = "127.0.0.1:1".parse().unwrap();
+        let mut m = Members::new(Member::new(NodeId::new("me", 1, addr), Instant::ZERO));
+        for i in 0..n {
+            m.insert(Member::new(NodeId::new(format!("n{i}"), 1, addr), Instant::ZERO));
+        }
+        m
+    }
+
+    #[test]
+    fn every_live_member_is_chosen_once_per_cycle() {
+        let members = members(10);
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
+        let mut selector = PeerSelector::default();
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            let round = selector.select(&members, 2, &mut rng);
+            assert_eq!(round.len(), 2);
+            assert_ne!(round[0], round[1]);
+            seen.extend(round);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=10).collect::<Vec<_>>(), "one cycle covers each member exactly once");
+    }
+
+    #[test]
+    fn never_picks_self_dead_or_repeats_when_few_members() {
+        let mut members = members(3);
+        members.get_mut(2).unwrap().status = MemberStatus::Dead;
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(1);
+        let mut selector = PeerSelector::default();
+        for _ in 0..20 {
+            let mut round = selector.select(&members, 5, &mut rng);
+            round.sort_unstable();
+            assert_eq!(round, vec![1, 3]);
+        }
+        assert_eq!(random_dead(&members, &mut rng), Some(2));
+    }
+}

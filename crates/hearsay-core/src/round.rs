@@ -1,0 +1,143 @@
+//! One gossip round: housekeeping, liveness, then exchanges with the chosen peers.
+
+use std::net::SocketAddr;
+
+use rand::Rng;
+use rand::seq::IndexedRandom;
+
+use crate::Instant;
+use crate::config::{ExchangeMode, Strategy};
+use crate::event::Event;
+use crate::node::Node;
+use crate::peers::random_dead;
+use crate::state::{MemberIdx, MemberStatus, SELF_IDX};
+
+impl Node {
+    pub(crate) fn run_round(&mut self, now: Instant) {
+        self.round += 1;
+        self.stats.rounds += 1;
+        if !self.left {
+            self.members.me_mut().heartbeat += 1;
+        }
+        self.expire_ttl(now);
+        self.members.collect_garbage(now);
+        self.check_liveness(now);
+        self.forget_departed(now);
+        let oldest_kept = self.round.saturating_sub(8);
+        self.pending.retain(|p| p.sent_round >= oldest_kept);
+
+        let anti_entropy = match self.config.strategy {
+            Strategy::AntiEntropy => true,
+            Strategy::Rumor => false,
+            Strategy::Hybrid => self.round % u64::from(self.config.anti_entropy_every) == 0,
+        };
+        let peers = self.selector.select(&self.members, self.config.fanout, &mut self.rng);
+        // (address, anti-entropy round, full three-way sync)
+        let mut targets: Vec<(SocketAddr, bool, bool)> = Vec::with_capacity(peers.len() + 2);
+        for idx in &peers {
+            if let Some(m) = self.members.get(*idx) {
+                targets.push((m.id.addr, anti_entropy, false));
+            }
+        }
+        // Partitions heal through dead members and seeds; a node that knows nobody joins
+        // through the seeds. These exchanges are always full anti-entropy.
+        if self.rng.random_bool(self.config.dead_peer_probability) {
+            if let Some(addr) =
+                random_dead(&self.members, &mut self.rng).and_then(|i| self.members.get(i)).map(|m| m.id.addr)
+            {
+                targets.push((addr, true, true));
+            }
+        }
+        let lonely = peers.is_empty();
+        if (lonely || self.rng.random_bool(self.config.seed_probability)) && !self.seeds.is_empty() {
+            if let Some(seed) = self.seeds.choose(&mut self.rng).copied() {
+                if !targets.iter().any(|(a, _, _)| *a == seed) {
+                    targets.push((seed, true, true));
+                }
+            }
+        }
+        for (addr, anti_entropy, full_sync) in targets {
+            self.start_exchange(now, addr, anti_entropy, full_sync);
+        }
+    }
+
+    fn start_exchange(&mut self, now: Instant, to: SocketAddr, anti_entropy: bool, full_sync: bool) {
+        if full_sync {
+            // Joining, or reaching across a possible partition: a full three-way exchange, as
+            // memberlist does on join, whatever the configured mode.
+            return self.send_syn(to, true, false);
+        }
+        match (self.config.exchange, anti_entropy) {
+            (ExchangeMode::Push, true) => self.send_push(now, to, false),
+            (ExchangeMode::Push, false) => self.send_push(now, to, true),
+            (ExchangeMode::Pull, _) => self.send_syn(to, false, !anti_entropy),
+            (ExchangeMode::PushPull, _) => self.send_syn(to, true, !anti_entropy),
+        }
+    }
+
+    fn expire_ttl(&mut self, now: Instant) {
+        let expired: Vec<(std::sync::Arc<str>, u64)> =
+            self.ttl.iter().filter(|(_, (at, _))| *at <= now).map(|(k, (_, v))| (k.clone(), *v)).collect();
+        for (key, version) in expired {
+            self.ttl.remove(&key);
+            let current = self.members.me().keys.get(&key).map(|v| (v.version, v.tombstone));
+            if current == Some((version, false)) {
+                // A later write without TTL would have removed the entry; this one is still due.
+                let _ = self.delete(now, &key);
+            }
+        }
+    }
+
+    fn check_liveness(&mut self, now: Instant) {
+        let config = self.config.detector;
+        let mut changes: Vec<(MemberIdx, MemberStatus)> = Vec::new();
+        for (idx, m) in self.members.iter() {
+            if idx == SELF_IDX {
+                continue;
+            }
+            match m.status {
+                MemberStatus::Alive if m.detector.suspect_at().is_some_and(|t| now >= t) => {
+                    changes.push((idx, MemberStatus::Suspect));
+                }
+                MemberStatus::Suspect if now >= m.status_since + config.suspicion_timeout => {
+                    changes.push((idx, MemberStatus::Dead));
+                }
+                _ => {}
+            }
+        }
+        for (idx, status) in changes {
+            let Some(m) = self.members.get_mut(idx) else { continue };
+            m.status = status;
+            m.status_since = now;
+            let id = m.id.clone();
+            let phi = m.detector.phi(now, &config);
+            self.push_event(match status {
+                MemberStatus::Suspect => Event::MemberSuspect { id, phi_centi: (phi.min(1e9) * 100.0) as u64 },
+                _ => Event::MemberDead(id),
+            });
+        }
+    }
+
+    fn forget_departed(&mut self, now: Instant) {
+        let grace = self.config.dead_member_grace;
+        let gone: Vec<MemberIdx> = self
+            .members
+            .iter()
+            .filter(|(idx, m)| {
+                *idx != SELF_IDX
+                    && matches!(m.status, MemberStatus::Dead | MemberStatus::Left)
+                    && now >= m.status_since + grace
+            })
+            .map(|(idx, _)| idx)
+            .collect();
+        for idx in gone {
+            if let Some(m) = self.members.remove(idx) {
+                self.rumors.forget_member(idx);
+                self.recent.retain(|r| r.0 != idx);
+                self.forgotten.insert(m.id.name.clone(), (m.id.generation, now + grace));
+                self.push_event(Event::MemberRemoved(m.id));
+            }
+        }
+        self.forgotten.retain(|_, (_, until)| *until > now);
+    }
+}

@@ -1,0 +1,73 @@
+//! Counters a node keeps about itself, for metrics and the simulator.
+
+use std::collections::BTreeMap;
+
+use crate::wire::MessageType;
+
+/// Per-message-type counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TypeCounters {
+    /// Messages.
+    pub messages: u64,
+    /// Bytes, headers included.
+    pub bytes: u64,
+}
+
+/// Monotonic counters. Read with [`crate::Node::stats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Gossip rounds run.
+    pub rounds: u64,
+    /// Sent, by message type (index: `MessageType as usize - 1`).
+    pub sent: [TypeCounters; 5],
+    /// Received and decoded, by message type.
+    pub received: [TypeCounters; 5],
+    /// Transmits that went over a stream.
+    pub stream_transmits: u64,
+    /// Inputs dropped, by reason (decode error reasons, "foreign_cluster", queue overflows...).
+    pub dropped: BTreeMap<&'static str, u64>,
+    /// Entries applied from peers (values that were new to this node).
+    pub entries_applied: u64,
+    /// Deltas that did not fit in one message (flow-control backlog signal).
+    pub delta_overflows: u64,
+    /// Exchanges that ended after one message because checksums matched.
+    pub in_sync: u64,
+}
+
+impl Stats {
+    pub(crate) fn count_sent(&mut self, t: MessageType, bytes: usize) {
+        let c = &mut self.sent[t as usize - 1];
+        c.messages += 1;
+        c.bytes += bytes as u64;
+    }
+
+    pub(crate) fn count_received(&mut self, t: MessageType, bytes: usize) {
+        let c = &mut self.received[t as usize - 1];
+        c.messages += 1;
+        c.bytes += bytes as u64;
+    }
+
+    pub(crate) fn count_drop(&mut self, reason: &'static str) {
+        *self.dropped.entry(reason).or_default() += 1;
+    }
+
+    /// Messages sent, all types.
+    pub fn messages_sent(&self) -> u64 {
+        self.sent.iter().map(|c| c.messages).sum()
+    }
+
+    /// Bytes sent, all types.
+    pub fn bytes_sent(&self) -> u64 {
+        self.sent.iter().map(|c| c.bytes).sum()
+    }
+
+    /// Counters for one message type.
+    pub fn sent_of(&self, t: MessageType) -> TypeCounters {
+        self.sent[t as usize - 1]
+    }
+
+    /// Counters for one message type.
+    pub fn received_of(&self, t: MessageType) -> TypeCounters {
+        self.received[t as usize - 1]
+    }
+}

@@ -1,0 +1,326 @@
+//! The wire format: a fixed [`header`] followed by a postcard-encoded body.
+//!
+//! Every message of the protocol is one of the types below. Decoding is a pure function of the
+//! bytes ([`Codec::decode`]); it never panics and tells apart truncated, oversized,
+//! wrong-version and foreign-cluster packets so drivers can count each reason.
+//!
+//! # Message flow
+//!
+//! * **push**: `Push { digest, blocks }` → (with rumor feedback) `PushAck { known }`.
+//! * **pull**: `Syn { digest }` → `SynAck { blocks }`.
+//! * **push-pull**: `Syn { digest }` → `SynAck { digest, blocks }` → `Ack { blocks }`.
+//!
+//! A [`Block`] carries a contiguous range of one owner's versions, `(from_version,
+//! to_version]`, in ascending order. Receiving it lets the receiver raise its `max_version`
+//! for that owner to `to_version` only if it already had everything up to `from_version`.
+
+mod header;
+pub(crate) mod size;
+
+pub use header::{HEADER_LEN, Header, MAGIC, MessageType, PROTOCOL_VERSION};
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use thiserror::Error;
+
+/// An owner as it appears on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireNodeId {
+    /// Stable node name.
+    pub name: String,
+    /// Incarnation.
+    pub generation: u64,
+    /// Gossip address.
+    pub addr: SocketAddr,
+}
+
+/// One owner's summary in a digest: "I have everything of `name`'s `generation` up to
+/// `max_version`, and its heartbeat `heartbeat`".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestEntry {
+    /// Owner name.
+    pub name: String,
+    /// Owner generation.
+    pub generation: u64,
+    /// Highest version held with no gap below it.
+    pub max_version: u64,
+    /// Highest heartbeat seen from the owner.
+    pub heartbeat: u64,
+}
+
+/// A digest of the owners whose name hash falls in one slice of the hash space.
+///
+/// With `slice_bits = b`, the hash space is cut in `2^b` equal slices and this digest covers
+/// slice number `slice`: every owner the sender knows in that slice is listed, so an owner of
+/// that slice missing from the list is one the sender does not know. Large clusters rotate
+/// through slices so that a digest always fits one datagram.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digest {
+    /// log2 of the number of slices.
+    pub slice_bits: u8,
+    /// Which slice this digest covers.
+    pub slice: u32,
+    /// Checksum of (owner, generation, max_version) over the slice.
+    pub checksum: u64,
+    /// The owners.
+    pub entries: Vec<DigestEntry>,
+}
+
+/// One versioned entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireEntry {
+    /// Key.
+    pub key: String,
+    /// Version the owner gave this write.
+    pub version: u64,
+    /// The value, or `None` for a tombstone.
+    pub value: Option<Vec<u8>>,
+}
+
+/// A contiguous range of one owner's versions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    /// The owner.
+    pub owner: WireNodeId,
+    /// Owner's heartbeat as known to the sender.
+    pub heartbeat: u64,
+    /// The range starts after this version (0: from the beginning).
+    pub from_version: u64,
+    /// The range ends at this version: the receiver holds everything up to here once applied.
+    pub to_version: u64,
+    /// Tombstones up to this version have been garbage-collected by the sender.
+    pub last_gc_version: u64,
+    /// Entries with versions in `(from_version, to_version]`, ascending.
+    pub entries: Vec<WireEntry>,
+}
+
+/// First message of pull and push-pull.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Syn {
+    /// Chosen by the initiator, echoed in replies.
+    pub exchange_id: u32,
+    /// Push-pull (the initiator will answer the reply's digest) or plain pull.
+    pub push_pull: bool,
+    /// Rumor exchange (only hot rumors are wanted) or anti-entropy (everything).
+    pub rumor: bool,
+    /// What the initiator has.
+    pub digest: Digest,
+    /// Rumors pushed along with the digest (push-pull rumor mongering).
+    pub blocks: Vec<Block>,
+}
+
+/// Reply to a [`Syn`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SynAck {
+    /// The [`Syn::exchange_id`].
+    pub exchange_id: u32,
+    /// The digest checksums matched: nothing to exchange.
+    pub in_sync: bool,
+    /// The responder's digest of the same slice (push-pull only).
+    pub digest: Option<Digest>,
+    /// What the initiator lacks.
+    pub blocks: Vec<Block>,
+    /// Indices of the Syn's blocks the responder already knew (rumor feedback).
+    pub known: Vec<u16>,
+}
+
+/// Third message of push-pull: what the responder lacks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The [`Syn::exchange_id`].
+    pub exchange_id: u32,
+    /// What the responder lacks.
+    pub blocks: Vec<Block>,
+}
+
+/// Push mode: entries sent without being asked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Push {
+    /// Echoed in a [`PushAck`].
+    pub exchange_id: u32,
+    /// The sender wants a [`PushAck`] (rumor feedback).
+    pub want_ack: bool,
+    /// The sender's digest of one slice: carries heartbeats, so liveness spreads in push mode.
+    pub digest: Digest,
+    /// The pushed entries.
+    pub blocks: Vec<Block>,
+}
+
+/// Reply to a [`Push`] that asked for feedback.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushAck {
+    /// The [`Push::exchange_id`].
+    pub exchange_id: u32,
+    /// Indices of the blocks the receiver already knew.
+    pub known: Vec<u16>,
+}
+
+/// Any protocol message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// See [`Syn`].
+    Syn(Syn),
+    /// See [`SynAck`].
+    SynAck(SynAck),
+    /// See [`Ack`].
+    Ack(Ack),
+    /// See [`Push`].
+    Push(Push),
+    /// See [`PushAck`].
+    PushAck(PushAck),
+}
+
+impl Message {
+    /// The header type of this message.
+    pub fn message_type(&self) -> MessageType {
+        match self {
+            Message::Syn(_) => MessageType::Syn,
+            Message::SynAck(_) => MessageType::SynAck,
+            Message::Ack(_) => MessageType::Ack,
+            Message::Push(_) => MessageType::Push,
+            Message::PushAck(_) => MessageType::PushAck,
+        }
+    }
+}
+
+/// Why a packet was rejected. Rejecting a packet never changes a node's state.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// Fewer bytes than the header or the body needs.
+    #[error("truncated packet: {len} bytes, at least {needed} needed")]
+    Truncated {
+        /// Bytes received.
+        len: usize,
+        /// Bytes needed.
+        needed: usize,
+    },
+    /// Larger than the limit for its transport.
+    #[error("oversized packet: {len} bytes, limit {limit}")]
+    Oversized {
+        /// Bytes received.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Not a hearsay packet.
+    #[error("not a hearsay packet (bad magic)")]
+    BadMagic,
+    /// A protocol version this build does not speak.
+    #[error("unsupported protocol version {version}")]
+    UnsupportedVersion {
+        /// The version in the header.
+        version: u8,
+    },
+    /// Flags this build does not understand.
+    #[error("unsupported header flags {flags:#04x}")]
+    UnsupportedFlags {
+        /// The flags in the header.
+        flags: u8,
+    },
+    /// An unknown message type byte.
+    #[error("unknown message type {message_type}")]
+    UnknownMessageType {
+        /// The type byte.
+        message_type: u8,
+    },
+    /// A packet of another cluster.
+    #[error("packet of foreign cluster {cluster_id:#010x} (ours is {expected:#010x})")]
+    ForeignCluster {
+        /// The id in the header.
+        cluster_id: u32,
+        /// Our id.
+        expected: u32,
+    },
+    /// The body does not parse as the header's message type.
+    #[error("malformed {message_type:?} body: {reason}")]
+    Malformed {
+        /// The header's type.
+        message_type: MessageType,
+        /// The parser's complaint.
+        reason: String,
+    },
+}
+
+impl DecodeError {
+    /// Short reason label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DecodeError::Truncated { .. } => "truncated",
+            DecodeError::Oversized { .. } => "oversized",
+            DecodeError::BadMagic => "bad_magic",
+            DecodeError::UnsupportedVersion { .. } => "version",
+            DecodeError::UnsupportedFlags { .. } => "flags",
+            DecodeError::UnknownMessageType { .. } => "message_type",
+            DecodeError::ForeignCluster { .. } => "foreign_cluster",
+            DecodeError::Malformed { .. } => "malformed",
+        }
+    }
+}
+
+/// Encodes and decodes packets for one cluster with one size limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Codec {
+    /// Our cluster.
+    pub cluster_id: u32,
+    /// Largest packet accepted.
+    pub max_len: usize,
+}
+
+impl Codec {
+    /// Encodes `message` with a header. Infallible: every message type serializes.
+    pub fn encode(&self, message: &Message) -> Vec<u8> {
+        let header = Header {
+            version: PROTOCOL_VERSION,
+            message_type: message.message_type(),
+            flags: 0,
+            cluster_id: self.cluster_id,
+        };
+        let mut out = Vec::with_capacity(256);
+        header.write(&mut out);
+        let body = match message {
+            Message::Syn(m) => postcard::to_extend(m, out),
+            Message::SynAck(m) => postcard::to_extend(m, out),
+            Message::Ack(m) => postcard::to_extend(m, out),
+            Message::Push(m) => postcard::to_extend(m, out),
+            Message::PushAck(m) => postcard::to_extend(m, out),
+        };
+        // postcard only fails on writers that run out of space or on types serde cannot
+        // describe; a Vec grows and all our types are plain data.
+        body.unwrap_or_default()
+    }
+
+    /// Decodes one packet. Pure: the same bytes always give the same answer.
+    pub fn decode(&self, bytes: &[u8]) -> Result<Message, DecodeError> {
+        if bytes.len() > self.max_len {
+            return Err(DecodeError::Oversized { len: bytes.len(), limit: self.max_len });
+        }
+        let header = Header::read(bytes)?;
+        if header.cluster_id != self.cluster_id {
+            return Err(DecodeError::ForeignCluster { cluster_id: header.cluster_id, expected: self.cluster_id });
+        }
+        decode_body(header.message_type, &bytes[HEADER_LEN..])
+    }
+}
+
+fn decode_body(message_type: MessageType, body: &[u8]) -> Result<Message, DecodeError> {
+    fn parse<'a, T: Deserialize<'a>>(message_type: MessageType, body: &'a [u8]) -> Result<T, DecodeError> {
+        match postcard::from_bytes::<T>(body) {
+            Ok(value) => Ok(value),
+            Err(postcard::Error::DeserializeUnexpectedEnd) => {
+                Err(DecodeError::Truncated { len: body.len() + HEADER_LEN, needed: body.len() + HEADER_LEN + 1 })
+            }
+            Err(e) => Err(DecodeError::Malformed { message_type, reason: e.to_string() }),
+        }
+    }
+    Ok(match message_type {
+        MessageType::Syn => Message::Syn(parse(message_type, body)?),
+        MessageType::SynAck => Message::SynAck(parse(message_type, body)?),
+        MessageType::Ack => Message::Ack(parse(message_type, body)?),
+        MessageType::Push => Message::Push(parse(message_type, body)?),
+        MessageType::PushAck => Message::PushAck(parse(message_type, body)?),
+    })
+}
+
+#[cfg(test)]
+mod tests;
