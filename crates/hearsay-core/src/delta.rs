@@ -314,3 +314,7 @@ impl Node {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "delta_tests.rs"]
+mod tests;

@@ -189,10 +189,10 @@ impl Node {
 
     fn learn_heartbeats(&mut self, now: Instant, digest: &Digest) {
         for e in &digest.entries {
-            if let Some(idx) = self.members.lookup(&e.name) {
-                if self.members.get(idx).is_some_and(|m| m.id.generation == e.generation) {
-                    self.heartbeat(now, idx, e.heartbeat);
-                }
+            if let Some(idx) = self.members.lookup(&e.name)
+                && self.members.get(idx).is_some_and(|m| m.id.generation == e.generation)
+            {
+                self.heartbeat(now, idx, e.heartbeat);
             }
         }
     }

@@ -271,7 +271,7 @@ impl Node {
     /// live key, in which case nothing changes.
     pub fn delete(&mut self, now: Instant, key: &str) -> Result<Option<u64>, WriteError> {
         self.validate_write(key, None)?;
-        if !self.members.me().keys.get(key).is_some_and(|v| !v.tombstone) {
+        if self.members.me().keys.get(key).is_none_or(|v| v.tombstone) {
             return Ok(None);
         }
         self.ttl.remove(key);

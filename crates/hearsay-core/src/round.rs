@@ -29,7 +29,7 @@ impl Node {
         let anti_entropy = match self.config.strategy {
             Strategy::AntiEntropy => true,
             Strategy::Rumor => false,
-            Strategy::Hybrid => self.round % u64::from(self.config.anti_entropy_every) == 0,
+            Strategy::Hybrid => self.round.is_multiple_of(u64::from(self.config.anti_entropy_every)),
         };
         let peers = self.selector.select(&self.members, self.config.fanout, &mut self.rng);
         // (address, anti-entropy round, full three-way sync)
@@ -41,19 +41,20 @@ impl Node {
         }
         // Partitions heal through dead members and seeds; a node that knows nobody joins
         // through the seeds. These exchanges are always full anti-entropy.
-        if self.rng.random_bool(self.config.dead_peer_probability) {
-            if let Some(addr) =
+        if self.rng.random_bool(self.config.dead_peer_probability)
+            && let Some(addr) =
                 random_dead(&self.members, &mut self.rng).and_then(|i| self.members.get(i)).map(|m| m.id.addr)
-            {
-                targets.push((addr, true, true));
-            }
+        {
+            targets.push((addr, true, true));
         }
         let lonely = peers.is_empty();
-        if (lonely || self.rng.random_bool(self.config.seed_probability)) && !self.seeds.is_empty() {
-            if let Some(seed) = self.seeds.choose(&mut self.rng).copied() {
-                if !targets.iter().any(|(a, _, _)| *a == seed) {
-                    targets.push((seed, true, true));
-                }
+        if (lonely || self.rng.random_bool(self.config.seed_probability))
+            && !self.seeds.is_empty()
+            && let Some(seed) = self.seeds.choose(&mut self.rng).copied()
+        {
+            match targets.iter_mut().find(|(a, _, _)| *a == seed) {
+                Some(target) => *target = (seed, true, true),
+                None => targets.push((seed, true, true)),
             }
         }
         for (addr, anti_entropy, full_sync) in targets {

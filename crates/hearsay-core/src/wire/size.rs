@@ -34,6 +34,8 @@ pub(crate) fn entry(key_len: usize, version: u64, value_len: Option<usize>) -> u
 
 /// Bytes of a block without its entries' contents but with the entry count prefix for `count`
 /// entries.
+// One parameter per field of the block header it sizes.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn block_head(
     name_len: usize,
     generation: u64,
