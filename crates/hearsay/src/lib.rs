@@ -1,1 +1,46 @@
-//! placeholder
+//! Gossip membership, failure detection and replicated node state for tokio services.
+//!
+//! This crate drives the sans-IO protocol of [`hearsay_core`] over real sockets: one tokio
+//! task per node owns the [`core::Node`], a UDP socket for datagrams and a TCP listener (same
+//! port) for the large anti-entropy deltas that do not fit a datagram. The application talks to
+//! that task through a cheap, cloneable [`Cluster`] handle.
+//!
+//! Start from [`Cluster::builder`] with a [`Config`] preset, then [`ClusterBuilder::spawn`]:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), hearsay::Error> {
+//! use hearsay::{Cluster, Config};
+//! let cluster = Cluster::builder(Config::lan())
+//!     .bind("0.0.0.0:7946".parse().unwrap())
+//!     .seeds(vec!["10.0.0.1:7946".parse().unwrap()])
+//!     .spawn()
+//!     .await?;
+//! cluster.set("load", b"0.42".to_vec()).await?;
+//! let mut events = cluster.subscribe_prefix("load");
+//! while let Some(event) = events.recv().await {
+//!     println!("{event:?}");
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The task stops when [`Cluster::leave`] or [`Cluster::shutdown`] is called, or when every
+//! handle has been dropped (without leaving: peers will see the node die).
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(unreachable_pub)]
+
+mod builder;
+mod clock;
+mod cluster;
+mod driver;
+mod error;
+mod stream;
+mod subscription;
+
+pub use hearsay_core::{self as core, Config, Event, MemberInfo, MemberStatus, NodeId, Stats, VersionedValue};
+
+pub use builder::ClusterBuilder;
+pub use cluster::{Cluster, DriverStats, MemberSnapshot, Snapshot};
+pub use error::Error;
+pub use subscription::Subscription;

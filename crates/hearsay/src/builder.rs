@@ -1,0 +1,171 @@
+//! [`ClusterBuilder`]: identity, addresses and start-up state of a node, then the sockets and
+//! the node task.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hearsay_core::{Node, NodeId};
+use rand::{RngCore, SeedableRng};
+use tokio::net::{TcpListener, UdpSocket};
+
+use crate::Config;
+use crate::clock::Clock;
+use crate::cluster::{Cluster, Counters};
+use crate::driver::Driver;
+use crate::error::Error;
+
+/// Attempts at finding a port free for both UDP and TCP when binding port 0.
+const PORT_ATTEMPTS: usize = 32;
+
+/// The node's own keys restored after a restart: `(key, value, version)`.
+type OwnEntries = Vec<(String, Vec<u8>, u64)>;
+
+/// Configures and starts a node. From [`Cluster::builder`].
+#[derive(Debug)]
+pub struct ClusterBuilder {
+    config: Config,
+    name: Option<String>,
+    bind: SocketAddr,
+    advertise: Option<SocketAddr>,
+    seeds: Vec<SocketAddr>,
+    generation: Option<u64>,
+    rng_seed: Option<u64>,
+    restore: Option<(OwnEntries, u64)>,
+    known_peers: Vec<NodeId>,
+}
+
+impl ClusterBuilder {
+    pub(crate) fn new(config: Config) -> Self {
+        ClusterBuilder {
+            config,
+            name: None,
+            bind: SocketAddr::from(([0, 0, 0, 0], 7946)),
+            advertise: None,
+            seeds: Vec::new(),
+            generation: None,
+            rng_seed: None,
+            restore: None,
+            known_peers: Vec::new(),
+        }
+    }
+
+    /// The node's stable, cluster-unique name. Default: `node-<port>`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Where to bind UDP and TCP (the same port). Port 0 picks a port free for both.
+    /// Default: `0.0.0.0:7946`.
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// The address peers should use. Default: the bound address (required when binding a
+    /// wildcard address such as `0.0.0.0`).
+    pub fn advertise(mut self, addr: SocketAddr) -> Self {
+        self.advertise = Some(addr);
+        self
+    }
+
+    /// Addresses to join through.
+    pub fn seeds(mut self, seeds: Vec<SocketAddr>) -> Self {
+        self.seeds = seeds;
+        self
+    }
+
+    /// This incarnation's generation; must grow on every restart. Default: Unix time in ms.
+    pub fn generation(mut self, generation: u64) -> Self {
+        self.generation = Some(generation);
+        self
+    }
+
+    /// Seed of the node's random choices. Default: from the OS.
+    pub fn rng_seed(mut self, seed: u64) -> Self {
+        self.rng_seed = Some(seed);
+        self
+    }
+
+    /// The node's own keys from before a restart; versions continue after `max_version`.
+    pub fn restore(mut self, entries: Vec<(String, Vec<u8>, u64)>, max_version: u64) -> Self {
+        self.restore = Some((entries, max_version));
+        self
+    }
+
+    /// Members known from a previous run, contacted from the start.
+    pub fn known_peers(mut self, peers: Vec<NodeId>) -> Self {
+        self.known_peers = peers;
+        self
+    }
+
+    /// Binds the sockets and starts the node task on the current tokio runtime.
+    pub async fn spawn(self) -> Result<Cluster, Error> {
+        self.config.validate()?;
+        let (udp, listener) = bind_pair(self.bind).await?;
+        let local_addr = udp.local_addr()?;
+        let advertise = match self.advertise {
+            Some(addr) => addr,
+            None if local_addr.ip().is_unspecified() => {
+                return Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("bound to the wildcard address {local_addr}: set an advertise address peers can reach"),
+                )));
+            }
+            None => local_addr,
+        };
+        let name = self.name.unwrap_or_else(|| format!("node-{}", advertise.port()));
+        let generation = self.generation.unwrap_or_else(unix_millis);
+        let rng_seed = self.rng_seed.unwrap_or_else(os_seed);
+        let id = NodeId::new(name, generation, advertise);
+        let clock = Clock::start();
+        let now = clock.now();
+        let mut node = Node::new(self.config, id.clone(), self.seeds, rng_seed, now)?;
+        if let Some((entries, max_version)) = self.restore {
+            let skipped = node.restore_own(entries, max_version);
+            if skipped > 0 {
+                tracing::warn!(skipped, "restored entries skipped (over a limit or above max_version)");
+            }
+        }
+        for peer in self.known_peers {
+            node.add_member(now, peer);
+        }
+        let counters = Arc::new(Counters::default());
+        let (cluster, ends) = Cluster::new_pair(id, local_addr, counters.clone());
+        let driver = Driver::new(node, clock, udp, listener, advertise, ends, counters);
+        tokio::spawn(driver.run());
+        Ok(cluster)
+    }
+}
+
+/// Binds UDP and TCP on the same port.
+async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), Error> {
+    if addr.port() != 0 {
+        let udp = UdpSocket::bind(addr).await?;
+        let tcp = TcpListener::bind(addr).await?;
+        return Ok((udp, tcp));
+    }
+    let mut last_error = None;
+    for _ in 0..PORT_ATTEMPTS {
+        let udp = UdpSocket::bind(addr).await?;
+        let port_addr = udp.local_addr()?;
+        match TcpListener::bind(port_addr).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(Error::Io(last_error.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::AddrInUse))))
+}
+
+fn unix_millis() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A seed from the OS, or from the clock if the OS has no randomness to give.
+fn os_seed() -> u64 {
+    match rand::rngs::StdRng::try_from_os_rng() {
+        Ok(mut rng) => rng.next_u64(),
+        Err(_) => SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64),
+    }
+}

@@ -1,0 +1,269 @@
+//! The [`Cluster`] handle: what the application holds, and the commands it sends to the node
+//! task. Every call is a bounded-channel round trip; nothing here touches the core directly.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use hearsay_core::{Event, MemberInfo, NodeId, Stats, VersionedValue, WriteError};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use crate::Config;
+use crate::builder::ClusterBuilder;
+use crate::error::Error;
+use crate::subscription::Subscription;
+
+/// A request from a handle to the node task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Set { key: String, value: Vec<u8>, ttl: Option<Duration>, reply: oneshot::Sender<Result<u64, WriteError>> },
+    Delete { key: String, reply: oneshot::Sender<Result<Option<u64>, WriteError>> },
+    Get { node: String, key: String, reply: oneshot::Sender<Option<VersionedValue>> },
+    Members { reply: oneshot::Sender<Vec<MemberInfo>> },
+    Snapshot { reply: oneshot::Sender<Snapshot> },
+    Stats { reply: oneshot::Sender<DriverStats> },
+    Leave { reply: oneshot::Sender<()> },
+}
+
+/// Counters kept outside the core (sockets, streams, subscribers), shared by the node task,
+/// its connection tasks and the subscriptions.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) udp_datagrams_sent: AtomicU64,
+    pub(crate) udp_datagrams_received: AtomicU64,
+    pub(crate) udp_send_errors: AtomicU64,
+    pub(crate) udp_recv_errors: AtomicU64,
+    pub(crate) stream_frames_sent: AtomicU64,
+    pub(crate) stream_frames_received: AtomicU64,
+    pub(crate) stream_frames_rejected: AtomicU64,
+    pub(crate) stream_frames_dropped: AtomicU64,
+    pub(crate) stream_errors: AtomicU64,
+    pub(crate) stream_connections_refused: AtomicU64,
+    pub(crate) events_lagged: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self, core: Stats) -> DriverStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        DriverStats {
+            core,
+            udp_datagrams_sent: get(&self.udp_datagrams_sent),
+            udp_datagrams_received: get(&self.udp_datagrams_received),
+            udp_send_errors: get(&self.udp_send_errors),
+            udp_recv_errors: get(&self.udp_recv_errors),
+            stream_frames_sent: get(&self.stream_frames_sent),
+            stream_frames_received: get(&self.stream_frames_received),
+            stream_frames_rejected: get(&self.stream_frames_rejected),
+            stream_frames_dropped: get(&self.stream_frames_dropped),
+            stream_errors: get(&self.stream_errors),
+            stream_connections_refused: get(&self.stream_connections_refused),
+            events_lagged: get(&self.events_lagged),
+        }
+    }
+}
+
+/// Counters of one node: the protocol's own, plus the driver's sockets and subscribers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DriverStats {
+    /// The core's counters (messages and bytes by type, drops by reason, rounds...).
+    pub core: Stats,
+    /// Datagrams handed to the UDP socket.
+    pub udp_datagrams_sent: u64,
+    /// Datagrams read from the UDP socket (valid or not).
+    pub udp_datagrams_received: u64,
+    /// Datagrams the socket refused to send.
+    pub udp_send_errors: u64,
+    /// Errors reading the UDP socket.
+    pub udp_recv_errors: u64,
+    /// Stream frames written to a peer.
+    pub stream_frames_sent: u64,
+    /// Stream frames read from a peer and handed to the core.
+    pub stream_frames_received: u64,
+    /// Inbound frames longer than `limits.max_stream_bytes` (the connection is closed).
+    pub stream_frames_rejected: u64,
+    /// Outbound frames dropped: the peer's queue was full or its connection failed.
+    pub stream_frames_dropped: u64,
+    /// Stream connections that failed: connect, IO, bad preamble, oversized frame.
+    pub stream_errors: u64,
+    /// Inbound connections refused because too many were open.
+    pub stream_connections_refused: u64,
+    /// Events lost by subscribers that fell behind (oldest first).
+    pub events_lagged: u64,
+}
+
+/// Everything one node knows: every member and its live keys.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    /// Members in name order, the local node included.
+    pub members: Vec<MemberSnapshot>,
+}
+
+/// One member in a [`Snapshot`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberSnapshot {
+    /// Identity and liveness.
+    pub info: MemberInfo,
+    /// Live keys (no tombstones, no reserved keys).
+    pub keys: BTreeMap<String, VersionedValue>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    id: NodeId,
+    local_addr: SocketAddr,
+    commands: mpsc::Sender<Command>,
+    stop: watch::Sender<bool>,
+    done: watch::Receiver<()>,
+    events: broadcast::WeakSender<Event>,
+    counters: Arc<Counters>,
+}
+
+/// A handle to a running node. Cheap to clone; every clone talks to the same node task.
+///
+/// When the last handle is dropped, the node stops without leaving.
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+/// The ends of the channels the node task keeps.
+pub(crate) struct TaskEnds {
+    pub(crate) commands: mpsc::Receiver<Command>,
+    pub(crate) stop: watch::Receiver<bool>,
+    pub(crate) done: watch::Sender<()>,
+    pub(crate) events: broadcast::Sender<Event>,
+}
+
+/// Commands waiting for the node task; `send` waits when it is full.
+const COMMAND_QUEUE: usize = 256;
+/// Events buffered per subscriber before the oldest are lost.
+const EVENT_QUEUE: usize = 4096;
+
+impl Cluster {
+    /// A builder for a node with `config`.
+    pub fn builder(config: Config) -> ClusterBuilder {
+        ClusterBuilder::new(config)
+    }
+
+    /// A handle and the channel ends for its task.
+    pub(crate) fn new_pair(id: NodeId, local_addr: SocketAddr, counters: Arc<Counters>) -> (Cluster, TaskEnds) {
+        let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE);
+        let (stop_tx, stop) = watch::channel(false);
+        let (done, done_rx) = watch::channel(());
+        let (events, _) = broadcast::channel(EVENT_QUEUE);
+        let inner = Inner {
+            id,
+            local_addr,
+            commands: commands_tx,
+            stop: stop_tx,
+            done: done_rx,
+            events: events.downgrade(),
+            counters,
+        };
+        (Cluster { inner: Arc::new(inner) }, TaskEnds { commands, stop, done, events })
+    }
+
+    /// This node's identity.
+    pub fn id(&self) -> &NodeId {
+        &self.inner.id
+    }
+
+    /// The address the sockets are bound to (UDP and TCP share the port).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    async fn request<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.inner.commands.send(make(tx)).await.map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)
+    }
+
+    /// Sets one of this node's keys; returns the version it took.
+    pub async fn set(&self, key: &str, value: impl Into<Vec<u8>>) -> Result<u64, Error> {
+        let (key, value) = (key.to_owned(), value.into());
+        Ok(self.request(|reply| Command::Set { key, value, ttl: None, reply }).await??)
+    }
+
+    /// Sets one of this node's keys, deleted automatically after `ttl`.
+    pub async fn set_with_ttl(&self, key: &str, value: impl Into<Vec<u8>>, ttl: Duration) -> Result<u64, Error> {
+        let (key, value) = (key.to_owned(), value.into());
+        Ok(self.request(|reply| Command::Set { key, value, ttl: Some(ttl), reply }).await??)
+    }
+
+    /// Deletes one of this node's keys; `None` if it did not exist (nothing changed).
+    pub async fn delete(&self, key: &str) -> Result<Option<u64>, Error> {
+        let key = key.to_owned();
+        Ok(self.request(|reply| Command::Delete { key, reply }).await??)
+    }
+
+    /// This node's replica of `key` owned by the member named `node` (tombstones are `None`).
+    pub async fn get(&self, node: &str, key: &str) -> Result<Option<VersionedValue>, Error> {
+        let (node, key) = (node.to_owned(), key.to_owned());
+        self.request(|reply| Command::Get { node, key, reply }).await
+    }
+
+    /// Every known member, the local node included, in name order.
+    pub async fn members(&self) -> Result<Vec<MemberInfo>, Error> {
+        self.request(|reply| Command::Members { reply }).await
+    }
+
+    /// Every member and its live keys, as this node sees them.
+    pub async fn snapshot(&self) -> Result<Snapshot, Error> {
+        self.request(|reply| Command::Snapshot { reply }).await
+    }
+
+    /// Protocol and driver counters.
+    pub async fn stats(&self) -> Result<DriverStats, Error> {
+        self.request(|reply| Command::Stats { reply }).await
+    }
+
+    /// Every event of this node. A subscriber that falls more than a few thousand events
+    /// behind loses the oldest ones (counted in [`DriverStats::events_lagged`]); it never
+    /// slows the node down. After the node stops, the subscription ends.
+    pub fn subscribe(&self) -> Subscription {
+        self.subscription(None)
+    }
+
+    /// Membership events, and [`Event::KeyChanged`] for keys starting with `prefix`.
+    pub fn subscribe_prefix(&self, prefix: impl Into<String>) -> Subscription {
+        self.subscription(Some(prefix.into()))
+    }
+
+    fn subscription(&self, prefix: Option<String>) -> Subscription {
+        let receiver = match self.inner.events.upgrade() {
+            Some(sender) => sender.subscribe(),
+            // The node has stopped: a subscription that ends at once.
+            None => broadcast::channel(1).0.subscribe(),
+        };
+        Subscription::new(receiver, prefix, self.inner.counters.clone())
+    }
+
+    /// Leaves gracefully: peers are told, the node keeps gossiping for about three rounds so
+    /// the news spreads, then stops. Returns once the node has stopped.
+    pub async fn leave(&self) -> Result<(), Error> {
+        self.request(|reply| Command::Leave { reply }).await?;
+        self.wait_stopped().await;
+        Ok(())
+    }
+
+    /// Stops the node now, without telling anyone (peers will see it die). Returns once the
+    /// node has stopped and its sockets are closed; harmless if it already had.
+    pub async fn shutdown(&self) {
+        self.inner.stop.send_replace(true);
+        self.wait_stopped().await;
+    }
+
+    async fn wait_stopped(&self) {
+        let mut done = self.inner.done.clone();
+        // `changed` fails once the task has dropped its end.
+        while done.changed().await.is_ok() {}
+    }
+}

@@ -1,0 +1,285 @@
+//! The node task: the only owner of a [`Node`]. It waits on the UDP socket, the TCP listener,
+//! frames from inbound connections, commands from the handles, the stop signal and the core's
+//! next timeout; feeds whichever comes first to the core; then drains `poll_transmit` and
+//! `poll_event`. Connection tasks only move bytes; they never see the core.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hearsay_core::{Event, Node, TransmitKind};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+
+use crate::clock::Clock;
+use crate::cluster::{Command, Counters, MemberSnapshot, Snapshot, TaskEnds};
+use crate::stream::{self, InboundFrame};
+
+/// Frames from all inbound connections waiting for the node task.
+const INBOUND_FRAME_QUEUE: usize = 8;
+/// Frames queued per outbound connection.
+const OUTBOUND_FRAME_QUEUE: usize = 8;
+/// Inbound connections open at once; more are refused.
+const MAX_INBOUND_CONNECTIONS: usize = 64;
+/// Outbound connections open at once; frames to further peers are dropped.
+const MAX_OUTBOUND_CONNECTIONS: usize = 64;
+/// Gossip rounds a leaving node keeps running so its `left` mark spreads.
+const LEAVE_ROUNDS: u32 = 3;
+/// Pause after the listener fails to accept (e.g. out of file descriptors), so a persistent
+/// error does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Largest datagram read; bigger ones are truncated and then rejected by the core.
+const RECV_BUFFER: usize = 65_536;
+
+pub(crate) struct Driver {
+    node: Node,
+    clock: Clock,
+    udp: UdpSocket,
+    listener: TcpListener,
+    advertise: SocketAddr,
+    commands: mpsc::Receiver<Command>,
+    stop: watch::Receiver<bool>,
+    /// Dropped when the task ends: handles waiting in `shutdown`/`leave` wake up.
+    _done: watch::Sender<()>,
+    events: broadcast::Sender<Event>,
+    counters: Arc<Counters>,
+    inbound_tx: mpsc::Sender<InboundFrame>,
+    inbound_rx: mpsc::Receiver<InboundFrame>,
+    inbound_slots: Arc<Semaphore>,
+    writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    /// Connection tasks; aborted when the node task ends.
+    connections: JoinSet<()>,
+    leaving: Option<(tokio::time::Instant, Vec<oneshot::Sender<()>>)>,
+    accept_paused_until: Option<tokio::time::Instant>,
+}
+
+impl Driver {
+    pub(crate) fn new(
+        node: Node,
+        clock: Clock,
+        udp: UdpSocket,
+        listener: TcpListener,
+        advertise: SocketAddr,
+        ends: TaskEnds,
+        counters: Arc<Counters>,
+    ) -> Self {
+        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_FRAME_QUEUE);
+        Driver {
+            node,
+            clock,
+            udp,
+            listener,
+            advertise,
+            commands: ends.commands,
+            stop: ends.stop,
+            _done: ends.done,
+            events: ends.events,
+            counters,
+            inbound_tx,
+            inbound_rx,
+            inbound_slots: Arc::new(Semaphore::new(MAX_INBOUND_CONNECTIONS)),
+            writers: HashMap::new(),
+            connections: JoinSet::new(),
+            leaving: None,
+            accept_paused_until: None,
+        }
+    }
+
+    /// Runs until stopped, left, or every handle is gone.
+    pub(crate) async fn run(mut self) {
+        let mut buf = vec![0u8; RECV_BUFFER];
+        let sleep = tokio::time::sleep_until(self.next_wakeup());
+        tokio::pin!(sleep);
+        // The first round may be due already; handle it before waiting.
+        self.node.handle_timeout(self.clock.now());
+        self.flush().await;
+        loop {
+            sleep.as_mut().reset(self.next_wakeup());
+            tokio::select! {
+                // Stop requested, or every handle dropped (the sender is gone).
+                changed = self.stop.changed() => {
+                    if changed.is_err() || *self.stop.borrow() {
+                        break;
+                    }
+                }
+                command = self.commands.recv() => match command {
+                    Some(command) => self.command(command),
+                    None => break,
+                },
+                received = self.udp.recv_from(&mut buf) => match received {
+                    Ok((len, from)) => {
+                        Counters::add(&self.counters.udp_datagrams_received, 1);
+                        if let Err(e) = self.node.handle_datagram(self.clock.now(), from, &buf[..len]) {
+                            tracing::trace!(%from, error = %e, "datagram dropped");
+                        }
+                    }
+                    Err(e) => {
+                        Counters::add(&self.counters.udp_recv_errors, 1);
+                        tracing::debug!(error = %e, "udp receive failed");
+                    }
+                },
+                Some((from, frame)) = self.inbound_rx.recv() => {
+                    Counters::add(&self.counters.stream_frames_received, 1);
+                    if let Err(e) = self.node.handle_stream(self.clock.now(), from, &frame) {
+                        tracing::debug!(%from, error = %e, "stream frame dropped");
+                    }
+                }
+                accepted = self.listener.accept(), if self.accept_paused_until.is_none() => {
+                    self.accepted(accepted);
+                }
+                Some(_) = self.connections.join_next(), if !self.connections.is_empty() => {}
+                () = &mut sleep => {
+                    let now = tokio::time::Instant::now();
+                    if self.accept_paused_until.is_some_and(|t| t <= now) {
+                        self.accept_paused_until = None;
+                    }
+                    if self.leaving.as_ref().is_some_and(|(deadline, _)| *deadline <= now) {
+                        break;
+                    }
+                    self.node.handle_timeout(self.clock.now());
+                }
+            }
+            self.flush().await;
+        }
+        self.connections.abort_all();
+        if let Some((_, waiters)) = self.leaving.take() {
+            for waiter in waiters {
+                let _ = waiter.send(());
+            }
+        }
+        tracing::debug!(id = %self.node.id(), "node task stopped");
+    }
+
+    fn next_wakeup(&self) -> tokio::time::Instant {
+        let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+        let mut at = self.node.poll_timeout().map_or(far, |t| self.clock.to_tokio(t));
+        if let Some((deadline, _)) = &self.leaving {
+            at = at.min(*deadline);
+        }
+        if let Some(resume) = self.accept_paused_until {
+            at = at.min(resume);
+        }
+        at
+    }
+
+    fn command(&mut self, command: Command) {
+        let now = self.clock.now();
+        match command {
+            Command::Set { key, value, ttl, reply } => {
+                let result = match ttl {
+                    Some(ttl) => self.node.set_with_ttl(now, &key, &value, ttl),
+                    None => self.node.set(now, &key, &value),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Delete { key, reply } => {
+                let _ = reply.send(self.node.delete(now, &key));
+            }
+            Command::Get { node, key, reply } => {
+                let _ = reply.send(self.node.get(&node, &key).cloned());
+            }
+            Command::Members { reply } => {
+                let _ = reply.send(self.node.members());
+            }
+            Command::Snapshot { reply } => {
+                let members = self
+                    .node
+                    .members()
+                    .into_iter()
+                    .map(|info| {
+                        let keys = self
+                            .node
+                            .keys(&info.id.name)
+                            .map(|keys| keys.map(|(k, v)| (k.to_owned(), v.clone())).collect())
+                            .unwrap_or_default();
+                        MemberSnapshot { info, keys }
+                    })
+                    .collect();
+                let _ = reply.send(Snapshot { members });
+            }
+            Command::Stats { reply } => {
+                let _ = reply.send(self.counters.snapshot(self.node.stats().clone()));
+            }
+            Command::Leave { reply } => match &mut self.leaving {
+                Some((_, waiters)) => waiters.push(reply),
+                None => {
+                    self.node.leave(now);
+                    let rounds = self.node.config().gossip_interval * LEAVE_ROUNDS;
+                    self.leaving = Some((tokio::time::Instant::now() + rounds, vec![reply]));
+                }
+            },
+        }
+    }
+
+    fn accepted(&mut self, accepted: std::io::Result<(TcpStream, SocketAddr)>) {
+        match accepted {
+            Ok((stream, peer)) => {
+                let Ok(permit) = self.inbound_slots.clone().try_acquire_owned() else {
+                    Counters::add(&self.counters.stream_connections_refused, 1);
+                    tracing::debug!(%peer, "inbound stream refused: too many connections");
+                    return;
+                };
+                let max = self.node.config().limits.max_stream_bytes;
+                let (frames, counters) = (self.inbound_tx.clone(), self.counters.clone());
+                self.connections.spawn(async move {
+                    stream::serve_inbound(stream, max, frames, counters).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                Counters::add(&self.counters.stream_errors, 1);
+                tracing::warn!(error = %e, "accepting a stream failed; pausing accepts");
+                self.accept_paused_until = Some(tokio::time::Instant::now() + ACCEPT_BACKOFF);
+            }
+        }
+    }
+
+    /// Sends everything the core produced, then publishes its events.
+    async fn flush(&mut self) {
+        while let Some(transmit) = self.node.poll_transmit() {
+            match transmit.kind {
+                TransmitKind::Datagram => match self.udp.send_to(&transmit.payload, transmit.to).await {
+                    Ok(_) => Counters::add(&self.counters.udp_datagrams_sent, 1),
+                    Err(e) => {
+                        Counters::add(&self.counters.udp_send_errors, 1);
+                        tracing::debug!(to = %transmit.to, error = %e, "udp send failed");
+                    }
+                },
+                TransmitKind::Stream => self.send_stream(transmit.to, transmit.payload),
+            }
+        }
+        while let Some(event) = self.node.poll_event() {
+            // No subscriber is not an error.
+            let _ = self.events.send(event);
+        }
+    }
+
+    /// Queues a frame on the connection to `to`, opening one if needed. Never waits: a full
+    /// queue drops the frame (anti-entropy will offer the data again).
+    fn send_stream(&mut self, to: SocketAddr, frame: Vec<u8>) {
+        let frame = match self.writers.get(&to) {
+            Some(writer) => match writer.try_send(frame) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    Counters::add(&self.counters.stream_frames_dropped, 1);
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(frame)) => frame,
+            },
+            None => frame,
+        };
+        self.writers.retain(|_, writer| !writer.is_closed());
+        if self.writers.len() >= MAX_OUTBOUND_CONNECTIONS {
+            Counters::add(&self.counters.stream_frames_dropped, 1);
+            return;
+        }
+        let (tx, rx) = mpsc::channel(OUTBOUND_FRAME_QUEUE);
+        // A fresh queue has room for one frame.
+        let _ = tx.try_send(frame);
+        self.writers.insert(to, tx);
+        let (local, counters) = (self.advertise, self.counters.clone());
+        self.connections.spawn(stream::run_outbound(to, local, rx, counters));
+    }
+}

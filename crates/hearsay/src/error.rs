@@ -1,0 +1,22 @@
+//! The library's error type.
+
+use thiserror::Error;
+
+/// Why a [`crate::Cluster`] call failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The node refused a local write; nothing changed.
+    #[error("write refused: {0}")]
+    Write(#[from] hearsay_core::WriteError),
+    /// The configuration cannot work; no node was started.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] hearsay_core::ConfigError),
+    /// A socket could not be bound or queried; no node was started.
+    #[error("network error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The node task has stopped (after `leave`, `shutdown`, or a fatal socket error); the call
+    /// had no effect.
+    #[error("the node has stopped")]
+    Stopped,
+}

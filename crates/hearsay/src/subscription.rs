@@ -1,0 +1,74 @@
+//! [`Subscription`]: a stream of a node's events that can fall behind but never holds the
+//! node back.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::{Stream, StreamExt};
+use hearsay_core::Event;
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use crate::cluster::Counters;
+
+/// Events of one node, from [`crate::Cluster::subscribe`] or
+/// [`crate::Cluster::subscribe_prefix`]. A [`Stream`]; ends when the node stops.
+pub struct Subscription {
+    events: BroadcastStream<Event>,
+    prefix: Option<String>,
+    counters: Arc<Counters>,
+    lagged: u64,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription").field("prefix", &self.prefix).field("lagged", &self.lagged).finish()
+    }
+}
+
+impl Subscription {
+    pub(crate) fn new(receiver: broadcast::Receiver<Event>, prefix: Option<String>, counters: Arc<Counters>) -> Self {
+        Subscription { events: BroadcastStream::new(receiver), prefix, counters, lagged: 0 }
+    }
+
+    /// The next event, or `None` once the node has stopped.
+    pub async fn recv(&mut self) -> Option<Event> {
+        self.next().await
+    }
+
+    /// Events this subscription lost because it fell behind.
+    pub fn lagged(&self) -> u64 {
+        self.lagged
+    }
+
+    fn wants(&self, event: &Event) -> bool {
+        match (&self.prefix, event) {
+            (Some(prefix), Event::KeyChanged { key, .. }) => key.starts_with(prefix.as_str()),
+            _ => true,
+        }
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        loop {
+            match self.events.poll_next_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(n)))) => {
+                    self.lagged += n;
+                    Counters::add(&self.counters.events_lagged, n);
+                }
+                Poll::Ready(Some(Ok(event))) => {
+                    if self.wants(&event) {
+                        return Poll::Ready(Some(event));
+                    }
+                }
+            }
+        }
+    }
+}
