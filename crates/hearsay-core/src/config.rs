@@ -74,8 +74,30 @@ pub struct DetectorConfig {
     pub max_interval: Duration,
     /// Extra silence tolerated before phi starts growing (GC pauses, scheduling hiccups).
     pub acceptable_pause: Duration,
-    /// How long a member stays suspect before it is declared dead.
+    /// Fixed suspicion timeout for members that do not answer probes... kept as an upper
+    /// bound: the Lifeguard timeout below never exceeds it.
     pub suspicion_timeout: Duration,
+}
+
+/// SWIM probing and Lifeguard parameters: where liveness comes from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProbeConfig {
+    /// One member is probed per interval, in shuffled round-robin order.
+    pub interval: Duration,
+    /// Shortest direct-probe timeout (the adaptive timeout learns each member's round trips).
+    pub min_timeout: Duration,
+    /// Members asked to probe indirectly when a direct probe gets no answer (`k`).
+    pub indirect_checks: usize,
+    /// Suspicion timeout floor = `suspicion_mult * max(1, log10 N) * interval`.
+    pub suspicion_mult: u32,
+    /// Suspicion timeout ceiling = `suspicion_max_mult *` floor; independent confirmations
+    /// shrink the timeout from the ceiling toward the floor (Lifeguard).
+    pub suspicion_max_mult: u32,
+    /// Membership updates are retransmitted `retransmit_mult * ceil(log10(N + 1))` times.
+    pub retransmit_mult: u32,
+    /// Local health scores from 0 (healthy) to this; timeouts and intervals stretch by
+    /// `score + 1`, and a node at half the maximum or more stops raising suspicions.
+    pub max_health_score: u32,
 }
 
 /// Sizes that bound memory and packets.
@@ -126,8 +148,12 @@ pub struct Config {
     pub tombstone_grace: Duration,
     /// How long dead and left members are kept before they are forgotten.
     pub dead_member_grace: Duration,
-    /// Failure detector.
+    /// Failure detector (phi, exported per member).
     pub detector: DetectorConfig,
+    /// Probing, suspicion and local health.
+    pub probe: ProbeConfig,
+    /// Peers per anti-entropy round in hybrid mode (the fast path is rumors; this is repair).
+    pub anti_entropy_fanout: usize,
     /// Size limits.
     pub limits: Limits,
 }
@@ -141,7 +167,8 @@ impl Config {
             fanout: 3,
             exchange: ExchangeMode::PushPull,
             strategy: Strategy::Hybrid,
-            anti_entropy_every: 5,
+            anti_entropy_every: 25,
+            anti_entropy_fanout: 1,
             rumor: RumorConfig { k: 3, feedback: RumorFeedback::Feedback, stop: RumorStop::Counter },
             mtu: 1400,
             stream_threshold_bytes: 16 * 1024,
@@ -155,7 +182,16 @@ impl Config {
                 min_std_deviation: Duration::from_millis(100),
                 max_interval: Duration::from_secs(2),
                 acceptable_pause: Duration::from_millis(500),
-                suspicion_timeout: Duration::from_secs(3),
+                suspicion_timeout: Duration::from_secs(30),
+            },
+            probe: ProbeConfig {
+                interval: Duration::from_millis(200),
+                min_timeout: Duration::from_millis(20),
+                indirect_checks: 3,
+                suspicion_mult: 3,
+                suspicion_max_mult: 3,
+                retransmit_mult: 4,
+                max_health_score: 8,
             },
             limits: Limits {
                 max_key_bytes: 256,
@@ -178,7 +214,11 @@ impl Config {
         config.detector.min_std_deviation = Duration::from_millis(500);
         config.detector.max_interval = Duration::from_secs(5);
         config.detector.acceptable_pause = Duration::from_secs(2);
-        config.detector.suspicion_timeout = Duration::from_secs(10);
+        config.detector.suspicion_timeout = Duration::from_secs(60);
+        config.probe.interval = Duration::from_millis(500);
+        config.probe.min_timeout = Duration::from_millis(200);
+        config.probe.suspicion_mult = 4;
+        config.anti_entropy_every = 20;
         config
     }
 
@@ -189,7 +229,10 @@ impl Config {
         config.detector.min_std_deviation = Duration::from_millis(50);
         config.detector.max_interval = Duration::from_secs(1);
         config.detector.acceptable_pause = Duration::from_millis(200);
-        config.detector.suspicion_timeout = Duration::from_millis(1000);
+        config.detector.suspicion_timeout = Duration::from_secs(10);
+        config.probe.interval = Duration::from_millis(100);
+        config.probe.min_timeout = Duration::from_millis(10);
+        config.anti_entropy_every = 30;
         config.tombstone_grace = Duration::from_secs(60);
         config.dead_member_grace = Duration::from_secs(60);
         config
@@ -239,6 +282,22 @@ impl Config {
         }
         if d.max_interval < self.gossip_interval {
             return bad("detector.max_interval", "must be at least the gossip interval".into());
+        }
+        let p = &self.probe;
+        if p.interval.is_zero() {
+            return bad("probe.interval", "must be longer than zero".into());
+        }
+        if p.min_timeout.is_zero() || p.min_timeout * 2 > p.interval {
+            return bad("probe.min_timeout", "must be above zero and at most half of probe.interval".into());
+        }
+        if p.suspicion_mult == 0 || p.suspicion_max_mult == 0 {
+            return bad("probe.suspicion_mult", "suspicion multipliers must be at least 1".into());
+        }
+        if p.retransmit_mult == 0 {
+            return bad("probe.retransmit_mult", "must be at least 1".into());
+        }
+        if self.anti_entropy_fanout == 0 {
+            return bad("anti_entropy_fanout", "must be at least 1".into());
         }
         let l = &self.limits;
         if l.max_key_bytes == 0 || l.max_key_bytes > self.mtu / 2 {

@@ -305,13 +305,9 @@ impl Node {
             return;
         }
         m.heartbeat = heartbeat;
+        // Heartbeats feed the phi figure only; liveness decisions come from probes, so late
+        // gossip about a dead member cannot bring it back.
         m.detector.arrival(now, &config, prior);
-        if matches!(m.status, MemberStatus::Suspect | MemberStatus::Dead) {
-            m.status = MemberStatus::Alive;
-            m.status_since = now;
-            let id = m.id.clone();
-            self.push_event(Event::MemberAlive(id));
-        }
     }
 }
 

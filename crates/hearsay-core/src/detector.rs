@@ -12,9 +12,12 @@
 //! teach the detector to wait even longer; and an `acceptable_pause` is subtracted from the
 //! elapsed time before phi is computed.
 //!
-//! The normal tail uses the logistic approximation of Akka's detector; since phi is monotonic in
-//! the elapsed time, the detector also precomputes the instant at which phi will cross the
-//! threshold, so a node checks liveness of thousands of members with integer comparisons.
+//! The normal tail uses the logistic approximation of Akka's detector. Its inverse
+//! ([`threshold_y`]) gives the adaptive probe timeout: the round trip after which phi, over a
+//! member's own round-trip history, would cross the threshold.
+//!
+//! phi over heartbeat arrivals is exported per member as a figure for operators; liveness
+//! decisions come from probes ([`crate::probe`]), which cost the same whatever the cluster size.
 
 use std::time::Duration;
 
@@ -30,8 +33,6 @@ pub(crate) struct Detector {
     /// Variance, microseconds squared.
     variance: f32,
     samples: u32,
-    /// When phi reaches the threshold if nothing arrives.
-    suspect_at: Option<Instant>,
 }
 
 impl Detector {
@@ -60,7 +61,6 @@ impl Detector {
             }
         }
         self.last_arrival = Some(now);
-        self.suspect_at = Some(self.crossing(config));
     }
 
     /// Mean and standard deviation in microseconds, with the deviation floor applied.
@@ -76,19 +76,6 @@ impl Detector {
         let (mean, std) = self.stats(config);
         phi(elapsed.as_micros() as f64, mean, std)
     }
-
-    /// When phi reaches the threshold if no heartbeat arrives first.
-    pub(crate) fn suspect_at(&self) -> Option<Instant> {
-        self.suspect_at
-    }
-
-    fn crossing(&self, config: &DetectorConfig) -> Instant {
-        let last = self.last_arrival.unwrap_or_default();
-        let (mean, std) = self.stats(config);
-        let y = threshold_y(config.phi_threshold);
-        let after = (mean + y * std).max(0.0) as u64;
-        last + config.acceptable_pause + Duration::from_micros(after)
-    }
 }
 
 /// phi for an elapsed time given the interval mean and standard deviation (same unit).
@@ -100,7 +87,7 @@ pub(crate) fn phi(elapsed: f64, mean: f64, std: f64) -> f64 {
 }
 
 /// The standardized elapsed time `y` at which phi equals `threshold` (inverse of [`phi`]).
-fn threshold_y(threshold: f64) -> f64 {
+pub(crate) fn threshold_y(threshold: f64) -> f64 {
     // p = e/(1+e) = 10^-threshold  =>  y (1.5976 + 0.070566 y^2) = ln((1-p)/p)
     let p = 10f64.powf(-threshold);
     let target = ((1.0 - p) / p).ln();
@@ -149,9 +136,7 @@ mod tests {
             now += Duration::from_millis(200);
         }
         assert!(d.phi(now, &config) < 1.0);
-        let suspect_at = d.suspect_at().unwrap();
-        assert!(d.phi(suspect_at, &config) >= config.phi_threshold - 0.01);
-        assert!(d.phi(suspect_at + Duration::from_secs(5), &config) > config.phi_threshold);
+        assert!(d.phi(now + Duration::from_secs(5), &config) > config.phi_threshold);
     }
 
     #[test]

@@ -143,8 +143,14 @@ mod tests {
             for slice in 0..(1u32 << bits) {
                 let digest = n.build_digest(bits, slice, budget);
                 covered += digest.entries.len();
-                let syn =
-                    Message::Syn(Syn { exchange_id: u32::MAX, push_pull: true, rumor: false, digest, blocks: vec![] });
+                let syn = Message::Syn(Syn {
+                    exchange_id: u32::MAX,
+                    push_pull: true,
+                    rumor: false,
+                    digest,
+                    blocks: vec![],
+                    updates: vec![],
+                });
                 let len = Codec { cluster_id: 0, max_len: 1400 }.encode(&syn).len();
                 assert!(len <= 1400, "{members} members: {len} bytes");
             }

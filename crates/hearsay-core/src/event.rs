@@ -12,12 +12,15 @@ pub enum Event {
     MemberJoined(NodeId),
     /// A suspect or dead member is heard from again.
     MemberAlive(NodeId),
-    /// A member's phi crossed the threshold.
+    /// A member did not answer direct and indirect probes: it is suspect until it refutes
+    /// or its suspicion timeout runs out.
     MemberSuspect {
         /// Who.
         id: NodeId,
-        /// Its phi when it became suspect, times 100 (events stay `Eq`).
+        /// Its heartbeat phi when it became suspect, times 100 (events stay `Eq`).
         phi_centi: u64,
+        /// The member whose probes failed (this node's name when it raised the suspicion).
+        by: Arc<str>,
     },
     /// A member stayed suspect for the suspicion timeout.
     MemberDead(NodeId),

@@ -7,7 +7,7 @@ use crate::config::{RumorFeedback, Strategy};
 use crate::delta::Applied;
 use crate::digest::compare;
 use crate::node::{MAX_PENDING_SYNS, Node, PendingSyn};
-use crate::state::{MemberIdx, in_slice};
+use crate::state::{MemberIdx, MemberStatus, in_slice};
 use crate::transmit::TransmitKind;
 use crate::wire::{Ack, Block, Digest, HEADER_LEN, Message, Push, PushAck, Syn, SynAck};
 
@@ -24,15 +24,25 @@ impl Node {
         self.datagram_budget() / 4
     }
 
-    pub(crate) fn send_syn(&mut self, to: SocketAddr, push_pull: bool, rumor: bool) {
-        let digest_budget = if rumor { self.small_digest_budget() } else { self.datagram_budget() };
+    pub(crate) fn send_syn(&mut self, to: SocketAddr, push_pull: bool, rumor: bool, full_sync: bool) {
+        let mut updates = self.piggyback(self.datagram_budget() / 4);
+        if full_sync {
+            // Across a healed partition, tell a member we think dead what we think: it refutes.
+            if let Some(m) =
+                self.members.iter().map(|(_, m)| m).find(|m| m.id.addr == to && m.status == MemberStatus::Dead)
+            {
+                updates.push(self.update_about(m, &self.members.me().id.name));
+            }
+        }
+        let room = self.datagram_budget().saturating_sub(updates_size(&updates));
+        let digest_budget = if rumor { room.min(self.small_digest_budget()) } else { room };
         let bits = self.slice_bits_for(digest_budget);
         let slice = self.next_slice(bits);
         let digest = self.build_digest(bits, slice, digest_budget);
         let exchange_id = self.next_exchange_id();
         let mut blocks = Vec::new();
         if rumor && push_pull {
-            let budget = self.datagram_budget().saturating_sub(digest_size(&digest));
+            let budget = room.saturating_sub(digest_size(&digest));
             blocks = self.rumor_blocks(budget, |_| true);
             self.after_rumor_send(exchange_id, &blocks);
         }
@@ -40,15 +50,18 @@ impl Node {
             self.pending.pop_front();
         }
         self.pending.push_back(PendingSyn { id: exchange_id, to, push_pull, rumor, sent_round: self.round });
-        self.send(to, TransmitKind::Datagram, &Message::Syn(Syn { exchange_id, push_pull, rumor, digest, blocks }));
+        let syn = Syn { exchange_id, push_pull, rumor, digest, blocks, updates };
+        self.send(to, TransmitKind::Datagram, &Message::Syn(syn));
     }
 
     pub(crate) fn send_push(&mut self, _now: Instant, to: SocketAddr, rumor: bool) {
+        let updates = self.piggyback(self.datagram_budget() / 4);
+        let room = self.datagram_budget().saturating_sub(updates_size(&updates));
         let digest_budget = self.small_digest_budget();
         let bits = self.slice_bits_for(digest_budget);
         let slice = self.next_slice(bits);
         let digest = self.build_digest(bits, slice, digest_budget);
-        let budget = self.datagram_budget().saturating_sub(digest_size(&digest));
+        let budget = room.saturating_sub(digest_size(&digest));
         let exchange_id = self.next_exchange_id();
         let (blocks, want_ack) = if rumor {
             let blocks = self.rumor_blocks(budget, |_| true);
@@ -58,7 +71,8 @@ impl Node {
         } else {
             (self.anti_entropy_push_blocks(budget), false)
         };
-        self.send(to, TransmitKind::Datagram, &Message::Push(Push { exchange_id, want_ack, digest, blocks }));
+        let push = Push { exchange_id, want_ack, digest, blocks, updates };
+        self.send(to, TransmitKind::Datagram, &Message::Push(push));
     }
 
     /// Pushes the local `left` mark to live peers at once.
@@ -175,6 +189,7 @@ impl Node {
                 self.apply_blocks(now, &ack.blocks);
             }
             Message::Push(push) => {
+                self.apply_updates(now, &push.updates);
                 self.learn_heartbeats(now, &push.digest);
                 let outcomes = self.apply_blocks(now, &push.blocks);
                 if push.want_ack && kind == TransmitKind::Datagram {
@@ -184,6 +199,10 @@ impl Node {
                 }
             }
             Message::PushAck(ack) => self.rumor_feedback(ack.exchange_id, &ack.known),
+            Message::Ping(ping) => self.on_ping(now, from, ping),
+            Message::PingAck(ack) => self.on_ping_ack(now, ack),
+            Message::PingReq(req) => self.on_ping_req(now, from, req),
+            Message::Nack(nack) => self.on_nack(nack),
         }
     }
 
@@ -198,14 +217,23 @@ impl Node {
     }
 
     fn on_syn(&mut self, now: Instant, from: SocketAddr, syn: Syn) {
+        self.apply_updates(now, &syn.updates);
         self.learn_heartbeats(now, &syn.digest);
         let outcomes = self.apply_blocks(now, &syn.blocks);
         let known = known_indices(&outcomes);
         let bits = syn.digest.slice_bits.min(24);
         let slice = syn.digest.slice;
+        let updates = self.piggyback(self.datagram_budget() / 4);
         if !syn.rumor && syn.blocks.is_empty() && self.checksum_of(bits, slice) == syn.digest.checksum {
             self.stats.in_sync += 1;
-            let reply = SynAck { exchange_id: syn.exchange_id, in_sync: true, digest: None, blocks: Vec::new(), known };
+            let reply = SynAck {
+                exchange_id: syn.exchange_id,
+                in_sync: true,
+                digest: None,
+                blocks: Vec::new(),
+                known,
+                updates,
+            };
             self.send(from, TransmitKind::Datagram, &Message::SynAck(reply));
             return;
         }
@@ -214,13 +242,15 @@ impl Node {
         } else {
             None
         };
-        let budget = self.datagram_budget().saturating_sub(digest.as_ref().map_or(0, digest_size) + 2 * known.len());
+        let budget = self
+            .datagram_budget()
+            .saturating_sub(digest.as_ref().map_or(0, digest_size) + 2 * known.len() + updates_size(&updates));
         let (blocks, kind) = if syn.rumor {
             (self.rumor_reply_blocks(&syn.digest, budget), TransmitKind::Datagram)
         } else {
             self.anti_entropy_blocks(&syn.digest, budget)
         };
-        let reply = SynAck { exchange_id: syn.exchange_id, in_sync: false, digest, blocks, known };
+        let reply = SynAck { exchange_id: syn.exchange_id, in_sync: false, digest, blocks, known, updates };
         self.send(from, kind, &Message::SynAck(reply));
     }
 
@@ -230,6 +260,7 @@ impl Node {
             .iter()
             .position(|p| p.id == ack.exchange_id && p.to == from)
             .and_then(|i| self.pending.remove(i));
+        self.apply_updates(now, &ack.updates);
         if let Some(digest) = &ack.digest {
             self.learn_heartbeats(now, digest);
         }
@@ -314,6 +345,10 @@ fn known_indices(outcomes: &[Applied]) -> Vec<u16> {
         .filter(|(_, o)| **o == Applied::Known)
         .filter_map(|(i, _)| u16::try_from(i).ok())
         .collect()
+}
+
+fn updates_size(updates: &[crate::wire::MemberUpdate]) -> usize {
+    updates.iter().map(crate::membership::update_size).sum::<usize>() + 3
 }
 
 fn digest_size(digest: &Digest) -> usize {

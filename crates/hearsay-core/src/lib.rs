@@ -46,8 +46,10 @@ mod digest;
 mod event;
 mod exchange;
 mod id;
+mod membership;
 mod node;
 mod peers;
+mod probe;
 mod round;
 mod rumor;
 mod state;
@@ -57,7 +59,8 @@ mod transmit;
 pub mod wire;
 
 pub use config::{
-    Config, ConfigError, DetectorConfig, ExchangeMode, Limits, RumorConfig, RumorFeedback, RumorStop, Strategy,
+    Config, ConfigError, DetectorConfig, ExchangeMode, Limits, ProbeConfig, RumorConfig, RumorFeedback, RumorStop,
+    Strategy,
 };
 pub use event::Event;
 pub use id::NodeId;

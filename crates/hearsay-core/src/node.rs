@@ -130,6 +130,8 @@ pub struct Node {
     /// Forgotten members: name -> (generation, until). Their data is ignored until then.
     pub(crate) forgotten: HashMap<Arc<str>, (u64, Instant)>,
     pub(crate) left: bool,
+    pub(crate) broadcasts: crate::membership::Broadcasts,
+    pub(crate) prober: crate::probe::Prober,
 }
 
 pub(crate) const MAX_PENDING_SYNS: usize = 256;
@@ -180,6 +182,8 @@ impl Node {
             ttl: BTreeMap::new(),
             forgotten: HashMap::new(),
             left: false,
+            broadcasts: Default::default(),
+            prober: crate::probe::Prober::new(now + Duration::from_micros(jitter)),
         };
         // Our own existence is the first rumor we spread.
         node.advanced(SELF_IDX, id.generation, 0, 0);
@@ -287,6 +291,9 @@ impl Node {
         self.write_own(now, LEFT_KEY, Some(&[]));
         self.left = true;
         self.members.me_mut().status = MemberStatus::Left;
+        let me = self.members.me();
+        let update = self.update_about(me, &me.id.name);
+        self.broadcast(update);
         self.push_leave(now);
     }
 
@@ -449,6 +456,7 @@ impl Node {
             }
             self.run_round(now);
         }
+        self.probe_tick(now);
     }
 
     /// Output: the next packet to send, if any. Drain after every input.
@@ -463,7 +471,7 @@ impl Node {
 
     /// Output: when [`Node::handle_timeout`] should be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        Some(self.next_round)
+        Some(self.next_round.min(self.prober.deadline()))
     }
 
     fn observe(&mut self, now: Instant) {

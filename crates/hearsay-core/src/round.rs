@@ -21,7 +21,7 @@ impl Node {
         }
         self.expire_ttl(now);
         self.members.collect_garbage(now);
-        self.check_liveness(now);
+        self.expire_suspicions(now);
         self.forget_departed(now);
         let oldest_kept = self.round.saturating_sub(8);
         self.pending.retain(|p| p.sent_round >= oldest_kept);
@@ -31,7 +31,13 @@ impl Node {
             Strategy::Rumor => false,
             Strategy::Hybrid => self.round.is_multiple_of(u64::from(self.config.anti_entropy_every)),
         };
-        let peers = self.selector.select(&self.members, self.config.fanout, &mut self.rng);
+        let fanout = match self.config.strategy {
+            Strategy::Hybrid if anti_entropy => self.config.anti_entropy_fanout,
+            _ => self.config.fanout,
+        };
+        // Rumor rounds with nothing hot stay silent in push and push-pull; pull must ask.
+        let idle = !anti_entropy && self.rumors.is_empty() && self.config.exchange != ExchangeMode::Pull;
+        let peers = if idle { Vec::new() } else { self.selector.select(&self.members, fanout, &mut self.rng) };
         // (address, anti-entropy round, full three-way sync)
         let mut targets: Vec<(SocketAddr, bool, bool)> = Vec::with_capacity(peers.len() + 2);
         for idx in &peers {
@@ -47,7 +53,10 @@ impl Node {
         {
             targets.push((addr, true, true));
         }
-        let lonely = peers.is_empty();
+        let lonely = !self
+            .members
+            .iter()
+            .any(|(i, m)| i != SELF_IDX && matches!(m.status, MemberStatus::Alive | MemberStatus::Suspect));
         if (lonely || self.rng.random_bool(self.config.seed_probability))
             && !self.seeds.is_empty()
             && let Some(seed) = self.seeds.choose(&mut self.rng).copied()
@@ -66,13 +75,13 @@ impl Node {
         if full_sync {
             // Joining, or reaching across a possible partition: a full three-way exchange, as
             // memberlist does on join, whatever the configured mode.
-            return self.send_syn(to, true, false);
+            return self.send_syn(to, true, false, true);
         }
         match (self.config.exchange, anti_entropy) {
             (ExchangeMode::Push, true) => self.send_push(now, to, false),
             (ExchangeMode::Push, false) => self.send_push(now, to, true),
-            (ExchangeMode::Pull, _) => self.send_syn(to, false, !anti_entropy),
-            (ExchangeMode::PushPull, _) => self.send_syn(to, true, !anti_entropy),
+            (ExchangeMode::Pull, _) => self.send_syn(to, false, !anti_entropy, false),
+            (ExchangeMode::PushPull, _) => self.send_syn(to, true, !anti_entropy, false),
         }
     }
 
@@ -86,36 +95,6 @@ impl Node {
                 // A later write without TTL would have removed the entry; this one is still due.
                 let _ = self.delete(now, &key);
             }
-        }
-    }
-
-    fn check_liveness(&mut self, now: Instant) {
-        let config = self.config.detector;
-        let mut changes: Vec<(MemberIdx, MemberStatus)> = Vec::new();
-        for (idx, m) in self.members.iter() {
-            if idx == SELF_IDX {
-                continue;
-            }
-            match m.status {
-                MemberStatus::Alive if m.detector.suspect_at().is_some_and(|t| now >= t) => {
-                    changes.push((idx, MemberStatus::Suspect));
-                }
-                MemberStatus::Suspect if now >= m.status_since + config.suspicion_timeout => {
-                    changes.push((idx, MemberStatus::Dead));
-                }
-                _ => {}
-            }
-        }
-        for (idx, status) in changes {
-            let Some(m) = self.members.get_mut(idx) else { continue };
-            m.status = status;
-            m.status_since = now;
-            let id = m.id.clone();
-            let phi = m.detector.phi(now, &config);
-            self.push_event(match status {
-                MemberStatus::Suspect => Event::MemberSuspect { id, phi_centi: (phi.min(1e9) * 100.0) as u64 },
-                _ => Event::MemberDead(id),
-            });
         }
     }
 

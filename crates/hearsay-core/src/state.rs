@@ -75,6 +75,12 @@ pub(crate) struct Member {
     /// When the status last changed (suspicion timeout, forgetting).
     pub(crate) status_since: Instant,
     pub(crate) detector: Detector,
+    /// Refutation counter within the generation (SWIM incarnation).
+    pub(crate) incarnation: u64,
+    /// Present while the member is suspect.
+    pub(crate) suspicion: Option<Box<crate::membership::Suspicion>>,
+    /// Round-trip statistics of probes to this member.
+    pub(crate) rtt: crate::probe::Rtt,
     pub(crate) keys: BTreeMap<Arc<str>, VersionedValue>,
     /// Live (non-tombstone) keys, for the per-node key limit.
     pub(crate) live_keys: usize,
@@ -91,6 +97,9 @@ impl Member {
             status: MemberStatus::Alive,
             status_since: now,
             detector: Detector::default(),
+            incarnation: 0,
+            suspicion: None,
+            rtt: crate::probe::Rtt::default(),
             keys: BTreeMap::new(),
             live_keys: 0,
         }

@@ -19,9 +19,9 @@ pub struct Stats {
     /// Gossip rounds run.
     pub rounds: u64,
     /// Sent, by message type (index: `MessageType as usize - 1`).
-    pub sent: [TypeCounters; 5],
+    pub sent: [TypeCounters; 9],
     /// Received and decoded, by message type.
-    pub received: [TypeCounters; 5],
+    pub received: [TypeCounters; 9],
     /// Transmits that went over a stream.
     pub stream_transmits: u64,
     /// Inputs dropped, by reason (decode error reasons, "foreign_cluster", queue overflows...).
@@ -32,6 +32,16 @@ pub struct Stats {
     pub delta_overflows: u64,
     /// Exchanges that ended after one message because checksums matched.
     pub in_sync: u64,
+    /// Probes answered in time (directly or through a relay).
+    pub probes_ok: u64,
+    /// Probes that got no answer at all.
+    pub probes_failed: u64,
+    /// Suspicions this node raised itself.
+    pub suspicions_raised: u64,
+    /// Suspicions not raised because this node judged itself unhealthy.
+    pub suspicions_withheld: u64,
+    /// Times this node refuted a suspicion about itself.
+    pub refutations: u64,
 }
 
 impl Stats {

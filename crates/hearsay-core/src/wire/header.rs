@@ -32,12 +32,29 @@ pub enum MessageType {
     Push = 4,
     /// [`super::PushAck`]
     PushAck = 5,
+    /// [`super::Ping`]
+    Ping = 6,
+    /// [`super::PingAck`]
+    PingAck = 7,
+    /// [`super::PingReq`]
+    PingReq = 8,
+    /// [`super::Nack`]
+    Nack = 9,
 }
 
 impl MessageType {
     /// Every message type, in wire order.
-    pub const ALL: [MessageType; 5] =
-        [MessageType::Syn, MessageType::SynAck, MessageType::Ack, MessageType::Push, MessageType::PushAck];
+    pub const ALL: [MessageType; 9] = [
+        MessageType::Syn,
+        MessageType::SynAck,
+        MessageType::Ack,
+        MessageType::Push,
+        MessageType::PushAck,
+        MessageType::Ping,
+        MessageType::PingAck,
+        MessageType::PingReq,
+        MessageType::Nack,
+    ];
 
     /// Lower-case name for logs and metrics.
     pub fn as_str(self) -> &'static str {
@@ -47,6 +64,10 @@ impl MessageType {
             MessageType::Ack => "ack",
             MessageType::Push => "push",
             MessageType::PushAck => "pushack",
+            MessageType::Ping => "ping",
+            MessageType::PingAck => "pingack",
+            MessageType::PingReq => "pingreq",
+            MessageType::Nack => "nack",
         }
     }
 

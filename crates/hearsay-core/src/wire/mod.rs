@@ -9,6 +9,10 @@
 //! * **push**: `Push { digest, blocks }` → (with rumor feedback) `PushAck { known }`.
 //! * **pull**: `Syn { digest }` → `SynAck { blocks }`.
 //! * **push-pull**: `Syn { digest }` → `SynAck { digest, blocks }` → `Ack { blocks }`.
+//! * **probe** (SWIM): `Ping` → `PingAck`; when no answer comes in time, `PingReq` to `k`
+//!   other members, who ping the target and relay its `PingAck`, or answer `Nack`.
+//!   [`MemberUpdate`]s (alive / suspect / dead / left with an incarnation) ride on probes and
+//!   gossip messages alike.
 //!
 //! A [`Block`] carries a contiguous range of one owner's versions, `(from_version,
 //! to_version]`, in ascending order. Receiving it lets the receiver raise its `max_version`
@@ -107,6 +111,8 @@ pub struct Syn {
     pub digest: Digest,
     /// Rumors pushed along with the digest (push-pull rumor mongering).
     pub blocks: Vec<Block>,
+    /// Piggybacked membership changes.
+    pub updates: Vec<MemberUpdate>,
 }
 
 /// Reply to a [`Syn`].
@@ -122,6 +128,8 @@ pub struct SynAck {
     pub blocks: Vec<Block>,
     /// Indices of the Syn's blocks the responder already knew (rumor feedback).
     pub known: Vec<u16>,
+    /// Piggybacked membership changes.
+    pub updates: Vec<MemberUpdate>,
 }
 
 /// Third message of push-pull: what the responder lacks.
@@ -144,6 +152,8 @@ pub struct Push {
     pub digest: Digest,
     /// The pushed entries.
     pub blocks: Vec<Block>,
+    /// Piggybacked membership changes.
+    pub updates: Vec<MemberUpdate>,
 }
 
 /// Reply to a [`Push`] that asked for feedback.
@@ -153,6 +163,75 @@ pub struct PushAck {
     pub exchange_id: u32,
     /// Indices of the blocks the receiver already knew.
     pub known: Vec<u16>,
+}
+
+/// Liveness of a member as gossiped between nodes (SWIM).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum WireStatus {
+    /// Refutes suspicion (with a higher incarnation) or announces a member.
+    Alive,
+    /// Some member failed to reach it, directly and through others.
+    Suspect,
+    /// Suspected for the whole suspicion timeout.
+    Dead,
+    /// Left gracefully.
+    Left,
+}
+
+/// A change of a member's liveness, piggybacked on other messages until it has been
+/// retransmitted enough (about `retransmit_mult * log10(N)` times).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberUpdate {
+    /// The member.
+    pub node: WireNodeId,
+    /// The member's incarnation within its generation: it raises it to refute suspicion.
+    pub incarnation: u64,
+    /// The new status.
+    pub status: WireStatus,
+    /// Who says so (the accuser for suspect and dead; the member itself for alive).
+    pub from: String,
+}
+
+/// A direct probe: "are you there, `target`?"
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping {
+    /// Echoed in the [`PingAck`].
+    pub seq: u32,
+    /// Name of the member the sender means to reach (a different node at that address must
+    /// not answer for it).
+    pub target: String,
+    /// The sender.
+    pub source: WireNodeId,
+    /// Piggybacked membership changes.
+    pub updates: Vec<MemberUpdate>,
+}
+
+/// Answer to a [`Ping`] (or relayed answer to a [`PingReq`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PingAck {
+    /// The ping's sequence number.
+    pub seq: u32,
+    /// Piggybacked membership changes.
+    pub updates: Vec<MemberUpdate>,
+}
+
+/// Indirect probe: "please ping `target` for me and relay its answer".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PingReq {
+    /// Echoed in the relayed [`PingAck`] or the [`Nack`].
+    pub seq: u32,
+    /// The member to probe.
+    pub target: WireNodeId,
+    /// Piggybacked membership changes.
+    pub updates: Vec<MemberUpdate>,
+}
+
+/// A relay's report that the target of a [`PingReq`] did not answer in time (Lifeguard: the
+/// requester learns that its own messages do get through).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nack {
+    /// The [`PingReq`]'s sequence number.
+    pub seq: u32,
 }
 
 /// Any protocol message.
@@ -168,6 +247,14 @@ pub enum Message {
     Push(Push),
     /// See [`PushAck`].
     PushAck(PushAck),
+    /// See [`Ping`].
+    Ping(Ping),
+    /// See [`PingAck`].
+    PingAck(PingAck),
+    /// See [`PingReq`].
+    PingReq(PingReq),
+    /// See [`Nack`].
+    Nack(Nack),
 }
 
 impl Message {
@@ -179,6 +266,10 @@ impl Message {
             Message::Ack(_) => MessageType::Ack,
             Message::Push(_) => MessageType::Push,
             Message::PushAck(_) => MessageType::PushAck,
+            Message::Ping(_) => MessageType::Ping,
+            Message::PingAck(_) => MessageType::PingAck,
+            Message::PingReq(_) => MessageType::PingReq,
+            Message::Nack(_) => MessageType::Nack,
         }
     }
 }
@@ -284,6 +375,10 @@ impl Codec {
             Message::Ack(m) => postcard::to_extend(m, out),
             Message::Push(m) => postcard::to_extend(m, out),
             Message::PushAck(m) => postcard::to_extend(m, out),
+            Message::Ping(m) => postcard::to_extend(m, out),
+            Message::PingAck(m) => postcard::to_extend(m, out),
+            Message::PingReq(m) => postcard::to_extend(m, out),
+            Message::Nack(m) => postcard::to_extend(m, out),
         };
         // postcard only fails on writers that run out of space or on types serde cannot
         // describe; a Vec grows and all our types are plain data.
@@ -319,6 +414,10 @@ fn decode_body(message_type: MessageType, body: &[u8]) -> Result<Message, Decode
         MessageType::Ack => Message::Ack(parse(message_type, body)?),
         MessageType::Push => Message::Push(parse(message_type, body)?),
         MessageType::PushAck => Message::PushAck(parse(message_type, body)?),
+        MessageType::Ping => Message::Ping(parse(message_type, body)?),
+        MessageType::PingAck => Message::PingAck(parse(message_type, body)?),
+        MessageType::PingReq => Message::PingReq(parse(message_type, body)?),
+        MessageType::Nack => Message::Nack(parse(message_type, body)?),
     })
 }
 

@@ -27,6 +27,17 @@ pub(crate) fn digest_entry(name_len: usize, generation: u64, max_version: u64, h
     bytes(name_len) + varint(generation) + varint(max_version) + varint(heartbeat)
 }
 
+/// Bytes of one membership update.
+pub(crate) fn member_update(
+    name_len: usize,
+    generation: u64,
+    address: &SocketAddr,
+    incarnation: u64,
+    from_len: usize,
+) -> usize {
+    bytes(name_len) + varint(generation) + addr(address) + varint(incarnation) + 1 + bytes(from_len)
+}
+
 /// Bytes of one block entry.
 pub(crate) fn entry(key_len: usize, version: u64, value_len: Option<usize>) -> usize {
     bytes(key_len) + varint(version) + 1 + value_len.map_or(0, bytes)
@@ -70,6 +81,13 @@ mod tests {
         assert_eq!(digest_entry(7, e.generation, e.max_version, e.heartbeat), postcard::to_allocvec(&e).unwrap().len());
         let w = WireEntry { key: "load".into(), version: 129, value: Some(vec![7; 200]) };
         assert_eq!(entry(4, 129, Some(200)), postcard::to_allocvec(&w).unwrap().len());
+        let u = crate::wire::MemberUpdate {
+            node: WireNodeId { name: "abc".into(), generation: 99_999, addr: "10.0.0.1:7946".parse().unwrap() },
+            incarnation: 300,
+            status: crate::wire::WireStatus::Dead,
+            from: "accuser".into(),
+        };
+        assert_eq!(member_update(3, 99_999, &u.node.addr, 300, 7), postcard::to_allocvec(&u).unwrap().len());
         let t = WireEntry { key: "gone".into(), version: 3, value: None };
         assert_eq!(entry(4, 3, None), postcard::to_allocvec(&t).unwrap().len());
         for address in ["10.0.0.1:7946".parse().unwrap(), "[::1]:80".parse::<SocketAddr>().unwrap()] {

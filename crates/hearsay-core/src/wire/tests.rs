@@ -28,19 +28,41 @@ fn digest() -> Digest {
     }
 }
 
+fn update() -> MemberUpdate {
+    MemberUpdate { node: block().owner, incarnation: 3, status: WireStatus::Suspect, from: "node-2".into() }
+}
+
 fn all_messages() -> Vec<Message> {
     vec![
-        Message::Syn(Syn { exchange_id: 1, push_pull: true, rumor: false, digest: digest(), blocks: vec![block()] }),
+        Message::Syn(Syn {
+            exchange_id: 1,
+            push_pull: true,
+            rumor: false,
+            digest: digest(),
+            blocks: vec![block()],
+            updates: vec![update()],
+        }),
         Message::SynAck(SynAck {
             exchange_id: 2,
             in_sync: false,
             digest: Some(digest()),
             blocks: vec![block()],
             known: vec![0, 3],
+            updates: vec![],
         }),
         Message::Ack(Ack { exchange_id: 3, blocks: vec![block(), block()] }),
-        Message::Push(Push { exchange_id: 4, want_ack: true, digest: digest(), blocks: vec![block()] }),
+        Message::Push(Push {
+            exchange_id: 4,
+            want_ack: true,
+            digest: digest(),
+            blocks: vec![block()],
+            updates: vec![update()],
+        }),
         Message::PushAck(PushAck { exchange_id: 5, known: vec![1] }),
+        Message::Ping(Ping { seq: 6, target: "node-1".into(), source: block().owner, updates: vec![update()] }),
+        Message::PingAck(PingAck { seq: 7, updates: vec![update(), update()] }),
+        Message::PingReq(PingReq { seq: 8, target: block().owner, updates: vec![] }),
+        Message::Nack(Nack { seq: 9 }),
     ]
 }
 
@@ -83,7 +105,7 @@ proptest! {
 
     #[test]
     fn decoding_valid_headers_with_arbitrary_bodies_never_panics(
-        message_type in 1u8..=5,
+        message_type in 1u8..=9,
         body in proptest::collection::vec(any::<u8>(), 0..600),
     ) {
         let mut bytes = Vec::new();
@@ -94,7 +116,7 @@ proptest! {
     }
 
     #[test]
-    fn mutated_valid_packets_never_panic(index in 0usize..10_000, byte in any::<u8>(), which in 0usize..5) {
+    fn mutated_valid_packets_never_panic(index in 0usize..10_000, byte in any::<u8>(), which in 0usize..9) {
         let mut bytes = codec().encode(&all_messages()[which]);
         let i = index % bytes.len();
         bytes[i] = byte;

@@ -16,6 +16,8 @@ pub struct Cluster {
     in_flight: VecDeque<(SocketAddr, SocketAddr, Transmit)>,
     pub loss: f64,
     pub down: Vec<bool>,
+    /// Partition side of each node; packets between different sides are dropped.
+    pub side: Vec<u8>,
     rng: rand_pcg::Pcg64,
     pub events: Vec<Vec<Event>>,
     /// Hash of every transmitted byte, for determinism checks.
@@ -54,6 +56,7 @@ impl Cluster {
             in_flight: VecDeque::new(),
             loss: 0.0,
             down: vec![false; n],
+            side: vec![0; n],
             rng: rand_pcg::Pcg64::seed_from_u64(seed),
             events: vec![Vec::new(); n],
             wire_hash: 0xcbf2_9ce4_8422_2325,
@@ -98,7 +101,8 @@ impl Cluster {
                 break;
             }
             let Some(j) = self.index_of(to) else { continue };
-            if self.down[j] || (self.loss > 0.0 && self.rng.random_bool(self.loss)) {
+            let i = self.index_of(from).unwrap_or(j);
+            if self.side[i] != self.side[j] || self.down[j] || (self.loss > 0.0 && self.rng.random_bool(self.loss)) {
                 continue;
             }
             self.delivered += 1;
@@ -108,6 +112,19 @@ impl Cluster {
             };
             self.drain(j);
         }
+    }
+
+    pub fn partition(&mut self, a: &[usize], b: &[usize]) {
+        for i in a {
+            self.side[*i] = 1;
+        }
+        for i in b {
+            self.side[*i] = 2;
+        }
+    }
+
+    pub fn heal(&mut self) {
+        self.side.iter_mut().for_each(|s| *s = 0);
     }
 
     pub fn run(&mut self, rounds: usize) {

@@ -1,0 +1,413 @@
+//! Membership changes: SWIM updates with incarnations, Lifeguard suspicion, dissemination.
+//!
+//! A member's liveness is decided by probes ([`crate::probe`]) and spread as
+//! [`MemberUpdate`]s piggybacked on every probe and gossip message. Precedence, for one member
+//! name: a higher generation wins over everything about a lower one (a restarted process never
+//! loses to stale news about its previous life); within a generation a higher incarnation wins;
+//! at equal incarnation `dead` and `left` override `suspect`, which overrides `alive`. Only the
+//! member itself raises its incarnation, to refute a suspicion about itself.
+//!
+//! Suspicion is not death. A suspect member is declared dead when its suspicion timeout runs
+//! out; the timeout starts at `suspicion_max_mult` times the floor and shrinks toward the floor
+//! (`suspicion_mult * max(1, log10 N) * probe interval`) as independent members confirm the
+//! suspicion (Lifeguard), so real failures are declared fast while a lone accuser with a bad
+//! link gives the suspect time to refute.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Instant;
+use crate::event::Event;
+use crate::node::Node;
+use crate::state::{Member, MemberIdx, MemberStatus, SELF_IDX};
+use crate::wire::{MemberUpdate, WireNodeId, WireStatus, size};
+
+/// An open suspicion about a member.
+#[derive(Clone, Debug)]
+pub(crate) struct Suspicion {
+    started: Instant,
+    incarnation: u64,
+    confirmers: Vec<Arc<str>>,
+    deadline: Instant,
+}
+
+/// Most updates queued for dissemination; the oldest are dropped beyond it.
+const MAX_BROADCASTS: usize = 1024;
+
+#[derive(Debug, Default)]
+pub(crate) struct Broadcasts {
+    items: Vec<(MemberUpdate, u32)>,
+    pub(crate) dropped: u64,
+}
+
+impl Broadcasts {
+    fn push(&mut self, update: MemberUpdate) {
+        // A newer update about a member invalidates the older one (memberlist does the same).
+        self.items.retain(|(u, _)| u.node.name != update.node.name);
+        if self.items.len() >= MAX_BROADCASTS {
+            self.items.remove(0);
+            self.dropped += 1;
+        }
+        self.items.push((update, 0));
+    }
+
+    /// Least-transmitted updates first, within `budget` bytes; each taken update counts one
+    /// transmission and is retired after `limit`.
+    fn take(&mut self, mut budget: usize, limit: u32) -> Vec<MemberUpdate> {
+        if self.items.is_empty() {
+            return Vec::new();
+        }
+        self.items.sort_by_key(|(_, sent)| *sent);
+        let mut out = Vec::new();
+        for (update, sent) in &mut self.items {
+            let len = update_size(update);
+            if len > budget {
+                continue;
+            }
+            budget -= len;
+            *sent += 1;
+            out.push(update.clone());
+        }
+        self.items.retain(|(_, sent)| *sent < limit);
+        out
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
+pub(crate) fn update_size(u: &MemberUpdate) -> usize {
+    size::member_update(u.node.name.len(), u.node.generation, &u.node.addr, u.incarnation, u.from.len())
+}
+
+fn wire_status(status: MemberStatus) -> WireStatus {
+    match status {
+        MemberStatus::Alive => WireStatus::Alive,
+        MemberStatus::Suspect => WireStatus::Suspect,
+        MemberStatus::Dead => WireStatus::Dead,
+        MemberStatus::Left => WireStatus::Left,
+    }
+}
+
+impl Node {
+    /// The update that states what we believe about `member`.
+    pub(crate) fn update_about(&self, member: &Member, from: &str) -> MemberUpdate {
+        MemberUpdate {
+            node: WireNodeId {
+                name: member.id.name.to_string(),
+                generation: member.id.generation,
+                addr: member.id.addr,
+            },
+            incarnation: member.incarnation,
+            status: wire_status(member.status),
+            from: from.to_string(),
+        }
+    }
+
+    pub(crate) fn broadcast(&mut self, update: MemberUpdate) {
+        self.broadcasts.push(update);
+    }
+
+    fn retransmit_limit(&self) -> u32 {
+        let n = self.members.len() as f64 + 1.0;
+        self.config.probe.retransmit_mult * (n.log10().ceil().max(1.0) as u32)
+    }
+
+    /// Updates to piggyback on an outgoing message, within `budget` bytes.
+    pub(crate) fn piggyback(&mut self, budget: usize) -> Vec<MemberUpdate> {
+        let limit = self.retransmit_limit();
+        self.broadcasts.take(budget.min(self.config.mtu / 3), limit)
+    }
+
+    /// Floor and ceiling of the suspicion timeout for the current cluster size.
+    pub(crate) fn suspicion_bounds(&self) -> (Duration, Duration) {
+        let p = &self.config.probe;
+        let n = self.members.len().max(1) as f64;
+        let min = p.interval.mul_f64(f64::from(p.suspicion_mult) * n.log10().max(1.0));
+        let max = min * p.suspicion_max_mult;
+        let cap = self.config.detector.suspicion_timeout;
+        (min.min(cap), max.min(cap))
+    }
+
+    fn suspicion_deadline(&self, started: Instant, confirmations: usize) -> Instant {
+        let (min, max) = self.suspicion_bounds();
+        let k = self.config.probe.indirect_checks.max(1) as f64;
+        let c = confirmations.saturating_sub(1) as f64;
+        let fraction = ((c + 1.0).ln() / (k + 1.0).ln()).min(1.0);
+        let timeout = max.saturating_sub((max.saturating_sub(min)).mul_f64(fraction)).max(min);
+        started + timeout
+    }
+
+    /// Applies piggybacked updates in order.
+    pub(crate) fn apply_updates(&mut self, now: Instant, updates: &[MemberUpdate]) {
+        for update in updates {
+            self.apply_update(now, update);
+        }
+    }
+
+    /// This node failed to reach `idx` directly and indirectly.
+    pub(crate) fn suspect_locally(&mut self, now: Instant, idx: MemberIdx) {
+        let Some(m) = self.members.get(idx) else { return };
+        if m.status != MemberStatus::Alive {
+            return;
+        }
+        let mut update = self.update_about(m, &self.members.me().id.name);
+        update.status = WireStatus::Suspect;
+        self.stats.suspicions_raised += 1;
+        self.apply_update(now, &update);
+    }
+
+    fn apply_update(&mut self, now: Instant, u: &MemberUpdate) {
+        let limits = self.config.limits;
+        if u.node.name.is_empty() || u.node.name.len() > limits.max_key_bytes || u.from.len() > limits.max_key_bytes {
+            self.stats.count_drop("invalid_update");
+            return;
+        }
+        let me = self.members.me();
+        if *me.id.name == *u.node.name {
+            if u.node.generation == me.id.generation
+                && matches!(u.status, WireStatus::Suspect | WireStatus::Dead)
+                && !self.left
+            {
+                if u.incarnation >= me.incarnation {
+                    self.refute(u.incarnation + 1, &u.from);
+                } else {
+                    // A stale accusation: whoever still believes it missed our refutation,
+                    // which may have run out of retransmissions. Say it again.
+                    let update = self.update_about(me, &me.id.name);
+                    self.broadcast(update);
+                }
+            }
+            return;
+        }
+        let idx = match self.members.lookup(&u.node.name) {
+            Some(idx) => idx,
+            None => {
+                if u.status != WireStatus::Alive
+                    || self.forgotten.get(u.node.name.as_str()).is_some_and(|(g, _)| u.node.generation <= *g)
+                    || self.members.len() >= limits.max_members
+                {
+                    return;
+                }
+                let id = crate::NodeId::new(u.node.name.as_str(), u.node.generation, u.node.addr);
+                let mut member = Member::new(id.clone(), now);
+                member.incarnation = u.incarnation;
+                let idx = self.members.insert(member);
+                self.push_event(Event::MemberJoined(id));
+                self.advanced(idx, u.node.generation, 0, 0);
+                self.broadcast(u.clone());
+                return;
+            }
+        };
+        let Some(m) = self.members.get_mut(idx) else { return };
+        if u.node.generation < m.id.generation {
+            return;
+        }
+        if u.node.generation > m.id.generation {
+            let id = crate::NodeId::new(u.node.name.as_str(), u.node.generation, u.node.addr);
+            m.reset(id.clone(), now);
+            self.rumors.forget_member(idx);
+            self.push_event(Event::MemberJoined(id));
+        }
+        let Some(m) = self.members.get_mut(idx) else { return };
+        let id = m.id.clone();
+        let accepted = match u.status {
+            WireStatus::Alive => {
+                if u.incarnation <= m.incarnation || m.status == MemberStatus::Left {
+                    false
+                } else {
+                    m.incarnation = u.incarnation;
+                    if m.status != MemberStatus::Alive {
+                        m.status = MemberStatus::Alive;
+                        m.status_since = now;
+                        m.suspicion = None;
+                        self.push_event(Event::MemberAlive(id));
+                    }
+                    true
+                }
+            }
+            WireStatus::Suspect => self.apply_suspect(now, idx, u),
+            WireStatus::Dead => {
+                if u.incarnation < m.incarnation || matches!(m.status, MemberStatus::Dead | MemberStatus::Left) {
+                    false
+                } else {
+                    m.incarnation = u.incarnation;
+                    m.status = MemberStatus::Dead;
+                    m.status_since = now;
+                    m.suspicion = None;
+                    self.push_event(Event::MemberDead(id));
+                    true
+                }
+            }
+            WireStatus::Left => {
+                if m.status == MemberStatus::Left {
+                    false
+                } else {
+                    m.status = MemberStatus::Left;
+                    m.status_since = now;
+                    m.suspicion = None;
+                    self.push_event(Event::MemberLeft(id));
+                    true
+                }
+            }
+        };
+        if accepted {
+            self.broadcast(u.clone());
+        }
+    }
+
+    fn apply_suspect(&mut self, now: Instant, idx: MemberIdx, u: &MemberUpdate) -> bool {
+        let Some(m) = self.members.get(idx) else { return false };
+        if u.incarnation < m.incarnation || matches!(m.status, MemberStatus::Dead | MemberStatus::Left) {
+            return false;
+        }
+        let from: Arc<str> = Arc::from(u.from.as_str());
+        let confirmers = match (&m.suspicion, m.status) {
+            (Some(s), MemberStatus::Suspect) if s.incarnation == u.incarnation => {
+                if s.confirmers.contains(&from) {
+                    return false;
+                }
+                let mut c = s.confirmers.clone();
+                c.push(from.clone());
+                c
+            }
+            _ => vec![from.clone()],
+        };
+        let fresh = confirmers.len() == 1;
+        let started = if fresh { now } else { m.suspicion.as_ref().map_or(now, |s| s.started) };
+        let deadline = self.suspicion_deadline(started, confirmers.len());
+        let phi = m.detector.phi(now, &self.config.detector);
+        let Some(m) = self.members.get_mut(idx) else { return false };
+        m.incarnation = u.incarnation;
+        m.suspicion = Some(Box::new(Suspicion { started, incarnation: u.incarnation, confirmers, deadline }));
+        if fresh || m.status != MemberStatus::Suspect {
+            m.status = MemberStatus::Suspect;
+            m.status_since = now;
+            let id = m.id.clone();
+            self.push_event(Event::MemberSuspect { id, phi_centi: (phi.min(1e9) * 100.0) as u64, by: from });
+        }
+        true
+    }
+
+    fn refute(&mut self, incarnation: u64, accuser: &str) {
+        let me = self.members.me_mut();
+        me.incarnation = me.incarnation.max(incarnation);
+        let update = self.update_about(self.members.me(), &self.members.me().id.name);
+        let _ = accuser;
+        self.stats.refutations += 1;
+        self.health_penalty(1);
+        self.broadcast(update);
+    }
+
+    /// Suspects whose timeout ran out become dead.
+    pub(crate) fn expire_suspicions(&mut self, now: Instant) {
+        let expired: Vec<MemberIdx> = self
+            .members
+            .iter()
+            .filter(|(idx, m)| {
+                *idx != SELF_IDX
+                    && m.status == MemberStatus::Suspect
+                    && m.suspicion.as_ref().is_some_and(|s| now >= s.deadline)
+            })
+            .map(|(idx, _)| idx)
+            .collect();
+        let me: Arc<str> = self.members.me().id.name.clone();
+        for idx in expired {
+            let Some(m) = self.members.get(idx) else { continue };
+            let mut update = self.update_about(m, &me);
+            update.status = WireStatus::Dead;
+            self.apply_update(now, &update);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, NodeId};
+
+    fn node() -> Node {
+        let addr = "10.0.0.1:1".parse().unwrap();
+        let mut n = Node::new(Config::lan(), NodeId::new("me", 5, addr), vec![], 1, Instant::ZERO).unwrap();
+        n.add_member(Instant::ZERO, NodeId::new("x", 2, "10.0.0.2:1".parse().unwrap()));
+        n
+    }
+
+    fn update(name: &str, generation: u64, incarnation: u64, status: WireStatus, from: &str) -> MemberUpdate {
+        MemberUpdate {
+            node: WireNodeId { name: name.into(), generation, addr: "10.0.0.2:1".parse().unwrap() },
+            incarnation,
+            status,
+            from: from.into(),
+        }
+    }
+
+    #[test]
+    fn incarnation_and_generation_decide_precedence() {
+        let mut n = node();
+        let t = Instant::ZERO;
+        n.apply_update(t, &update("x", 2, 0, WireStatus::Suspect, "a"));
+        assert_eq!(n.member("x").unwrap().status, MemberStatus::Suspect);
+        // An alive at the same incarnation does not clear the suspicion; a higher one does.
+        n.apply_update(t, &update("x", 2, 0, WireStatus::Alive, "x"));
+        assert_eq!(n.member("x").unwrap().status, MemberStatus::Suspect);
+        n.apply_update(t, &update("x", 2, 1, WireStatus::Alive, "x"));
+        assert_eq!(n.member("x").unwrap().status, MemberStatus::Alive);
+        // Stale news about the old generation cannot touch a restarted member.
+        n.apply_update(t, &update("x", 3, 0, WireStatus::Alive, "x"));
+        n.apply_update(t, &update("x", 2, 9, WireStatus::Dead, "a"));
+        let m = n.member("x").unwrap();
+        assert_eq!((m.id.generation, m.status), (3, MemberStatus::Alive));
+    }
+
+    #[test]
+    fn a_node_refutes_suspicion_about_itself_with_a_higher_incarnation() {
+        let mut n = node();
+        n.apply_update(Instant::ZERO, &update("me", 5, 0, WireStatus::Suspect, "x"));
+        assert_eq!(n.members.me().incarnation, 1);
+        assert_eq!(n.stats().refutations, 1);
+        let out = n.piggyback(1400);
+        assert!(out.iter().any(|u| u.node.name == "me" && u.status == WireStatus::Alive && u.incarnation == 1));
+        // Suspicion about an older generation of us is ignored.
+        n.apply_update(Instant::ZERO, &update("me", 4, 7, WireStatus::Dead, "x"));
+        assert_eq!(n.members.me().incarnation, 1);
+    }
+
+    #[test]
+    fn confirmations_shrink_the_suspicion_timeout_toward_the_floor() {
+        let n = node();
+        let (min, max) = n.suspicion_bounds();
+        assert!(max > min);
+        let one = n.suspicion_deadline(Instant::ZERO, 1);
+        let two = n.suspicion_deadline(Instant::ZERO, 2);
+        let four = n.suspicion_deadline(Instant::ZERO, 4);
+        assert_eq!(one, Instant::ZERO + max);
+        assert!(two < one && four < two);
+        assert_eq!(four, Instant::ZERO + min);
+    }
+
+    #[test]
+    fn suspicion_expires_into_death() {
+        let mut n = node();
+        n.apply_update(Instant::ZERO, &update("x", 2, 0, WireStatus::Suspect, "a"));
+        let (_, max) = n.suspicion_bounds();
+        n.expire_suspicions(Instant::ZERO + max / 2);
+        assert_eq!(n.member("x").unwrap().status, MemberStatus::Suspect);
+        n.expire_suspicions(Instant::ZERO + max);
+        assert_eq!(n.member("x").unwrap().status, MemberStatus::Dead);
+    }
+
+    #[test]
+    fn broadcasts_retire_after_the_retransmit_limit_and_newer_replace_older() {
+        let mut b = Broadcasts::default();
+        b.push(update("x", 2, 0, WireStatus::Suspect, "a"));
+        b.push(update("x", 2, 0, WireStatus::Dead, "a"));
+        assert_eq!(b.len(), 1);
+        for _ in 0..3 {
+            assert_eq!(b.take(1000, 3)[0].status, WireStatus::Dead);
+        }
+        assert!(b.take(1000, 3).is_empty());
+    }
+}

@@ -1,0 +1,348 @@
+//! SWIM probing with Lifeguard's local health: where liveness comes from.
+//!
+//! Every probe interval a node pings one member, chosen by a shuffled round-robin over live
+//! members, so each member is probed by someone about once per interval and by this node once
+//! per cycle. A member that does not answer within its adaptive timeout (learned from its own
+//! round-trip history, phi-accrual style: mean plus `y(phi threshold)` deviations) is probed
+//! indirectly through `k` other members; with no answer by the end of the interval it becomes
+//! suspect ([`crate::membership`]). Probes are a constant few dozen bytes, so the cost of
+//! liveness per node does not grow with the cluster.
+//!
+//! Local health (Lifeguard): a node that fails probes without even receiving the relays'
+//! nacks, that has to refute suspicions about itself, or that notices it woke up far later than
+//! it asked to (paused, starved of CPU, backlogged), raises its health score. The score
+//! stretches its probe interval and timeouts, and while it is at half the maximum or more the
+//! node raises no suspicions at all: a sick node does not accuse healthy ones.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::seq::SliceRandom;
+
+use crate::Instant;
+use crate::node::Node;
+use crate::peers::PeerSelector;
+use crate::state::{MemberIdx, MemberStatus, SELF_IDX};
+use crate::transmit::TransmitKind;
+use crate::wire::{HEADER_LEN, Message, Nack, Ping, PingAck, PingReq, WireNodeId};
+
+/// Round-trip statistics of one member (exponentially weighted, a few bytes).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Rtt {
+    mean: f32,
+    variance: f32,
+    samples: u16,
+}
+
+impl Rtt {
+    fn record(&mut self, rtt: Duration) {
+        let x = rtt.as_micros() as f32;
+        self.samples = self.samples.saturating_add(1);
+        let alpha = 1.0 / f32::from(self.samples.min(32));
+        let diff = x - self.mean;
+        self.mean += alpha * diff;
+        self.variance = (1.0 - alpha) * (self.variance + diff * alpha * diff);
+    }
+}
+
+#[derive(Debug)]
+struct Probe {
+    seq: u32,
+    target: MemberIdx,
+    generation: u64,
+    sent: Instant,
+    direct_deadline: Instant,
+    end: Instant,
+    indirect_sent: bool,
+    nacks_expected: usize,
+    nacks: usize,
+}
+
+#[derive(Debug)]
+struct Relay {
+    seq: u32,
+    requester: SocketAddr,
+    requester_seq: u32,
+    deadline: Instant,
+}
+
+/// Most indirect probes relayed at once for others.
+const MAX_RELAYS: usize = 256;
+
+#[derive(Debug)]
+pub(crate) struct Prober {
+    selector: PeerSelector,
+    next_probe: Instant,
+    current: Option<Probe>,
+    relays: VecDeque<Relay>,
+    seq: u32,
+    pub(crate) health: u32,
+    /// When this node last asked to be woken up (pause detection).
+    expected_wake: Option<Instant>,
+}
+
+impl Prober {
+    pub(crate) fn new(start: Instant) -> Self {
+        Prober {
+            selector: PeerSelector::default(),
+            next_probe: start,
+            current: None,
+            relays: VecDeque::new(),
+            seq: 0,
+            health: 0,
+            expected_wake: None,
+        }
+    }
+
+    /// The earliest instant the prober needs to act.
+    pub(crate) fn deadline(&self) -> Instant {
+        let mut t = self.next_probe;
+        if let Some(p) = &self.current {
+            t = t.min(if p.indirect_sent { p.end } else { p.direct_deadline });
+        }
+        if let Some(r) = self.relays.iter().map(|r| r.deadline).min() {
+            t = t.min(r);
+        }
+        t
+    }
+}
+
+impl Node {
+    fn health_multiplier(&self) -> u32 {
+        self.prober.health + 1
+    }
+
+    pub(crate) fn health_penalty(&mut self, points: u32) {
+        self.prober.health = (self.prober.health + points).min(self.config.probe.max_health_score);
+    }
+
+    fn health_reward(&mut self) {
+        self.prober.health = self.prober.health.saturating_sub(1);
+    }
+
+    /// Local health score (0 = healthy).
+    pub fn health_score(&self) -> u32 {
+        self.prober.health
+    }
+
+    fn healthy_enough_to_accuse(&self) -> bool {
+        self.prober.health * 2 < self.config.probe.max_health_score
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.prober.seq = self.prober.seq.wrapping_add(1);
+        self.prober.seq
+    }
+
+    fn me_wire(&self) -> WireNodeId {
+        let me = &self.members.me().id;
+        WireNodeId { name: me.name.to_string(), generation: me.generation, addr: me.addr }
+    }
+
+    fn probe_budget(&self) -> usize {
+        self.config.mtu - HEADER_LEN - 64 - 2 * self.config.limits.max_key_bytes
+    }
+
+    /// Direct-probe timeout for `idx`: mean round trip plus `y` deviations, where `y` is the
+    /// standardized time at which phi reaches the threshold; between `min_timeout` and half the
+    /// interval.
+    fn probe_timeout(&self, idx: MemberIdx) -> Duration {
+        let p = &self.config.probe;
+        let cap = p.interval / 2;
+        let Some(m) = self.members.get(idx) else { return cap };
+        if m.rtt.samples < 3 {
+            return cap;
+        }
+        let mean = f64::from(m.rtt.mean);
+        let std = f64::from(m.rtt.variance.max(0.0)).sqrt().max(mean / 4.0);
+        let y = crate::detector::threshold_y(self.config.detector.phi_threshold);
+        Duration::from_micros((mean + y * std) as u64).clamp(p.min_timeout, cap)
+    }
+
+    /// Drives probes, indirect probes, relays and suspicion timeouts.
+    pub(crate) fn probe_tick(&mut self, now: Instant) {
+        let interval = self.config.probe.interval;
+        // Woken far later than asked: this node was paused or starved, and the silence it
+        // observed says nothing about others.
+        if let Some(expected) = self.prober.expected_wake
+            && now > expected + interval * 2
+        {
+            self.health_penalty(self.config.probe.max_health_score / 2 + 1);
+            self.prober.current = None;
+            self.prober.next_probe = now;
+        }
+        self.expire_relays(now);
+        self.advance_probe(now);
+        if self.prober.current.is_none() && now >= self.prober.next_probe && !self.left {
+            self.start_probe(now);
+        }
+        self.expire_suspicions(now);
+        self.prober.expected_wake = Some(self.prober.deadline().min(self.next_round));
+    }
+
+    fn expire_relays(&mut self, now: Instant) {
+        while let Some(pos) = self.prober.relays.iter().position(|r| r.deadline <= now) {
+            let Some(r) = self.prober.relays.remove(pos) else { break };
+            self.send(r.requester, TransmitKind::Datagram, &Message::Nack(Nack { seq: r.requester_seq }));
+        }
+    }
+
+    fn advance_probe(&mut self, now: Instant) {
+        let Some(p) = &self.prober.current else { return };
+        let (seq, target, generation) = (p.seq, p.target, p.generation);
+        let still_there = self.members.get(target).is_some_and(|m| m.id.generation == generation);
+        if !still_there {
+            self.prober.current = None;
+            return;
+        }
+        if !p.indirect_sent && now >= p.direct_deadline {
+            let helpers = self.indirect_helpers(target);
+            let Some(t) = self.members.get(target) else { return };
+            let target_wire = WireNodeId { name: t.id.name.to_string(), generation: t.id.generation, addr: t.id.addr };
+            for addr in &helpers {
+                let updates = self.piggyback(self.probe_budget());
+                let req = PingReq { seq, target: target_wire.clone(), updates };
+                self.send(*addr, TransmitKind::Datagram, &Message::PingReq(req));
+            }
+            if let Some(p) = &mut self.prober.current {
+                p.indirect_sent = true;
+                p.nacks_expected = helpers.len();
+            }
+            return;
+        }
+        if p.indirect_sent && now >= p.end {
+            let nacks_missing = p.nacks_expected > 0 && p.nacks == 0;
+            self.prober.current = None;
+            self.stats.probes_failed += 1;
+            if nacks_missing {
+                // Not even the relays answered: the problem is more likely here than there.
+                self.health_penalty(1);
+            }
+            if self.healthy_enough_to_accuse() {
+                self.suspect_locally(now, target);
+            } else {
+                self.stats.suspicions_withheld += 1;
+            }
+        }
+    }
+
+    fn indirect_helpers(&mut self, target: MemberIdx) -> Vec<SocketAddr> {
+        let mut live: Vec<SocketAddr> = self
+            .members
+            .iter()
+            .filter(|(i, m)| *i != SELF_IDX && *i != target && m.status == MemberStatus::Alive)
+            .map(|(_, m)| m.id.addr)
+            .collect();
+        live.shuffle(&mut self.rng);
+        live.truncate(self.config.probe.indirect_checks);
+        live
+    }
+
+    fn start_probe(&mut self, now: Instant) {
+        let stretch = self.health_multiplier();
+        let interval = self.config.probe.interval * stretch;
+        self.prober.next_probe = now + interval;
+        let Some(target) = self.prober.selector.select(&self.members, 1, &mut self.rng).first().copied() else {
+            return;
+        };
+        let Some(m) = self.members.get(target) else { return };
+        let (addr, generation, name) = (m.id.addr, m.id.generation, m.id.name.to_string());
+        let timeout = self.probe_timeout(target) * stretch;
+        let seq = self.next_seq();
+        let updates = self.piggyback(self.probe_budget());
+        let ping = Ping { seq, target: name, source: self.me_wire(), updates };
+        self.send(addr, TransmitKind::Datagram, &Message::Ping(ping));
+        self.prober.current = Some(Probe {
+            seq,
+            target,
+            generation,
+            sent: now,
+            direct_deadline: now + timeout,
+            end: now + interval.saturating_sub(interval / 10).max(timeout),
+            indirect_sent: false,
+            nacks_expected: 0,
+            nacks: 0,
+        });
+    }
+
+    pub(crate) fn on_ping(&mut self, now: Instant, from: SocketAddr, ping: Ping) {
+        self.apply_updates(now, &ping.updates);
+        if *self.members.me().id.name != *ping.target {
+            self.stats.count_drop("misdirected_ping");
+            return;
+        }
+        let mut updates = self.piggyback(self.probe_budget());
+        // A prober that believes we are dead at our current generation learns it so we refute;
+        // a prober we believe dead learns that too, so it refutes.
+        if let Some(idx) = self.members.lookup(&ping.source.name)
+            && let Some(m) = self.members.get(idx)
+            && m.id.generation == ping.source.generation
+            && m.status == MemberStatus::Dead
+        {
+            let me: Arc<str> = self.members.me().id.name.clone();
+            updates.push(self.update_about(m, &me));
+        }
+        self.send(from, TransmitKind::Datagram, &Message::PingAck(PingAck { seq: ping.seq, updates }));
+    }
+
+    pub(crate) fn on_ping_ack(&mut self, now: Instant, ack: PingAck) {
+        self.apply_updates(now, &ack.updates);
+        if let Some(p) = &self.prober.current
+            && p.seq == ack.seq
+        {
+            let (target, rtt) = (p.target, now.saturating_duration_since(p.sent));
+            self.prober.current = None;
+            self.stats.probes_ok += 1;
+            self.health_reward();
+            if let Some(m) = self.members.get_mut(target) {
+                m.rtt.record(rtt);
+            }
+            return;
+        }
+        if let Some(pos) = self.prober.relays.iter().position(|r| r.seq == ack.seq)
+            && let Some(r) = self.prober.relays.remove(pos)
+        {
+            let updates = self.piggyback(self.probe_budget());
+            let relayed = PingAck { seq: r.requester_seq, updates };
+            self.send(r.requester, TransmitKind::Datagram, &Message::PingAck(relayed));
+        }
+    }
+
+    pub(crate) fn on_ping_req(&mut self, now: Instant, from: SocketAddr, req: PingReq) {
+        self.apply_updates(now, &req.updates);
+        if self.prober.relays.len() >= MAX_RELAYS {
+            self.stats.count_drop("relay_queue_full");
+            return;
+        }
+        let seq = self.next_seq();
+        let deadline = now + self.config.probe.interval / 2;
+        self.prober.relays.push_back(Relay { seq, requester: from, requester_seq: req.seq, deadline });
+        let ping = Ping { seq, target: req.target.name, source: self.me_wire(), updates: Vec::new() };
+        self.send(req.target.addr, TransmitKind::Datagram, &Message::Ping(ping));
+    }
+
+    pub(crate) fn on_nack(&mut self, nack: Nack) {
+        if let Some(p) = &mut self.prober.current
+            && p.seq == nack.seq
+        {
+            p.nacks += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rtt_statistics_follow_the_samples() {
+        let mut rtt = Rtt::default();
+        for _ in 0..50 {
+            rtt.record(Duration::from_millis(2));
+        }
+        assert!((rtt.mean - 2000.0).abs() < 1.0);
+        assert!(rtt.variance < 1.0);
+    }
+}
