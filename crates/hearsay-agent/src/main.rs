@@ -3,7 +3,16 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod agent;
+mod api;
+mod b64;
 mod cli;
+mod client;
+mod config;
+mod http;
+mod store;
+
+use cli::client::Request;
 
 /// hearsay: gossip membership, failure detection and replicated node state.
 #[derive(Parser, Debug)]
@@ -15,6 +24,26 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run an agent: join a cluster and serve the HTTP API (see docs/agent.md).
+    Agent(Box<cli::agent::AgentArgs>),
+    /// List the members as the agent sees them.
+    Members(cli::client::MembersArgs),
+    /// List keys of every node (or one node, or a prefix).
+    Kv(cli::client::KvArgs),
+    /// Read one key of one node.
+    Get(cli::client::GetArgs),
+    /// Write a key of the agent's own node.
+    Set(cli::client::SetArgs),
+    /// Delete a key of the agent's own node.
+    Delete(cli::client::DeleteArgs),
+    /// Stream the agent's events (membership and key changes).
+    Watch(cli::client::WatchArgs),
+    /// Make the agent leave the cluster gracefully and stop.
+    Leave(cli::client::PlainArgs),
+    /// Show the agent's identity, configuration and counters.
+    Info(cli::client::PlainArgs),
+    /// Start a local cluster in this process and narrate membership, spreading and failure detection.
+    Demo(cli::demo::DemoArgs),
     /// Run the deterministic simulator (see `hearsay sim --help`).
     Sim(cli::sim::SimArgs),
 }
@@ -22,6 +51,16 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Agent(args) => cli::agent::run(*args),
+        Command::Members(args) => cli::client::run(Request::Members(args)),
+        Command::Kv(args) => cli::client::run(Request::Kv(args)),
+        Command::Get(args) => cli::client::run(Request::Get(args)),
+        Command::Set(args) => cli::client::run(Request::Set(args)),
+        Command::Delete(args) => cli::client::run(Request::Delete(args)),
+        Command::Watch(args) => cli::client::run(Request::Watch(args)),
+        Command::Leave(args) => cli::client::run(Request::Leave(args)),
+        Command::Info(args) => cli::client::run(Request::Info(args)),
+        Command::Demo(args) => cli::demo::run(args),
         Command::Sim(args) => cli::sim::run(args),
     }
 }

@@ -1,3 +1,6 @@
 //! Subcommands, one file each.
 
+pub mod agent;
+pub mod client;
+pub mod demo;
 pub mod sim;

@@ -1,0 +1,176 @@
+//! The agent daemon: opens the store, starts the node with a fresh generation and what was
+//! persisted, serves the HTTP API, keeps the store up to date, and leaves gracefully on
+//! SIGINT/SIGTERM or `POST /v1/leave`.
+//!
+//! Persistence paths: own writes are recorded by the HTTP handlers with the version the node
+//! returned (`http/kv.rs`); deletions by TTL expiry, and the peers seen, are recorded here from
+//! the node's event stream.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use hearsay::{Cluster, Event, NodeId};
+use tokio::sync::watch;
+
+use crate::config::AgentSettings;
+use crate::http;
+use crate::store::{Persisted, Store};
+
+/// How long a graceful leave may take before the agent stops anyway.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the agent could not run; decides the exit code.
+#[derive(Debug)]
+pub enum AgentError {
+    /// Bad configuration or an unusable store: exit code 2.
+    Setup(anyhow::Error),
+    /// Anything else (sockets, a crashed node): exit code 1.
+    Runtime(anyhow::Error),
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Opens the store and reads what the node starts from. Errors here are setup errors.
+pub fn prepare(settings: &AgentSettings) -> anyhow::Result<(Arc<Store>, u64, Persisted)> {
+    let store = Store::open(&settings.data_dir)?;
+    let generation = store.begin_generation(unix_ms()).with_context(|| format!("store {}", store.path().display()))?;
+    let persisted = store.load().with_context(|| format!("store {}", store.path().display()))?;
+    Ok((Arc::new(store), generation, persisted))
+}
+
+/// Runs the agent until it leaves. Returns once it has stopped.
+pub async fn run(settings: AgentSettings) -> Result<(), AgentError> {
+    let (store, generation, persisted) = prepare(&settings).map_err(AgentError::Setup)?;
+    let now = unix_ms();
+    let (restore, ttl_keys): (Vec<_>, Vec<_>) = persisted.keys.into_iter().partition(|k| k.expires_at_ms.is_none());
+    let restore: Vec<(String, Vec<u8>, u64)> = restore.into_iter().map(|k| (k.key, k.value, k.version)).collect();
+    let peers: Vec<NodeId> = persisted.peers.into_iter().filter(|p| *p.name != *settings.name).collect();
+    tracing::info!(
+        generation,
+        keys = restore.len(),
+        max_version = persisted.max_version,
+        known_peers = peers.len(),
+        store = %store.path().display(),
+        "starting"
+    );
+    let mut builder = Cluster::builder(settings.core.clone())
+        .name(settings.name.clone())
+        .bind(settings.bind)
+        .seeds(settings.seeds.clone())
+        .generation(generation)
+        .restore(restore, persisted.max_version)
+        .known_peers(peers);
+    if let Some(addr) = settings.advertise {
+        builder = builder.advertise(addr);
+    }
+    let cluster = builder
+        .spawn()
+        .await
+        .map_err(|e| AgentError::Runtime(anyhow::anyhow!("cannot start the node on {}: {e}", settings.bind)))?;
+    let listener = match http::bind(settings.http).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            cluster.shutdown().await;
+            return Err(AgentError::Runtime(e));
+        }
+    };
+    let http_addr = listener.local_addr().map_err(|e| AgentError::Runtime(e.into()))?;
+    tracing::info!(node = %cluster.id(), gossip = %cluster.local_addr(), http = %http_addr, "agent running");
+
+    // Keys written with a TTL come back with what is left of it (and a new version).
+    for key in ttl_keys {
+        let Some(remaining) = key.expires_at_ms.and_then(|at| at.checked_sub(now)).filter(|ms| *ms > 0) else {
+            continue;
+        };
+        match cluster.set_with_ttl(&key.key, key.value.clone(), Duration::from_millis(remaining)).await {
+            Ok(version) => {
+                if let Err(e) = store.record_key(&key.key, Some(&key.value), version, key.expires_at_ms) {
+                    tracing::error!(key = %key.key, error = %e, "cannot persist a restored key");
+                }
+            }
+            Err(e) => tracing::warn!(key = %key.key, error = %e, "cannot restore a key"),
+        }
+    }
+
+    let persister = tokio::spawn(persist_events(cluster.clone(), store.clone()));
+    let (left_tx, mut left_rx) = watch::channel(false);
+    let (stop_http_tx, stop_http_rx) = watch::channel(false);
+    let state = http::AppState::new(cluster.clone(), Some(store.clone()), settings.core.clone(), left_tx);
+    let mut stop_rx = stop_http_rx.clone();
+    let server = tokio::spawn(http::serve(listener, http::router(state), async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+    }));
+
+    let reason = tokio::select! {
+        r = shutdown_signal() => r,
+        _ = left_rx.wait_for(|left| *left) => "leave requested over HTTP",
+    };
+    tracing::info!(reason, "stopping");
+    if !*left_rx.borrow() {
+        match tokio::time::timeout(LEAVE_TIMEOUT, cluster.leave()).await {
+            Ok(Ok(())) => tracing::info!("left the cluster"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "leave failed"),
+            Err(_) => tracing::warn!("leave did not finish in time; stopping anyway"),
+        }
+    }
+    cluster.shutdown().await;
+    stop_http_tx.send_replace(true);
+    match tokio::time::timeout(Duration::from_secs(5), server).await {
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "HTTP server error"),
+        Err(_) => tracing::warn!("HTTP connections still open; stopping anyway"),
+        _ => {}
+    }
+    persister.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM, with the signal's name.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "ctrl-c"
+    }
+}
+
+/// Records own deletions seen as events (TTL expiry) and the peers seen.
+async fn persist_events(cluster: Cluster, store: Arc<Store>) {
+    let me = cluster.id().clone();
+    let mut events = cluster.subscribe();
+    while let Some(event) = events.recv().await {
+        let store = store.clone();
+        let me = me.clone();
+        let result = tokio::task::spawn_blocking(move || match event {
+            Event::KeyChanged { owner, key, value: None, version } if owner == me => {
+                store.record_key(&key, None, version, None).map(|_| ())
+            }
+            Event::MemberJoined(id) | Event::MemberAlive(id) if id.name != me.name => store.record_peer(&id),
+            Event::MemberLeft(id) | Event::MemberRemoved(id) if id.name != me.name => store.forget_peer(&id.name),
+            _ => Ok(()),
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "cannot persist"),
+            Err(e) => tracing::error!(error = %e, "persistence task failed"),
+        }
+    }
+}

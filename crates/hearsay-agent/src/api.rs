@@ -1,0 +1,263 @@
+//! The JSON documents of the HTTP API, shared by the server (`http/`) and the CLI client.
+//!
+//! Values are bytes. In JSON a value is `value` (a string) when it is valid UTF-8, and
+//! `value_base64` (standard base64 with padding) otherwise; exactly one of the two is present.
+
+use std::collections::BTreeMap;
+
+use hearsay_core::{Event, MemberInfo};
+use serde::{Deserialize, Serialize};
+
+use crate::b64;
+
+/// An error response: every non-2xx answer has this body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorJson {
+    /// What went wrong, in one sentence.
+    pub error: String,
+}
+
+/// A member as one node sees it (`GET /v1/members`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MemberJson {
+    /// Node name.
+    pub name: String,
+    /// Incarnation.
+    pub generation: u64,
+    /// Gossip address.
+    pub addr: String,
+    /// alive, suspect, dead or left.
+    pub status: String,
+    /// Phi accrual suspicion level (`null` when infinite).
+    pub phi: Option<f64>,
+    /// Highest contiguous version held for this member.
+    pub max_version: u64,
+    /// Highest heartbeat seen.
+    pub heartbeat: u64,
+    /// Live keys held for this member.
+    pub live_keys: usize,
+    /// Whether this is the answering node.
+    pub is_self: bool,
+}
+
+impl From<&MemberInfo> for MemberJson {
+    fn from(m: &MemberInfo) -> Self {
+        MemberJson {
+            name: m.id.name.to_string(),
+            generation: m.id.generation,
+            addr: m.id.addr.to_string(),
+            status: m.status.as_str().to_string(),
+            phi: m.phi.is_finite().then_some(m.phi),
+            max_version: m.max_version,
+            heartbeat: m.heartbeat,
+            live_keys: m.live_keys,
+            is_self: m.is_self,
+        }
+    }
+}
+
+/// A value as JSON: a string when UTF-8, base64 otherwise.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ValueJson {
+    /// The value, when it is valid UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// The value in base64, when it is not valid UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_base64: Option<String>,
+}
+
+impl ValueJson {
+    /// Encodes `bytes`.
+    pub fn new(bytes: &[u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => ValueJson { value: Some(text.to_string()), value_base64: None },
+            Err(_) => ValueJson { value: None, value_base64: Some(b64::encode(bytes)) },
+        }
+    }
+
+    /// The bytes back; `None` if neither field holds a valid value.
+    pub fn bytes(&self) -> Option<Vec<u8>> {
+        match (&self.value, &self.value_base64) {
+            (Some(text), _) => Some(text.as_bytes().to_vec()),
+            (None, Some(coded)) => b64::decode(coded),
+            (None, None) => None,
+        }
+    }
+}
+
+/// One key of one node (`GET /v1/kv`, `GET /v1/kv/{node}/{key}`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EntryJson {
+    /// Owner name.
+    pub node: String,
+    /// Key.
+    pub key: String,
+    /// Value.
+    #[serde(flatten)]
+    pub value: ValueJson,
+    /// The owner's version of this value.
+    pub version: u64,
+}
+
+/// The answer to `PUT` and `DELETE /v1/kv/{key}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WriteJson {
+    /// This node's name.
+    pub node: String,
+    /// The key.
+    pub key: String,
+    /// The version the write took.
+    pub version: u64,
+}
+
+/// `GET /v1/health`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HealthJson {
+    /// `ok`.
+    pub status: String,
+    /// This node's name.
+    pub name: String,
+    /// Its generation.
+    pub generation: u64,
+}
+
+/// `GET /v1/info`: identity, configuration and counters of the answering agent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InfoJson {
+    /// Node name.
+    pub name: String,
+    /// Generation.
+    pub generation: u64,
+    /// Gossip address.
+    pub addr: String,
+    /// Software version.
+    pub version: String,
+    /// Seconds since the agent started.
+    pub uptime_secs: u64,
+    /// Protocol settings in force, by config field name.
+    pub config: BTreeMap<String, String>,
+    /// Members by status.
+    pub members: BTreeMap<String, usize>,
+    /// Live keys this node owns.
+    pub own_keys: usize,
+    /// Highest version this node gave.
+    pub max_version: u64,
+    /// Gossip rounds run.
+    pub rounds: u64,
+    /// Messages sent.
+    pub messages_sent: u64,
+    /// Messages received.
+    pub messages_received: u64,
+    /// Bytes sent.
+    pub bytes_sent: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// Packets dropped, all reasons.
+    pub dropped: u64,
+}
+
+/// One event of `GET /v1/events` (the SSE `event:` field is `kind`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EventJson {
+    /// member_joined, member_alive, member_suspect, member_dead, member_left, member_removed or
+    /// key_changed.
+    pub kind: String,
+    /// The member, or the owner of the key.
+    pub node: String,
+    /// Its generation.
+    pub generation: u64,
+    /// Its gossip address.
+    pub addr: String,
+    /// For member_suspect: phi when it became suspect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phi: Option<f64>,
+    /// For key_changed: the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// For key_changed: the new value (absent when deleted).
+    #[serde(flatten)]
+    pub value: ValueJson,
+    /// For key_changed: whether the key was deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<bool>,
+    /// For key_changed: the owner's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+}
+
+impl EventJson {
+    /// The JSON form of a protocol event; `None` for kinds this build does not know.
+    pub fn from_event(event: &Event) -> Option<EventJson> {
+        let member = |kind: &str, id: &hearsay_core::NodeId| EventJson {
+            kind: kind.to_string(),
+            node: id.name.to_string(),
+            generation: id.generation,
+            addr: id.addr.to_string(),
+            phi: None,
+            key: None,
+            value: ValueJson::default(),
+            deleted: None,
+            version: None,
+        };
+        Some(match event {
+            Event::MemberJoined(id) => member("member_joined", id),
+            Event::MemberAlive(id) => member("member_alive", id),
+            Event::MemberSuspect { id, phi_centi, .. } => {
+                EventJson { phi: Some(*phi_centi as f64 / 100.0), ..member("member_suspect", id) }
+            }
+            Event::MemberDead(id) => member("member_dead", id),
+            Event::MemberLeft(id) => member("member_left", id),
+            Event::MemberRemoved(id) => member("member_removed", id),
+            Event::KeyChanged { owner, key, value, version } => EventJson {
+                key: Some(key.to_string()),
+                value: value.as_deref().map(ValueJson::new).unwrap_or_default(),
+                deleted: Some(value.is_none()),
+                version: Some(*version),
+                ..member("key_changed", owner)
+            },
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_text_when_utf8_and_base64_otherwise() {
+        let text = serde_json::to_value(EntryJson {
+            node: "n".into(),
+            key: "k".into(),
+            value: ValueJson::new("héllo".as_bytes()),
+            version: 3,
+        })
+        .unwrap();
+        assert_eq!(text, serde_json::json!({"node": "n", "key": "k", "value": "héllo", "version": 3}));
+        let binary = ValueJson::new(&[0xff, 0x00, 0x10]);
+        assert_eq!(binary.value, None);
+        assert_eq!(binary.value_base64.as_deref(), Some("/wAQ"));
+        assert_eq!(binary.bytes().unwrap(), vec![0xff, 0x00, 0x10]);
+        let parsed: EntryJson =
+            serde_json::from_str(r#"{"node":"n","key":"k","value_base64":"/wAQ","version":1}"#).unwrap();
+        assert_eq!(parsed.value.bytes().unwrap(), vec![0xff, 0x00, 0x10]);
+    }
+
+    #[test]
+    fn key_events_carry_value_and_deletion() {
+        let owner = hearsay_core::NodeId::new("a", 2, "127.0.0.1:9".parse().unwrap());
+        let set = Event::KeyChanged {
+            owner: owner.clone(),
+            key: "k".into(),
+            value: Some(b"v".as_slice().into()),
+            version: 4,
+        };
+        let json = EventJson::from_event(&set).unwrap();
+        assert_eq!((json.kind.as_str(), json.deleted, json.version), ("key_changed", Some(false), Some(4)));
+        assert_eq!(json.value.value.as_deref(), Some("v"));
+        let del = Event::KeyChanged { owner, key: "k".into(), value: None, version: 5 };
+        let json = EventJson::from_event(&del).unwrap();
+        assert_eq!((json.deleted, json.value.bytes()), (Some(true), None));
+    }
+}

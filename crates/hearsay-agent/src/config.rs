@@ -1,0 +1,434 @@
+//! Agent configuration: the TOML file, the command-line flags that override it, and the checks
+//! that turn both into a validated [`hearsay_core::Config`] plus the agent's own settings.
+//!
+//! One struct, [`AgentOptions`], is both the file format and the flag set, so every setting has
+//! the same name in both places (`gossip_interval_ms` in the file, `--gossip-interval-ms` on the
+//! command line). Every error names the field it is about; the binary exits with code 2 on them.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hearsay_core::{Config, ConfigError, ExchangeMode, Strategy};
+use serde::Deserialize;
+
+/// Default gossip address (UDP and TCP).
+pub const DEFAULT_BIND: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7946);
+/// Default HTTP API address: loopback only, so the API is not exposed unless asked for.
+pub const DEFAULT_HTTP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7947);
+/// Longest node name in bytes.
+const MAX_NAME_BYTES: usize = 128;
+
+/// Every agent setting. All optional: a flag overrides the file, the file overrides the default.
+#[derive(Debug, Default, Clone, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct AgentOptions {
+    /// Stable, cluster-unique node name [default: the host name].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Gossip address to listen on, UDP and TCP [default: 127.0.0.1:7946].
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// Gossip address other nodes use to reach this one [default: the bind address].
+    #[arg(long)]
+    pub advertise: Option<String>,
+    /// Addresses of nodes to join through (comma separated; host names are resolved).
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Option<Vec<String>>,
+    /// Directory for the persistent store (generation, own keys, known peers) [default: ./hearsay-data].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// HTTP API address [default: 127.0.0.1:7947].
+    #[arg(long)]
+    pub http: Option<String>,
+    /// Base settings: lan, wan or local [default: lan].
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Cluster id carried in every packet; packets of other clusters are dropped.
+    #[arg(long)]
+    pub cluster_id: Option<u32>,
+    /// Length of one gossip round, in milliseconds.
+    #[arg(long)]
+    pub gossip_interval_ms: Option<u64>,
+    /// Peers contacted per round.
+    #[arg(long)]
+    pub fanout: Option<usize>,
+    /// Exchange mode: push, pull or push-pull.
+    #[arg(long)]
+    pub exchange: Option<String>,
+    /// Dissemination strategy: anti-entropy, rumor or hybrid.
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// In hybrid mode, an anti-entropy round every this many rounds.
+    #[arg(long)]
+    pub anti_entropy_every: Option<u32>,
+    /// Largest datagram in bytes, header included.
+    #[arg(long)]
+    pub mtu: Option<usize>,
+    /// Failure detector: phi above which a member becomes suspect.
+    #[arg(long)]
+    pub phi_threshold: Option<f64>,
+    /// Failure detector: how long a member stays suspect before it is declared dead, in milliseconds.
+    #[arg(long)]
+    pub suspicion_timeout_ms: Option<u64>,
+    /// Largest value in bytes.
+    #[arg(long)]
+    pub max_value_bytes: Option<usize>,
+    /// Log format: text or json.
+    #[arg(long)]
+    pub log_format: Option<String>,
+    /// Log filter (tracing env-filter syntax, e.g. `info` or `hearsay=debug`) [default: info].
+    #[arg(long)]
+    pub log_level: Option<String>,
+}
+
+impl AgentOptions {
+    /// `self` with every unset field taken from `file`.
+    pub fn or(self, file: AgentOptions) -> AgentOptions {
+        AgentOptions {
+            name: self.name.or(file.name),
+            bind: self.bind.or(file.bind),
+            advertise: self.advertise.or(file.advertise),
+            seeds: self.seeds.or(file.seeds),
+            data_dir: self.data_dir.or(file.data_dir),
+            http: self.http.or(file.http),
+            preset: self.preset.or(file.preset),
+            cluster_id: self.cluster_id.or(file.cluster_id),
+            gossip_interval_ms: self.gossip_interval_ms.or(file.gossip_interval_ms),
+            fanout: self.fanout.or(file.fanout),
+            exchange: self.exchange.or(file.exchange),
+            strategy: self.strategy.or(file.strategy),
+            anti_entropy_every: self.anti_entropy_every.or(file.anti_entropy_every),
+            mtu: self.mtu.or(file.mtu),
+            phi_threshold: self.phi_threshold.or(file.phi_threshold),
+            suspicion_timeout_ms: self.suspicion_timeout_ms.or(file.suspicion_timeout_ms),
+            max_value_bytes: self.max_value_bytes.or(file.max_value_bytes),
+            log_format: self.log_format.or(file.log_format),
+            log_level: self.log_level.or(file.log_level),
+        }
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything the agent runs with, validated.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    /// Node name.
+    pub name: String,
+    /// Gossip listen address.
+    pub bind: SocketAddr,
+    /// Gossip address announced to peers, if it differs from `bind`.
+    pub advertise: Option<SocketAddr>,
+    /// Seed addresses.
+    pub seeds: Vec<SocketAddr>,
+    /// Store directory.
+    pub data_dir: PathBuf,
+    /// HTTP API address.
+    pub http: SocketAddr,
+    /// Protocol configuration.
+    pub core: Config,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter.
+    pub log_level: String,
+}
+
+/// A configuration the agent cannot run with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigProblem {
+    /// The file could not be read or parsed.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong (the parser's message names the field and line).
+        reason: String,
+    },
+    /// A field has a value that cannot work.
+    Field {
+        /// The field, as named in the file (flags use the same name with dashes).
+        field: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigProblem::File { path, reason } => write!(f, "config file {}: {}", path.display(), reason.trim_end()),
+            ConfigProblem::Field { field, reason } => write!(f, "invalid config field `{field}`: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigProblem {}
+
+fn field(field: &str, reason: impl Into<String>) -> ConfigProblem {
+    ConfigProblem::Field { field: field.to_string(), reason: reason.into() }
+}
+
+/// Reads and parses a TOML config file.
+pub fn read_file(path: &Path) -> Result<AgentOptions, ConfigProblem> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigProblem::File { path: path.to_path_buf(), reason: format!("cannot read it: {e}") })?;
+    parse_file(path, &text)
+}
+
+/// Parses the text of a TOML config file.
+pub fn parse_file(path: &Path, text: &str) -> Result<AgentOptions, ConfigProblem> {
+    toml::from_str(text).map_err(|e| ConfigProblem::File { path: path.to_path_buf(), reason: e.to_string() })
+}
+
+/// Parses a socket address given as `ip:port`.
+pub fn parse_addr(name: &str, text: &str) -> Result<SocketAddr, ConfigProblem> {
+    text.trim().parse().map_err(|_| field(name, format!("`{text}` is not an address of the form ip:port")))
+}
+
+/// Resolves a seed: `ip:port` or `host:port`.
+fn resolve_seed(text: &str) -> Result<SocketAddr, ConfigProblem> {
+    if let Ok(addr) = text.trim().parse() {
+        return Ok(addr);
+    }
+    let mut addrs = text
+        .trim()
+        .to_socket_addrs()
+        .map_err(|e| field("seeds", format!("`{text}` is not an address of the form host:port ({e})")))?;
+    addrs.next().ok_or_else(|| field("seeds", format!("`{text}` resolves to no address")))
+}
+
+fn default_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "hearsay".to_string())
+}
+
+fn check_name(name: &str) -> Result<(), ConfigProblem> {
+    if name.is_empty() {
+        return Err(field("name", "must not be empty"));
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(field("name", format!("is {} bytes, the limit is {MAX_NAME_BYTES}", name.len())));
+    }
+    // Names appear as a path segment in the HTTP API (`/v1/kv/{node}/{key}`) and in metric labels.
+    if name.chars().any(|c| c == '/' || c.is_whitespace() || c.is_control()) {
+        return Err(field("name", format!("`{name}` must not contain `/`, spaces or control characters")));
+    }
+    Ok(())
+}
+
+/// The protocol preset named `preset`.
+pub fn preset(name: &str) -> Result<Config, ConfigProblem> {
+    match name {
+        "lan" => Ok(Config::lan()),
+        "wan" => Ok(Config::wan()),
+        "local" => Ok(Config::local()),
+        other => Err(field("preset", format!("`{other}` is not one of lan, wan, local"))),
+    }
+}
+
+fn parse_exchange(text: &str) -> Result<ExchangeMode, ConfigProblem> {
+    match text {
+        "push" => Ok(ExchangeMode::Push),
+        "pull" => Ok(ExchangeMode::Pull),
+        "push-pull" | "push_pull" | "pushpull" => Ok(ExchangeMode::PushPull),
+        other => Err(field("exchange", format!("`{other}` is not one of push, pull, push-pull"))),
+    }
+}
+
+fn parse_strategy(text: &str) -> Result<Strategy, ConfigProblem> {
+    match text {
+        "anti-entropy" | "anti_entropy" => Ok(Strategy::AntiEntropy),
+        "rumor" => Ok(Strategy::Rumor),
+        "hybrid" => Ok(Strategy::Hybrid),
+        other => Err(field("strategy", format!("`{other}` is not one of anti-entropy, rumor, hybrid"))),
+    }
+}
+
+/// Name of an exchange mode as written in the config.
+pub fn exchange_name(mode: ExchangeMode) -> &'static str {
+    match mode {
+        ExchangeMode::Push => "push",
+        ExchangeMode::Pull => "pull",
+        ExchangeMode::PushPull => "push-pull",
+    }
+}
+
+/// Name of a strategy as written in the config.
+pub fn strategy_name(strategy: Strategy) -> &'static str {
+    match strategy {
+        Strategy::AntiEntropy => "anti-entropy",
+        Strategy::Rumor => "rumor",
+        Strategy::Hybrid => "hybrid",
+    }
+}
+
+/// The agent's name for a core config field, so errors name what the user wrote.
+fn agent_field_name(core_field: &str) -> &str {
+    match core_field {
+        "gossip_interval" => "gossip_interval_ms",
+        "detector.phi_threshold" => "phi_threshold",
+        "detector.suspicion_timeout" => "suspicion_timeout_ms",
+        "limits.max_value_bytes" => "max_value_bytes",
+        other => other,
+    }
+}
+
+/// Applies the defaults and checks everything.
+pub fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProblem> {
+    let name = options.name.unwrap_or_else(default_name);
+    check_name(&name)?;
+    let bind = match &options.bind {
+        Some(text) => parse_addr("bind", text)?,
+        None => DEFAULT_BIND,
+    };
+    let advertise = options.advertise.as_deref().map(|text| parse_addr("advertise", text)).transpose()?;
+    if let Some(addr) = advertise {
+        if addr.ip().is_unspecified() || addr.port() == 0 {
+            return Err(field("advertise", format!("{addr} is not an address peers can reach")));
+        }
+    } else if bind.ip().is_unspecified() {
+        return Err(field("advertise", format!("required when bind is the wildcard address {bind}")));
+    }
+    let seeds = options.seeds.unwrap_or_default().iter().map(|s| resolve_seed(s)).collect::<Result<Vec<_>, _>>()?;
+    let http = match &options.http {
+        Some(text) => parse_addr("http", text)?,
+        None => DEFAULT_HTTP,
+    };
+    let mut core = preset(options.preset.as_deref().unwrap_or("lan"))?;
+    if let Some(id) = options.cluster_id {
+        core.cluster_id = id;
+    }
+    if let Some(ms) = options.gossip_interval_ms {
+        core.gossip_interval = Duration::from_millis(ms);
+        // A faster round than the preset assumes would make the detector's floor on intervals
+        // shorter than a round; keep it at least one round.
+        core.detector.max_interval = core.detector.max_interval.max(core.gossip_interval);
+    }
+    if let Some(fanout) = options.fanout {
+        core.fanout = fanout;
+    }
+    if let Some(text) = &options.exchange {
+        core.exchange = parse_exchange(text)?;
+    }
+    if let Some(text) = &options.strategy {
+        core.strategy = parse_strategy(text)?;
+    }
+    if let Some(every) = options.anti_entropy_every {
+        core.anti_entropy_every = every;
+    }
+    if let Some(mtu) = options.mtu {
+        core.mtu = mtu;
+    }
+    if let Some(phi) = options.phi_threshold {
+        core.detector.phi_threshold = phi;
+    }
+    if let Some(ms) = options.suspicion_timeout_ms {
+        core.detector.suspicion_timeout = Duration::from_millis(ms);
+    }
+    if let Some(bytes) = options.max_value_bytes {
+        core.limits.max_value_bytes = bytes;
+    }
+    core.validate().map_err(|e| match e {
+        ConfigError::Invalid { field: f, reason } => field(agent_field_name(f), reason),
+        other => field("config", other.to_string()),
+    })?;
+    let log_format = match options.log_format.as_deref() {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => return Err(field("log_format", format!("`{other}` is not one of text, json"))),
+    };
+    let log_level = options.log_level.unwrap_or_else(|| "info".to_string());
+    if let Err(e) = log_level.parse::<tracing_subscriber::EnvFilter>() {
+        return Err(field("log_level", format!("`{log_level}` is not a valid filter: {e}")));
+    }
+    Ok(AgentSettings {
+        name,
+        bind,
+        advertise,
+        seeds,
+        data_dir: options.data_dir.unwrap_or_else(|| PathBuf::from("hearsay-data")),
+        http,
+        core,
+        log_format,
+        log_level,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(result: Result<AgentSettings, ConfigProblem>) -> String {
+        match result {
+            Err(ConfigProblem::Field { field, .. }) => field,
+            Err(other) => format!("other: {other}"),
+            Ok(_) => "valid".to_string(),
+        }
+    }
+
+    fn opts() -> AgentOptions {
+        AgentOptions { name: Some("n1".into()), ..Default::default() }
+    }
+
+    #[test]
+    fn defaults_are_valid_and_loopback() {
+        let s = resolve(opts()).unwrap();
+        assert_eq!(s.bind, DEFAULT_BIND);
+        assert!(s.http.ip().is_loopback());
+        assert_eq!(s.core, Config::lan());
+        assert_eq!(s.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let path = Path::new("agent.toml");
+        let file = parse_file(
+            path,
+            "name = \"from-file\"\nfanout = 5\nseeds = [\"127.0.0.1:9000\"]\nexchange = \"pull\"\npreset = \"local\"\n",
+        )
+        .unwrap();
+        let flags = AgentOptions { fanout: Some(2), ..Default::default() };
+        let s = resolve(flags.or(file)).unwrap();
+        assert_eq!(s.name, "from-file");
+        assert_eq!(s.core.fanout, 2);
+        assert_eq!(s.core.exchange, ExchangeMode::Pull);
+        assert_eq!(s.core.gossip_interval, Config::local().gossip_interval);
+        assert_eq!(s.seeds, vec!["127.0.0.1:9000".parse::<SocketAddr>().unwrap()]);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(field_of(resolve(AgentOptions { fanout: Some(0), ..opts() })), "fanout");
+        assert_eq!(field_of(resolve(AgentOptions { bind: Some("nope".into()), ..opts() })), "bind");
+        assert_eq!(field_of(resolve(AgentOptions { http: Some("1.2.3.4".into()), ..opts() })), "http");
+        assert_eq!(field_of(resolve(AgentOptions { seeds: Some(vec!["::bad".into()]), ..opts() })), "seeds");
+        assert_eq!(field_of(resolve(AgentOptions { gossip_interval_ms: Some(0), ..opts() })), "gossip_interval_ms");
+        assert_eq!(field_of(resolve(AgentOptions { phi_threshold: Some(-1.0), ..opts() })), "phi_threshold");
+        assert_eq!(field_of(resolve(AgentOptions { mtu: Some(10), ..opts() })), "mtu");
+        assert_eq!(field_of(resolve(AgentOptions { preset: Some("moon".into()), ..opts() })), "preset");
+        assert_eq!(field_of(resolve(AgentOptions { strategy: Some("gossip".into()), ..opts() })), "strategy");
+        assert_eq!(field_of(resolve(AgentOptions { name: Some("a/b".into()), ..opts() })), "name");
+        assert_eq!(field_of(resolve(AgentOptions { log_format: Some("xml".into()), ..opts() })), "log_format");
+        assert_eq!(field_of(resolve(AgentOptions { bind: Some("0.0.0.0:7946".into()), ..opts() })), "advertise");
+    }
+
+    #[test]
+    fn unknown_file_fields_are_rejected_by_name() {
+        let err = parse_file(Path::new("a.toml"), "fanot = 3\n").unwrap_err();
+        assert!(err.to_string().contains("fanot"), "{err}");
+        let err = parse_file(Path::new("a.toml"), "fanout = \"three\"\n").unwrap_err();
+        assert!(err.to_string().contains("fanout"), "{err}");
+    }
+}

@@ -1,0 +1,222 @@
+//! The agent's HTTP API (axum): JSON everywhere, errors as `{"error": "..."}`.
+//!
+//! One file per resource: `members.rs`, `kv.rs`, `events.rs` (server-sent events),
+//! `metrics.rs` (Prometheus), `dashboard.rs` (the page at `/`). This module owns the router,
+//! the shared state, the error type, and the small endpoints (`health`, `info`, `leave`).
+//! Handlers only talk to the [`hearsay::Cluster`] handle and, for own writes, the [`Store`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hearsay::{Cluster, Config};
+use hearsay_core::WriteError;
+use tokio::sync::watch;
+
+use crate::api::{ErrorJson, HealthJson, InfoJson};
+use crate::config::{exchange_name, strategy_name};
+use crate::store::Store;
+
+mod dashboard;
+mod events;
+mod kv;
+mod members;
+pub mod metrics;
+
+/// Room for the request line and headers on top of the largest value.
+const BODY_MARGIN: usize = 4096;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cluster: Cluster,
+    store: Option<Arc<Store>>,
+    config: Config,
+    started: std::time::Instant,
+    /// Set to true once the node has left: the process should stop.
+    left: watch::Sender<bool>,
+}
+
+impl AppState {
+    /// State for one node's API. `store` is `None` for nodes without persistence (the demo).
+    pub fn new(cluster: Cluster, store: Option<Arc<Store>>, config: Config, left: watch::Sender<bool>) -> Self {
+        AppState { inner: Arc::new(Inner { cluster, store, config, started: std::time::Instant::now(), left }) }
+    }
+
+    fn cluster(&self) -> &Cluster {
+        &self.inner.cluster
+    }
+}
+
+/// An API error: a status and a one-sentence message.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    /// An error with `status`.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError { status, message: message.into() }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(ErrorJson { error: self.message })).into_response()
+    }
+}
+
+impl From<hearsay::Error> for ApiError {
+    fn from(err: hearsay::Error) -> Self {
+        match err {
+            hearsay::Error::Write(write) => {
+                let status = match write {
+                    WriteError::ValueTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                    WriteError::Left => StatusCode::CONFLICT,
+                    WriteError::TooManyKeys { .. } => StatusCode::INSUFFICIENT_STORAGE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                ApiError::new(status, format!("{write}; nothing was stored"))
+            }
+            hearsay::Error::Stopped => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the node has stopped"),
+            other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+        }
+    }
+}
+
+/// The router of one node's API.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.inner.config.limits.max_value_bytes + BODY_MARGIN;
+    Router::new()
+        .route("/", get(dashboard::page))
+        .route("/v1/health", get(health))
+        .route("/v1/info", get(info))
+        .route("/v1/leave", post(leave))
+        .route("/v1/members", get(members::list))
+        .route("/v1/kv", get(kv::list))
+        .route("/v1/kv/{*path}", get(kv::get).put(kv::put).delete(kv::delete))
+        .route("/v1/events", get(events::stream))
+        .route("/metrics", get(metrics_handler))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}
+
+/// Binds the HTTP listener, with a message naming the address on failure.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen for HTTP on {addr}: {e}"))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint (see docs/agent.md for the API)")
+}
+
+async fn health(State(state): State<AppState>) -> Result<Json<HealthJson>, ApiError> {
+    // A round trip to the node task: a stopped node is unhealthy.
+    state.cluster().members().await?;
+    let id = state.cluster().id();
+    Ok(Json(HealthJson { status: "ok".into(), name: id.name.to_string(), generation: id.generation }))
+}
+
+async fn info(State(state): State<AppState>) -> Result<Json<InfoJson>, ApiError> {
+    let cluster = state.cluster();
+    let members = cluster.members().await?;
+    let stats = cluster.stats().await?;
+    let id = cluster.id();
+    let c = &state.inner.config;
+    let mut config = BTreeMap::new();
+    config.insert("cluster_id".to_string(), c.cluster_id.to_string());
+    config.insert("gossip_interval_ms".to_string(), c.gossip_interval.as_millis().to_string());
+    config.insert("fanout".to_string(), c.fanout.to_string());
+    config.insert("exchange".to_string(), exchange_name(c.exchange).to_string());
+    config.insert("strategy".to_string(), strategy_name(c.strategy).to_string());
+    config.insert("anti_entropy_every".to_string(), c.anti_entropy_every.to_string());
+    config.insert("mtu".to_string(), c.mtu.to_string());
+    config.insert("phi_threshold".to_string(), c.detector.phi_threshold.to_string());
+    config.insert("suspicion_timeout_ms".to_string(), c.detector.suspicion_timeout.as_millis().to_string());
+    config.insert("max_value_bytes".to_string(), c.limits.max_value_bytes.to_string());
+    let mut by_status = BTreeMap::new();
+    for m in &members {
+        *by_status.entry(m.status.as_str().to_string()).or_insert(0) += 1;
+    }
+    let me = members.iter().find(|m| m.is_self);
+    let core = &stats.core;
+    Ok(Json(InfoJson {
+        name: id.name.to_string(),
+        generation: id.generation,
+        addr: id.addr.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        uptime_secs: state.inner.started.elapsed().as_secs(),
+        config,
+        members: by_status,
+        own_keys: me.map_or(0, |m| m.live_keys),
+        max_version: me.map_or(0, |m| m.max_version),
+        rounds: core.rounds,
+        messages_sent: core.messages_sent(),
+        messages_received: core.received.iter().map(|c| c.messages).sum(),
+        bytes_sent: core.bytes_sent(),
+        bytes_received: core.received.iter().map(|c| c.bytes).sum(),
+        dropped: core.dropped.values().sum(),
+    }))
+}
+
+async fn leave(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = state.cluster().id().clone();
+    state.cluster().leave().await?;
+    tracing::info!(node = %id, "left the cluster on request");
+    state.inner.left.send_replace(true);
+    Ok(Json(serde_json::json!({ "node": id.name.to_string(), "left": true })))
+}
+
+async fn metrics_handler(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let members = state.cluster().members().await?;
+    let stats = state.cluster().stats().await?;
+    let driver: Vec<metrics::DriverCounter> = vec![
+        ("udp_datagrams_sent_total", "UDP datagrams sent.", stats.udp_datagrams_sent),
+        ("udp_datagrams_received_total", "UDP datagrams received.", stats.udp_datagrams_received),
+        ("udp_send_errors_total", "UDP sends that failed.", stats.udp_send_errors),
+        ("udp_recv_errors_total", "UDP receives that failed.", stats.udp_recv_errors),
+        ("stream_frames_sent_total", "TCP stream frames sent.", stats.stream_frames_sent),
+        ("stream_frames_received_total", "TCP stream frames received.", stats.stream_frames_received),
+        ("stream_frames_rejected_total", "TCP stream frames rejected (too large).", stats.stream_frames_rejected),
+        ("stream_frames_dropped_total", "TCP stream frames dropped (queue full).", stats.stream_frames_dropped),
+        ("stream_errors_total", "TCP stream connections that failed.", stats.stream_errors),
+        (
+            "stream_connections_refused_total",
+            "TCP stream connections refused (too many).",
+            stats.stream_connections_refused,
+        ),
+        ("events_lagged_total", "Events lost by subscribers that fell behind.", stats.events_lagged),
+    ];
+    let text = metrics::render(&metrics::MetricsInput { members: &members, stats: &stats.core, driver: &driver });
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
+}
