@@ -296,6 +296,7 @@ impl Node {
         let (blocks, overflow) = self.build_blocks(&plan, budget);
         if overflow {
             self.stats.delta_overflows += 1;
+            self.flow.overflow(plan.total_bytes.saturating_sub(budget));
         }
         (blocks, kind)
     }

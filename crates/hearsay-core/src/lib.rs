@@ -45,6 +45,7 @@ mod detector;
 mod digest;
 mod event;
 mod exchange;
+mod flow;
 mod id;
 mod membership;
 mod node;

@@ -72,8 +72,7 @@ impl Broadcasts {
         out
     }
 
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.items.len()
     }
 }
@@ -404,7 +403,7 @@ mod tests {
         let mut b = Broadcasts::default();
         b.push(update("x", 2, 0, WireStatus::Suspect, "a"));
         b.push(update("x", 2, 0, WireStatus::Dead, "a"));
-        assert_eq!(b.len(), 1);
+        assert_eq!(b.pending(), 1);
         for _ in 0..3 {
             assert_eq!(b.take(1000, 3)[0].status, WireStatus::Dead);
         }

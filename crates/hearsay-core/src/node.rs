@@ -132,6 +132,7 @@ pub struct Node {
     pub(crate) left: bool,
     pub(crate) broadcasts: crate::membership::Broadcasts,
     pub(crate) prober: crate::probe::Prober,
+    pub(crate) flow: crate::flow::Flow,
 }
 
 pub(crate) const MAX_PENDING_SYNS: usize = 256;
@@ -184,6 +185,7 @@ impl Node {
             left: false,
             broadcasts: Default::default(),
             prober: crate::probe::Prober::new(now + Duration::from_micros(jitter)),
+            flow: Default::default(),
         };
         // Our own existence is the first rumor we spread.
         node.advanced(SELF_IDX, id.generation, 0, 0);
@@ -249,6 +251,22 @@ impl Node {
     /// Rounds run so far.
     pub fn round(&self) -> u64 {
         self.round
+    }
+
+    /// Flow-control advice: local writes per gossip round the network currently carries
+    /// (halved each round deltas overflow the MTU, raised by one otherwise).
+    pub fn write_rate(&self) -> f64 {
+        self.flow.rate()
+    }
+
+    /// Bytes of state peers were missing that the last overflowing delta could not carry.
+    pub fn backlog_bytes(&self) -> usize {
+        self.flow.backlog_bytes()
+    }
+
+    /// Membership updates waiting to be piggybacked.
+    pub fn pending_updates(&self) -> usize {
+        self.broadcasts.pending()
     }
 
     /// Whether any rumor is still hot here (the simulator waits for quiet).

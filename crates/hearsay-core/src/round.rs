@@ -16,6 +16,7 @@ impl Node {
     pub(crate) fn run_round(&mut self, now: Instant) {
         self.round += 1;
         self.stats.rounds += 1;
+        self.flow.end_round();
         if !self.left {
             self.members.me_mut().heartbeat += 1;
         }

@@ -385,3 +385,12 @@ mod tests {
         assert_eq!(members.me().last_gc_version, 4);
     }
 }
+#[cfg(test)]
+mod footprint {
+    /// Every node holds one `Member` per cluster member: the simulator runs N^2 of them, so a
+    /// larger record directly lowers the largest cluster it can simulate.
+    #[test]
+    fn member_record_does_not_grow_unnoticed() {
+        assert!(std::mem::size_of::<super::Member>() <= 192, "{}", std::mem::size_of::<super::Member>());
+    }
+}

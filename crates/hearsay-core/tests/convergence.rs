@@ -108,3 +108,39 @@ fn ttl_keys_expire_everywhere() {
     assert!(c.nodes[1].get(&name(1), "lease").is_none());
     assert!(c.nodes[3].get(&name(1), "lease").is_none());
 }
+
+#[test]
+fn a_node_far_behind_is_served_over_a_stream() {
+    let mut c = Cluster::new(3, Config::local(), 7);
+    c.run(20);
+    let now = c.now;
+    for k in 0..300 {
+        c.nodes[0].set(now, &format!("key-{k:03}"), &[b'x'; 100]).unwrap();
+    }
+    c.run(40);
+    assert!(c.run_until_converged(100).is_ok());
+    let streams: u64 = c.nodes.iter().map(|n| n.stats().stream_transmits).sum();
+    assert!(streams > 0, "30 KB of missing state must travel over a stream");
+    for node in &c.nodes {
+        assert_eq!(node.stats().dropped.get("oversized_outgoing"), None);
+    }
+}
+
+#[test]
+fn garbage_input_is_dropped_counted_and_changes_nothing() {
+    let mut c = Cluster::new(3, Config::local(), 8);
+    c.run(20);
+    let before = c.nodes[1].members();
+    let from = util::addr(9);
+    let now = c.now;
+    assert!(c.nodes[1].handle_datagram(now, from, b"").is_err());
+    assert!(c.nodes[1].handle_datagram(now, from, b"HS\x01\x01\x00\x00\x00\x00\x00\xff\xff\xff").is_err());
+    assert!(c.nodes[1].handle_datagram(now, from, &[0u8; 2000]).is_err());
+    assert!(c.nodes[1].handle_stream(now, from, b"not a frame").is_err());
+    let dropped: u64 = c.nodes[1].stats().dropped.values().sum();
+    assert_eq!(dropped, 4);
+    assert_eq!(c.nodes[1].members(), before);
+    let now = c.now;
+    c.nodes[2].set(now, "still", b"works").unwrap();
+    assert!(c.run_until_converged(50).is_ok());
+}
