@@ -1,0 +1,231 @@
+//! The CLI: every client subcommand against a real agent, its errors, and the agent's own
+//! exit codes (bad config → 2 naming the field, unusable store → 2, SIGTERM → 0).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{Agent, BIN, free_addr, hearsay, stderr, stdout, temp_dir, wait_until};
+
+#[test]
+fn client_subcommands_print_tables_and_json() {
+    let dir = temp_dir("cli");
+    let a = Agent::start("c1", &dir, &[]);
+    let b = Agent::start("c2", &dir, &[a.gossip]);
+    wait_until("c1 sees c2", || a.member("c2").is_some_and(|(s, _)| s == "alive"));
+
+    let out = a.cli(&["members"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let header = text.lines().next().unwrap();
+    assert!(header.starts_with("NAME") && header.contains("STATUS") && header.contains("PHI"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("c1 *") && l.contains("alive")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("c2 ") && l.contains("alive")), "{text}");
+    let out = a.cli(&["members", "--json"]);
+    let members: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(members.as_array().unwrap().len(), 2);
+
+    let out = a.cli(&["set", "greeting", "hello world"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "c1: set `greeting` at version 1");
+    let out = a.cli(&["set", "temp", "x", "--ttl", "60", "--json"]);
+    let written: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(written["version"], 2);
+
+    wait_until("c2 has c1/greeting", || b.cli(&["get", "c1", "greeting"]).status.success());
+    let out = b.cli(&["get", "c1", "greeting"]);
+    assert_eq!(stdout(&out), "hello world\n");
+    let out = b.cli(&["get", "c1", "greeting", "--json"]);
+    let entry: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(entry["version"], 1);
+
+    wait_until("c2 lists both keys", || stdout(&b.cli(&["kv", "--node", "c1"])).lines().count() == 3);
+    let text = stdout(&b.cli(&["kv"]));
+    assert!(text.lines().next().unwrap().starts_with("NODE"), "{text}");
+    assert!(text.lines().any(|l| l.contains("greeting") && l.contains("hello world")), "{text}");
+    let out = b.cli(&["kv", "--prefix", "gre", "--json"]);
+    let entries: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(entries.as_array().unwrap().len(), 1);
+
+    let out = a.cli(&["delete", "temp"]);
+    assert_eq!(stdout(&out).trim(), "c1: deleted `temp` at version 3");
+
+    let out = a.cli(&["info"]);
+    let text = stdout(&out);
+    assert!(text.contains("name:          c1") && text.contains("fanout = 3"), "{text}");
+    let info: serde_json::Value = serde_json::from_slice(&a.cli(&["info", "--json"]).stdout).unwrap();
+    assert_eq!(info["own_keys"], 1);
+
+    // Errors: one line, exit 1.
+    let out = b.cli(&["get", "c1", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out).trim(), "hearsay: node `c1` has no key `nope` (HTTP 404)");
+    let out = b.cli(&["get", "ghost", "k"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("unknown node `ghost`"), "{}", stderr(&out));
+    let out = a.cli(&["set", "__x", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("reserved") && stderr(&out).contains("HTTP 400"), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn watch_streams_events_and_http_env_is_honoured() {
+    let dir = temp_dir("cli-watch");
+    let mut a = Agent::start("w1", &dir, &[]);
+    let mut child = Command::new(BIN)
+        .args(["watch", "--json", "--prefix", "w/"])
+        .env("HEARSAY_HTTP", a.http.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    // Keep writing until the watcher (which may still be connecting) prints the event.
+    let mut seen = None;
+    for i in 0..100 {
+        assert!(a.cli(&["set", "w/k", &format!("v{i}")]).status.success());
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(300)) {
+            seen = Some(line);
+            break;
+        }
+    }
+    let line = seen.expect("watch printed nothing");
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(event["kind"], "key_changed");
+    assert_eq!(event["key"], "w/k");
+    // The agent leaves: the stream ends and watch exits 1 with a message.
+    assert!(a.cli(&["leave"]).status.success());
+    assert_eq!(a.wait_exit().code(), Some(0));
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_stopped_agent_gives_one_clear_line_and_exit_code_1() {
+    let addr = free_addr().to_string();
+    for args in [vec!["members"], vec!["kv"], vec!["get", "a", "b"], vec!["set", "k", "v"], vec!["leave"], vec!["info"]]
+    {
+        let mut all = args.clone();
+        all.extend(["--http", &addr]);
+        let out = hearsay(&all);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(
+            err.trim(),
+            format!(
+                "hearsay: cannot reach the hearsay agent at {addr}: connection refused (is `hearsay agent` running?)"
+            ),
+            "{args:?}"
+        );
+    }
+}
+
+fn agent_exit(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(BIN).arg("agent").args(args).stdin(Stdio::null()).output().unwrap();
+    (out.status.code(), stderr(&out))
+}
+
+#[test]
+fn bad_configuration_exits_2_naming_the_field() {
+    let dir = temp_dir("cli-config");
+    let data = dir.join("data").to_string_lossy().into_owned();
+    let http = free_addr().to_string();
+    let base = ["--data-dir", &data, "--http", &http, "--name", "x"];
+    let cases: [(&[&str], &str); 6] = [
+        (&["--fanout", "0"], "`fanout`"),
+        (&["--bind", "localhost-ish"], "`bind`"),
+        (&["--exchange", "shout"], "`exchange`"),
+        (&["--gossip-interval-ms", "0"], "`gossip_interval_ms`"),
+        (&["--phi-threshold=-3"], "`phi_threshold`"),
+        (&["--seeds", "nowhere"], "`seeds`"),
+    ];
+    for (extra, field) in cases {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend_from_slice(extra);
+        let (code, err) = agent_exit(&args);
+        assert_eq!(code, Some(2), "{extra:?}: {err}");
+        assert!(err.contains(field), "{extra:?}: {err}");
+    }
+    let file = dir.join("agent.toml");
+    std::fs::write(&file, "name = \"x\"\nfanout = 2\nmtu = 10\n").unwrap();
+    let (code, err) = agent_exit(&["--config", file.to_str().unwrap(), "--data-dir", &data, "--http", &http]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("`mtu`"), "{err}");
+    std::fs::write(&file, "fanuot = 2\n").unwrap();
+    let (code, err) = agent_exit(&["--config", file.to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("fanuot"), "{err}");
+    let (code, err) = agent_exit(&["--config", dir.join("missing.toml").to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("missing.toml"), "{err}");
+
+    // A corrupt store is a setup error too.
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(std::path::Path::new(&data).join("hearsay.redb"), vec![7u8; 8192]).unwrap();
+    let bind = free_addr().to_string();
+    let (code, err) = agent_exit(&["--data-dir", &data, "--http", &http, "--name", "x", "--bind", &bind]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("cannot open the store"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn config_file_is_used_and_sigterm_leaves_and_exits_0() {
+    let dir = temp_dir("cli-file");
+    let gossip = free_addr();
+    let http = free_addr();
+    let file = dir.join("agent.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "name = \"from-file\"\nbind = \"{gossip}\"\nhttp = \"{http}\"\ndata_dir = \"{}\"\npreset = \"local\"\n\
+             fanout = 2\nexchange = \"push\"\nstrategy = \"anti-entropy\"\nlog_format = \"json\"\n",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.join("agent.log")).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["agent", "--config", file.to_str().unwrap(), "--fanout", "4"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let http_s = http.to_string();
+    wait_until("the agent answers", || hearsay(&["info", "--http", &http_s]).status.success());
+    let info: serde_json::Value =
+        serde_json::from_slice(&hearsay(&["info", "--json", "--http", &http_s]).stdout).unwrap();
+    assert_eq!(info["name"], "from-file");
+    assert_eq!(info["addr"], gossip.to_string());
+    assert_eq!(info["config"]["fanout"], "4", "the flag overrides the file");
+    assert_eq!(info["config"]["exchange"], "push");
+    assert_eq!(info["config"]["strategy"], "anti-entropy");
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let logs = std::fs::read_to_string(dir.join("agent.log")).unwrap();
+    assert_eq!(code, Some(0), "{logs}");
+    // JSON logs, one object per line, and the leave was logged.
+    let lines: Vec<serde_json::Value> = logs.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines.iter().any(|l| l["fields"]["message"] == "left the cluster"), "{logs}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
