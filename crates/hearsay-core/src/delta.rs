@@ -269,7 +269,12 @@ impl Node {
             if value.tombstone {
                 self.members.schedule_gc(now + grace, idx, key.clone(), value.version);
             }
-            if &*key == LEFT_KEY {
+            if &*key == crate::keys::KEYRING_KEY && !value.tombstone {
+                let origin = id.name.clone();
+                self.keyring_published(&origin, &value.value);
+                continue;
+            }
+            if key.starts_with(crate::state::RESERVED_PREFIX) {
                 continue;
             }
             self.push_event(Event::KeyChanged {

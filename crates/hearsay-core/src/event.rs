@@ -28,6 +28,11 @@ pub enum Event {
     MemberLeft(NodeId),
     /// A dead or left member was forgotten after the grace period.
     MemberRemoved(NodeId),
+    /// The cluster keyring changed (locally or adopted from gossip); persist it.
+    KeyringChanged {
+        /// The epoch of the keyring now in force.
+        epoch: u64,
+    },
     /// A key of some owner (the local node included) changed.
     KeyChanged {
         /// The owner.

@@ -16,7 +16,7 @@ const ENVELOPE: usize = 16;
 
 impl Node {
     fn datagram_budget(&self) -> usize {
-        self.config.mtu - HEADER_LEN - ENVELOPE
+        self.config.mtu - HEADER_LEN - ENVELOPE - self.seal_overhead()
     }
 
     /// Budget for digests that only carry heartbeats and rumor feedback.
@@ -289,7 +289,7 @@ impl Node {
         let plan = self.plan(lacking);
         let stream = plan.total_bytes > self.config.stream_threshold_bytes || plan.largest_unit > datagram_budget;
         let (budget, kind) = if stream {
-            (self.config.limits.max_stream_bytes - HEADER_LEN - ENVELOPE, TransmitKind::Stream)
+            (self.config.limits.max_stream_bytes - HEADER_LEN - ENVELOPE - self.seal_overhead(), TransmitKind::Stream)
         } else {
             (datagram_budget, TransmitKind::Datagram)
         };

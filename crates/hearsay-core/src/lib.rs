@@ -47,6 +47,7 @@ mod event;
 mod exchange;
 mod flow;
 mod id;
+mod keys;
 mod membership;
 mod node;
 mod peers;
@@ -65,8 +66,10 @@ pub use config::{
 };
 pub use event::Event;
 pub use id::NodeId;
+pub use keys::KeyringError;
 pub use node::{InputError, MemberInfo, Node, WriteError};
 pub use state::{MemberStatus, RESERVED_PREFIX, VersionedValue};
 pub use stats::{Stats, TypeCounters};
 pub use time::Instant;
 pub use transmit::{Transmit, TransmitKind};
+pub use wire::crypto::{Key, KeyError, Keyring};

@@ -133,6 +133,9 @@ pub struct Node {
     pub(crate) broadcasts: crate::membership::Broadcasts,
     pub(crate) prober: crate::probe::Prober,
     pub(crate) flow: crate::flow::Flow,
+    pub(crate) keyring: Option<crate::Keyring>,
+    pub(crate) keyring_epoch: (u64, Arc<str>),
+    pub(crate) sealer: crate::wire::crypto::Sealer,
 }
 
 pub(crate) const MAX_PENDING_SYNS: usize = 256;
@@ -186,6 +189,9 @@ impl Node {
             broadcasts: Default::default(),
             prober: crate::probe::Prober::new(now + Duration::from_micros(jitter)),
             flow: Default::default(),
+            keyring: None,
+            keyring_epoch: (0, Arc::from("")),
+            sealer: crate::wire::crypto::Sealer::new(crate::id::name_hash(&id.name), id.generation),
         };
         // Our own existence is the first rumor we spread.
         node.advanced(SELF_IDX, id.generation, 0, 0);
@@ -347,7 +353,7 @@ impl Node {
         Ok(())
     }
 
-    fn write_own(&mut self, now: Instant, key: &str, value: Option<&[u8]>) -> u64 {
+    pub(crate) fn write_own(&mut self, now: Instant, key: &str, value: Option<&[u8]>) -> u64 {
         let grace = self.config.tombstone_grace;
         let me = self.members.me_mut();
         let version = me.max_version + 1;
@@ -360,6 +366,9 @@ impl Node {
             self.members.schedule_gc(now + grace, SELF_IDX, Arc::from(key), version);
         }
         self.advanced(SELF_IDX, generation, version - 1, version);
+        if key.starts_with(RESERVED_PREFIX) {
+            return version;
+        }
         self.push_event(Event::KeyChanged {
             owner,
             key: Arc::from(key),
@@ -382,6 +391,9 @@ impl Node {
 
     /// The value of `key` owned by `node`, if this node knows it (tombstones are not returned).
     pub fn get(&self, node: &str, key: &str) -> Option<&VersionedValue> {
+        if key.starts_with(RESERVED_PREFIX) {
+            return None;
+        }
         let idx = self.members.lookup(node)?;
         self.members.get(idx)?.keys.get(key).filter(|v| !v.tombstone)
     }
@@ -431,7 +443,7 @@ impl Node {
     /// [`Stats::dropped`], and returned as an error; the node's state is unchanged.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Result<(), InputError> {
         self.observe(now);
-        let message = match self.codec.decode(bytes) {
+        let message = match self.unseal(bytes, self.config.mtu).and_then(|plain| self.codec.decode(&plain)) {
             Ok(m) => m,
             Err(e) => {
                 self.stats.count_drop(e.reason());
@@ -447,7 +459,8 @@ impl Node {
     /// [`Node::handle_datagram`], with the stream size limit.
     pub fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Result<(), InputError> {
         self.observe(now);
-        let message = match self.stream_codec.decode(bytes) {
+        let limit = self.config.limits.max_stream_bytes;
+        let message = match self.unseal(bytes, limit).and_then(|plain| self.stream_codec.decode(&plain)) {
             Ok(m) => m,
             Err(e) => {
                 self.stats.count_drop(e.reason());
@@ -511,7 +524,10 @@ impl Node {
             TransmitKind::Datagram => self.codec,
             TransmitKind::Stream => self.stream_codec,
         };
-        let payload = codec.encode(message);
+        let Some(payload) = self.seal(codec.encode(message)) else {
+            self.stats.count_drop("seal_failed");
+            return;
+        };
         if payload.len() > codec.max_len {
             // Packing keeps us under the limit; this guards the invariant rather than trust it.
             self.stats.count_drop("oversized_outgoing");

@@ -142,7 +142,7 @@ impl Node {
     }
 
     fn probe_budget(&self) -> usize {
-        self.config.mtu - HEADER_LEN - 64 - 2 * self.config.limits.max_key_bytes
+        self.config.mtu - HEADER_LEN - 64 - 2 * self.config.limits.max_key_bytes - self.seal_overhead()
     }
 
     /// Direct-probe timeout for `idx`: mean round trip plus `y` deviations, where `y` is the

@@ -18,6 +18,7 @@
 //! to_version]`, in ascending order. Receiving it lets the receiver raise its `max_version`
 //! for that owner to `to_version` only if it already had everything up to `from_version`.
 
+pub mod crypto;
 mod header;
 pub(crate) mod size;
 
@@ -323,6 +324,12 @@ pub enum DecodeError {
         /// Our id.
         expected: u32,
     },
+    /// A plaintext packet reached a node that requires encryption.
+    #[error("unencrypted packet, but this cluster requires encryption")]
+    Unencrypted,
+    /// No installed key authenticates the packet (wrong key, tampering or another cluster).
+    #[error("packet failed authentication with every installed key")]
+    Decrypt,
     /// The body does not parse as the header's message type.
     #[error("malformed {message_type:?} body: {reason}")]
     Malformed {
@@ -345,6 +352,8 @@ impl DecodeError {
             DecodeError::UnknownMessageType { .. } => "message_type",
             DecodeError::ForeignCluster { .. } => "foreign_cluster",
             DecodeError::Malformed { .. } => "malformed",
+            DecodeError::Unencrypted => "unencrypted",
+            DecodeError::Decrypt => "decrypt",
         }
     }
 }

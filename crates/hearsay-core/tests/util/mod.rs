@@ -23,6 +23,9 @@ pub struct Cluster {
     /// Hash of every transmitted byte, for determinism checks.
     pub wire_hash: u64,
     pub delivered: u64,
+    /// Every delivered packet, when `record` is set: (from, to index, transmit).
+    pub record: bool,
+    pub recorded: Vec<(SocketAddr, usize, Transmit)>,
 }
 
 pub fn addr(i: usize) -> SocketAddr {
@@ -61,6 +64,8 @@ impl Cluster {
             events: vec![Vec::new(); n],
             wire_hash: 0xcbf2_9ce4_8422_2325,
             delivered: 0,
+            record: false,
+            recorded: Vec::new(),
         }
     }
 
@@ -106,6 +111,9 @@ impl Cluster {
                 continue;
             }
             self.delivered += 1;
+            if self.record {
+                self.recorded.push((from, j, t.clone()));
+            }
             let _ = match t.kind {
                 TransmitKind::Datagram => self.nodes[j].handle_datagram(self.now, from, &t.payload),
                 TransmitKind::Stream => self.nodes[j].handle_stream(self.now, from, &t.payload),
