@@ -2,8 +2,9 @@
 //!
 //! This crate contains no networking code, reads no clock and spawns no thread. It is the
 //! whole protocol — membership, Scuttlebutt reconciliation, the push, pull and push-pull
-//! exchanges, anti-entropy and rumor mongering, phi accrual failure detection — expressed as
-//! a value that consumes inputs and produces outputs. Time and randomness come in as
+//! exchanges, anti-entropy and rumor mongering, SWIM probing with Lifeguard suspicion, phi
+//! accrual, authenticated encryption — expressed as a value that consumes inputs and produces
+//! outputs. Time and randomness come in as
 //! arguments, so a run is a pure function of its seed and inputs.
 //!
 //! A driver owns the IO: the `hearsay` crate drives nodes over UDP and TCP with tokio, and
@@ -32,8 +33,28 @@
 //! picked by a shuffled round-robin over live members, plus now and then a dead member and a
 //! seed so partitions heal. What it says depends on the [`ExchangeMode`] and [`Strategy`]:
 //! anti-entropy rounds reconcile everything (a matching checksum ends the exchange after one
-//! small message); rumor rounds carry only hot rumors until they go cold. Heartbeats ride in
-//! digests; their arrivals feed a phi accrual detector per member.
+//! small message); rumor rounds carry only hot rumors until they go cold, and a rumor round with
+//! nothing hot sends nothing.
+//!
+//! # Liveness
+//!
+//! Liveness comes from probes, not from the gossiped state, so its cost per node does not grow
+//! with the cluster: every probe interval a node pings one member (shuffled round-robin), waits
+//! an adaptive timeout learned from that member's round trips, asks `k` others to probe it
+//! indirectly, and only then suspects it. Suspicion and death travel as small membership
+//! updates piggybacked on every message; a suspect refutes by raising its incarnation, and the
+//! suspicion timeout shrinks as independent members confirm it (Lifeguard). A node that was
+//! paused or fails without even hearing the relays' nacks raises its own health score and stops
+//! accusing others. A restarted node has a higher generation, which beats anything said about
+//! its earlier life. Heartbeats still ride in digests; their arrivals feed a phi accrual figure
+//! per member for operators. See the `probe` and `membership` modules.
+//!
+//! # Security
+//!
+//! With a [`Keyring`] ([`Node::set_keyring`]) every packet is sealed with XChaCha20-Poly1305,
+//! the header (cluster id included) as associated data; keys rotate by gossip
+//! ([`Node::keyring_install`], [`Node::keyring_use`], [`Node::keyring_remove`]). Every decoder
+//! bounds its input, every queue its length, and every rejection is counted in [`Stats`].
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

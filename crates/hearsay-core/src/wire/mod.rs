@@ -1,4 +1,4 @@
-//! The wire format: a fixed [`header`] followed by a postcard-encoded body.
+//! The wire format: a fixed [`Header`] followed by a postcard-encoded body.
 //!
 //! Every message of the protocol is one of the types below. Decoding is a pure function of the
 //! bytes ([`Codec::decode`]); it never panics and tells apart truncated, oversized,
