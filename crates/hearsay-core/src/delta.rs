@@ -285,6 +285,7 @@ impl Node {
             });
         }
         if newly_left {
+            self.watch.push(idx);
             self.push_event(Event::MemberLeft(id));
         }
         if after > before || created {

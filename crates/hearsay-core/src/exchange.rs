@@ -160,12 +160,13 @@ impl Node {
                 blocks.push(block);
             }
         }
-        let count = self.members.len();
+        let slots = self.members.slots();
         let mut tried = 0;
-        while budget > 64 && tried < count.min(64) {
+        while budget > 64 && tried < slots.min(64) {
             tried += 1;
             self.repair_cursor = self.repair_cursor.wrapping_add(1);
-            let Some((idx, m)) = self.members.iter().nth(self.repair_cursor % count.max(1)) else { break };
+            let idx = (self.repair_cursor % slots.max(1)) as MemberIdx;
+            let Some(m) = self.members.get(idx) else { continue };
             if included.contains(&idx) {
                 continue;
             }

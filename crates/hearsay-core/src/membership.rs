@@ -253,6 +253,9 @@ impl Node {
             }
         };
         if accepted {
+            if u.status != WireStatus::Alive {
+                self.watch.push(idx);
+            }
             self.broadcast(u.clone());
         }
     }
@@ -303,14 +306,15 @@ impl Node {
     /// Suspects whose timeout ran out become dead.
     pub(crate) fn expire_suspicions(&mut self, now: Instant) {
         let expired: Vec<MemberIdx> = self
-            .members
+            .watch
             .iter()
-            .filter(|(idx, m)| {
+            .copied()
+            .filter(|idx| {
                 *idx != SELF_IDX
-                    && m.status == MemberStatus::Suspect
-                    && m.suspicion.as_ref().is_some_and(|s| now >= s.deadline)
+                    && self.members.get(*idx).is_some_and(|m| {
+                        m.status == MemberStatus::Suspect && m.suspicion.as_ref().is_some_and(|s| now >= s.deadline)
+                    })
             })
-            .map(|(idx, _)| idx)
             .collect();
         let me: Arc<str> = self.members.me().id.name.clone();
         for idx in expired {

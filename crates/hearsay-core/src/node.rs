@@ -136,6 +136,9 @@ pub struct Node {
     pub(crate) keyring: Option<crate::Keyring>,
     pub(crate) keyring_epoch: (u64, Arc<str>),
     pub(crate) sealer: crate::wire::crypto::Sealer,
+    /// Members that may not be alive (suspect, dead, left): the only ones the per-round
+    /// suspicion and forgetting checks visit. May hold stale entries; pruned every round.
+    pub(crate) watch: Vec<MemberIdx>,
 }
 
 pub(crate) const MAX_PENDING_SYNS: usize = 256;
@@ -190,6 +193,7 @@ impl Node {
             prober: crate::probe::Prober::new(now + Duration::from_micros(jitter)),
             flow: Default::default(),
             keyring: None,
+            watch: Vec::new(),
             keyring_epoch: (0, Arc::from("")),
             sealer: crate::wire::crypto::Sealer::new(crate::id::name_hash(&id.name), id.generation),
         };

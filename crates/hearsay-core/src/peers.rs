@@ -47,9 +47,13 @@ impl PeerSelector {
     }
 }
 
-/// One dead member at random, if any.
-pub(crate) fn random_dead(members: &Members, rng: &mut impl Rng) -> Option<MemberIdx> {
-    let dead: Vec<MemberIdx> = members.iter().filter(|(_, m)| m.status == MemberStatus::Dead).map(|(i, _)| i).collect();
+/// One dead member at random among `candidates`, if any.
+pub(crate) fn random_dead(members: &Members, candidates: &[MemberIdx], rng: &mut impl Rng) -> Option<MemberIdx> {
+    let dead: Vec<MemberIdx> = candidates
+        .iter()
+        .copied()
+        .filter(|i| members.get(*i).is_some_and(|m| m.status == MemberStatus::Dead))
+        .collect();
     if dead.is_empty() { None } else { Some(dead[rng.random_range(0..dead.len())]) }
 }
 
@@ -96,6 +100,6 @@ mod tests {
             round.sort_unstable();
             assert_eq!(round, vec![1, 3]);
         }
-        assert_eq!(random_dead(&members, &mut rng), Some(2));
+        assert_eq!(random_dead(&members, &[1, 2, 3], &mut rng), Some(2));
     }
 }

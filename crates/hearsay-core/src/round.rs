@@ -49,8 +49,9 @@ impl Node {
         // Partitions heal through dead members and seeds; a node that knows nobody joins
         // through the seeds. These exchanges are always full anti-entropy.
         if self.rng.random_bool(self.config.dead_peer_probability)
-            && let Some(addr) =
-                random_dead(&self.members, &mut self.rng).and_then(|i| self.members.get(i)).map(|m| m.id.addr)
+            && let Some(addr) = random_dead(&self.members, &self.watch, &mut self.rng)
+                .and_then(|i| self.members.get(i))
+                .map(|m| m.id.addr)
         {
             targets.push((addr, true, true));
         }
@@ -101,15 +102,20 @@ impl Node {
 
     fn forget_departed(&mut self, now: Instant) {
         let grace = self.config.dead_member_grace;
+        let members = &self.members;
+        self.watch.retain(|idx| members.get(*idx).is_some_and(|m| m.status != MemberStatus::Alive));
+        self.watch.sort_unstable();
+        self.watch.dedup();
         let gone: Vec<MemberIdx> = self
-            .members
+            .watch
             .iter()
-            .filter(|(idx, m)| {
+            .copied()
+            .filter(|idx| {
                 *idx != SELF_IDX
-                    && matches!(m.status, MemberStatus::Dead | MemberStatus::Left)
-                    && now >= m.status_since + grace
+                    && self.members.get(*idx).is_some_and(|m| {
+                        matches!(m.status, MemberStatus::Dead | MemberStatus::Left) && now >= m.status_since + grace
+                    })
             })
-            .map(|(idx, _)| idx)
             .collect();
         for idx in gone {
             if let Some(m) = self.members.remove(idx) {

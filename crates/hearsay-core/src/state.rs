@@ -194,6 +194,11 @@ impl Members {
         self.count
     }
 
+    /// Number of slots (an upper bound on indices; some may be free).
+    pub(crate) fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
     pub(crate) fn average_name_len(&self) -> usize {
         self.name_bytes / self.count.max(1)
     }
