@@ -30,7 +30,7 @@ pub struct AgentOptions {
     /// Gossip address to listen on, UDP and TCP [default: 127.0.0.1:7946].
     #[arg(long)]
     pub bind: Option<String>,
-    /// Gossip address other nodes use to reach this one [default: the bind address].
+    /// Gossip address other nodes use to reach this one, ip:port or host:port [default: the bind address].
     #[arg(long)]
     pub advertise: Option<String>,
     /// Addresses of nodes to join through (comma separated; host names are resolved).
@@ -69,7 +69,11 @@ pub struct AgentOptions {
     /// Failure detector: phi above which a member becomes suspect.
     #[arg(long)]
     pub phi_threshold: Option<f64>,
-    /// Failure detector: how long a member stays suspect before it is declared dead, in milliseconds.
+    /// Failure detector: one member is probed per this many milliseconds (SWIM).
+    #[arg(long)]
+    pub probe_interval_ms: Option<u64>,
+    /// Failure detector: longest time a member stays suspect before it is declared dead, in
+    /// milliseconds (confirmations from other members shorten it).
     #[arg(long)]
     pub suspicion_timeout_ms: Option<u64>,
     /// Largest value in bytes.
@@ -102,6 +106,7 @@ impl AgentOptions {
             anti_entropy_every: self.anti_entropy_every.or(file.anti_entropy_every),
             mtu: self.mtu.or(file.mtu),
             phi_threshold: self.phi_threshold.or(file.phi_threshold),
+            probe_interval_ms: self.probe_interval_ms.or(file.probe_interval_ms),
             suspicion_timeout_ms: self.suspicion_timeout_ms.or(file.suspicion_timeout_ms),
             max_value_bytes: self.max_value_bytes.or(file.max_value_bytes),
             log_format: self.log_format.or(file.log_format),
@@ -193,16 +198,16 @@ pub fn parse_addr(name: &str, text: &str) -> Result<SocketAddr, ConfigProblem> {
     text.trim().parse().map_err(|_| field(name, format!("`{text}` is not an address of the form ip:port")))
 }
 
-/// Resolves a seed: `ip:port` or `host:port`.
-fn resolve_seed(text: &str) -> Result<SocketAddr, ConfigProblem> {
+/// Resolves `ip:port` or `host:port` (containers name each other by host name).
+fn resolve_addr(name: &str, text: &str) -> Result<SocketAddr, ConfigProblem> {
     if let Ok(addr) = text.trim().parse() {
         return Ok(addr);
     }
     let mut addrs = text
         .trim()
         .to_socket_addrs()
-        .map_err(|e| field("seeds", format!("`{text}` is not an address of the form host:port ({e})")))?;
-    addrs.next().ok_or_else(|| field("seeds", format!("`{text}` resolves to no address")))
+        .map_err(|e| field(name, format!("`{text}` is not an address of the form host:port ({e})")))?;
+    addrs.next().ok_or_else(|| field(name, format!("`{text}` resolves to no address")))
 }
 
 fn default_name() -> String {
@@ -280,6 +285,7 @@ fn agent_field_name(core_field: &str) -> &str {
         "gossip_interval" => "gossip_interval_ms",
         "detector.phi_threshold" => "phi_threshold",
         "detector.suspicion_timeout" => "suspicion_timeout_ms",
+        "probe.interval" => "probe_interval_ms",
         "limits.max_value_bytes" => "max_value_bytes",
         other => other,
     }
@@ -293,7 +299,7 @@ pub fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProblem> {
         Some(text) => parse_addr("bind", text)?,
         None => DEFAULT_BIND,
     };
-    let advertise = options.advertise.as_deref().map(|text| parse_addr("advertise", text)).transpose()?;
+    let advertise = options.advertise.as_deref().map(|text| resolve_addr("advertise", text)).transpose()?;
     if let Some(addr) = advertise {
         if addr.ip().is_unspecified() || addr.port() == 0 {
             return Err(field("advertise", format!("{addr} is not an address peers can reach")));
@@ -301,7 +307,8 @@ pub fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProblem> {
     } else if bind.ip().is_unspecified() {
         return Err(field("advertise", format!("required when bind is the wildcard address {bind}")));
     }
-    let seeds = options.seeds.unwrap_or_default().iter().map(|s| resolve_seed(s)).collect::<Result<Vec<_>, _>>()?;
+    let seeds =
+        options.seeds.unwrap_or_default().iter().map(|s| resolve_addr("seeds", s)).collect::<Result<Vec<_>, _>>()?;
     let http = match &options.http {
         Some(text) => parse_addr("http", text)?,
         None => DEFAULT_HTTP,
@@ -333,6 +340,9 @@ pub fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProblem> {
     }
     if let Some(phi) = options.phi_threshold {
         core.detector.phi_threshold = phi;
+    }
+    if let Some(ms) = options.probe_interval_ms {
+        core.probe.interval = Duration::from_millis(ms);
     }
     if let Some(ms) = options.suspicion_timeout_ms {
         core.detector.suspicion_timeout = Duration::from_millis(ms);
@@ -417,6 +427,7 @@ mod tests {
         assert_eq!(field_of(resolve(AgentOptions { gossip_interval_ms: Some(0), ..opts() })), "gossip_interval_ms");
         assert_eq!(field_of(resolve(AgentOptions { phi_threshold: Some(-1.0), ..opts() })), "phi_threshold");
         assert_eq!(field_of(resolve(AgentOptions { mtu: Some(10), ..opts() })), "mtu");
+        assert_eq!(field_of(resolve(AgentOptions { probe_interval_ms: Some(0), ..opts() })), "probe_interval_ms");
         assert_eq!(field_of(resolve(AgentOptions { preset: Some("moon".into()), ..opts() })), "preset");
         assert_eq!(field_of(resolve(AgentOptions { strategy: Some("gossip".into()), ..opts() })), "strategy");
         assert_eq!(field_of(resolve(AgentOptions { name: Some("a/b".into()), ..opts() })), "name");

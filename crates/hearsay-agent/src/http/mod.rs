@@ -162,6 +162,7 @@ async fn info(State(state): State<AppState>) -> Result<Json<InfoJson>, ApiError>
     config.insert("anti_entropy_every".to_string(), c.anti_entropy_every.to_string());
     config.insert("mtu".to_string(), c.mtu.to_string());
     config.insert("phi_threshold".to_string(), c.detector.phi_threshold.to_string());
+    config.insert("probe_interval_ms".to_string(), c.probe.interval.as_millis().to_string());
     config.insert("suspicion_timeout_ms".to_string(), c.detector.suspicion_timeout.as_millis().to_string());
     config.insert("max_value_bytes".to_string(), c.limits.max_value_bytes.to_string());
     let mut by_status = BTreeMap::new();
