@@ -44,6 +44,9 @@ pub fn prepare(settings: &AgentSettings) -> anyhow::Result<(Arc<Store>, u64, Per
 /// Runs the agent until it leaves. Returns once it has stopped.
 pub async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     let (store, generation, persisted) = prepare(&settings).map_err(AgentError::Setup)?;
+    for seed in &settings.unresolved_seeds {
+        tracing::warn!(seed = %seed, "seed does not resolve; skipped");
+    }
     let now = unix_ms();
     let (restore, ttl_keys): (Vec<_>, Vec<_>) = persisted.keys.into_iter().partition(|k| k.expires_at_ms.is_none());
     let restore: Vec<(String, Vec<u8>, u64)> = restore.into_iter().map(|k| (k.key, k.value, k.version)).collect();
@@ -96,7 +99,8 @@ pub async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     }
 
     let persister = tokio::spawn(persist_events(cluster.clone(), store.clone()));
-    let (left_tx, mut left_rx) = watch::channel(false);
+    let (left_tx, left_rx) = watch::channel(false);
+    let mut left_wait = left_rx.clone();
     let (stop_http_tx, stop_http_rx) = watch::channel(false);
     let state = http::AppState::new(cluster.clone(), Some(store.clone()), settings.core.clone(), left_tx);
     let mut stop_rx = stop_http_rx.clone();
@@ -106,10 +110,16 @@ pub async fn run(settings: AgentSettings) -> Result<(), AgentError> {
 
     let reason = tokio::select! {
         r = shutdown_signal() => r,
-        _ = left_rx.wait_for(|left| *left) => "leave requested over HTTP",
+        _ = left_wait.wait_for(|left| *left) => "leave requested over HTTP",
+        _ = node_stopped(&cluster) => {
+            // A leave over HTTP stops the node a moment before the flag is raised.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if *left_rx.borrow() { "leave requested over HTTP" } else { "the node stopped unexpectedly" }
+        }
     };
     tracing::info!(reason, "stopping");
-    if !*left_rx.borrow() {
+    let crashed = reason == "the node stopped unexpectedly";
+    if !*left_rx.borrow() && !crashed {
         match tokio::time::timeout(LEAVE_TIMEOUT, cluster.leave()).await {
             Ok(Ok(())) => tracing::info!("left the cluster"),
             Ok(Err(e)) => tracing::warn!(error = %e, "leave failed"),
@@ -124,8 +134,21 @@ pub async fn run(settings: AgentSettings) -> Result<(), AgentError> {
         _ => {}
     }
     persister.abort();
+    if crashed {
+        return Err(AgentError::Runtime(anyhow::anyhow!("the node stopped unexpectedly (see the log above)")));
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Resolves if the node task stops on its own (a fatal socket error).
+async fn node_stopped(cluster: &Cluster) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if let Err(hearsay::Error::Stopped) = cluster.members().await {
+            return;
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM, with the signal's name.

@@ -135,6 +135,9 @@ pub struct AgentSettings {
     pub advertise: Option<SocketAddr>,
     /// Seed addresses.
     pub seeds: Vec<SocketAddr>,
+    /// Seeds given by a host name that did not resolve (yet): logged, then skipped. A seed
+    /// whose peer starts later is still found through the others, or through the store.
+    pub unresolved_seeds: Vec<String>,
     /// Store directory.
     pub data_dir: PathBuf,
     /// HTTP API address.
@@ -233,6 +236,20 @@ fn check_name(name: &str) -> Result<(), ConfigProblem> {
     Ok(())
 }
 
+/// A seed: `ip:port`, or `host:port` resolved now; `Ok(None)` if the host name does not resolve
+/// (in a container or a StatefulSet, other members' names appear only once they run).
+fn resolve_seed(text: &str) -> Result<Option<SocketAddr>, ConfigProblem> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse() {
+        return Ok(Some(addr));
+    }
+    let port_ok = text.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if !port_ok {
+        return Err(field("seeds", format!("`{text}` is not an address of the form host:port")));
+    }
+    Ok(text.to_socket_addrs().ok().and_then(|mut addrs| addrs.next()))
+}
+
 /// The protocol preset named `preset`.
 pub fn preset(name: &str) -> Result<Config, ConfigProblem> {
     match name {
@@ -307,8 +324,14 @@ pub fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProblem> {
     } else if bind.ip().is_unspecified() {
         return Err(field("advertise", format!("required when bind is the wildcard address {bind}")));
     }
-    let seeds =
-        options.seeds.unwrap_or_default().iter().map(|s| resolve_addr("seeds", s)).collect::<Result<Vec<_>, _>>()?;
+    let mut seeds = Vec::new();
+    let mut unresolved_seeds = Vec::new();
+    for text in options.seeds.unwrap_or_default() {
+        match resolve_seed(&text)? {
+            Some(addr) => seeds.push(addr),
+            None => unresolved_seeds.push(text),
+        }
+    }
     let http = match &options.http {
         Some(text) => parse_addr("http", text)?,
         None => DEFAULT_HTTP,
@@ -368,6 +391,7 @@ pub fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProblem> {
         bind,
         advertise,
         seeds,
+        unresolved_seeds,
         data_dir: options.data_dir.unwrap_or_else(|| PathBuf::from("hearsay-data")),
         http,
         core,
@@ -424,6 +448,10 @@ mod tests {
         assert_eq!(field_of(resolve(AgentOptions { bind: Some("nope".into()), ..opts() })), "bind");
         assert_eq!(field_of(resolve(AgentOptions { http: Some("1.2.3.4".into()), ..opts() })), "http");
         assert_eq!(field_of(resolve(AgentOptions { seeds: Some(vec!["::bad".into()]), ..opts() })), "seeds");
+        assert_eq!(
+            field_of(resolve(AgentOptions { seeds: Some(vec!["host-without-port".into()]), ..opts() })),
+            "seeds"
+        );
         assert_eq!(field_of(resolve(AgentOptions { gossip_interval_ms: Some(0), ..opts() })), "gossip_interval_ms");
         assert_eq!(field_of(resolve(AgentOptions { phi_threshold: Some(-1.0), ..opts() })), "phi_threshold");
         assert_eq!(field_of(resolve(AgentOptions { mtu: Some(10), ..opts() })), "mtu");

@@ -137,8 +137,9 @@ fn errors_are_json_with_the_right_status() {
     assert!(a.get_json("/v1/kv").as_array().unwrap().is_empty());
     let (status, _) = request(a.http, "PUT", "/v1/kv/max", &vec![b'x'; 64 * 1024]).unwrap();
     assert_eq!(status, 200, "a value exactly at the limit is accepted");
-    let (status, _) = request(a.http, "POST", "/v1/members", b"").unwrap();
+    let (status, body) = request(a.http, "POST", "/v1/members", b"").unwrap();
     assert_eq!(status, 405);
+    assert!(error_of(&body).contains("method not allowed"), "{body}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

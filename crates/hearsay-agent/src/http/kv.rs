@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use hearsay_core::RESERVED_PREFIX;
@@ -33,6 +33,10 @@ pub(super) struct PutQuery {
 
 fn query_error(rejection: QueryRejection) -> ApiError {
     ApiError::bad_request(format!("bad query string: {}", rejection.body_text()))
+}
+
+fn path_error(rejection: PathRejection) -> ApiError {
+    ApiError::bad_request(format!("bad path: {}", rejection.body_text()))
 }
 
 /// Live, non-reserved keys of every member matching the filters.
@@ -75,8 +79,9 @@ pub(super) async fn list(
 /// `GET /v1/kv/{node}` or `GET /v1/kv/{node}/{key}`.
 pub(super) async fn get(
     State(state): State<AppState>,
-    Path(path): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(path) = path.map_err(path_error)?;
     let Some((node, key)) = path.split_once('/').filter(|(_, key)| !key.is_empty()) else {
         let node = path.trim_end_matches('/');
         let list = entries(&state, Some(node), None).await?;
@@ -130,10 +135,11 @@ async fn persist(
 
 pub(super) async fn put(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    key: Result<Path<String>, PathRejection>,
     query: Result<Query<PutQuery>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<WriteJson>, ApiError> {
+    let Path(key) = key.map_err(path_error)?;
     let Query(query) = query.map_err(query_error)?;
     let limit = state.inner.config.limits.max_value_bytes;
     let body = body.map_err(|rejection| {
@@ -168,8 +174,9 @@ pub(super) async fn put(
 
 pub(super) async fn delete(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    key: Result<Path<String>, PathRejection>,
 ) -> Result<Json<WriteJson>, ApiError> {
+    let Path(key) = key.map_err(path_error)?;
     let cluster = state.cluster();
     let Some(version) = cluster.delete(&key).await? else {
         return Err(ApiError::not_found(format!("this node has no key `{key}`")));

@@ -118,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events", get(events::stream))
         .route("/metrics", get(metrics_handler))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
@@ -138,6 +139,10 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint (see docs/agent.md for the API)")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this endpoint (see docs/agent.md for the API)")
 }
 
 async fn health(State(state): State<AppState>) -> Result<Json<HealthJson>, ApiError> {
