@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hearsay_core::{Node, NodeId};
+use hearsay_core::{Keyring, Node, NodeId};
 use rand::{RngCore, SeedableRng};
 use tokio::net::{TcpListener, UdpSocket};
 
@@ -33,6 +33,7 @@ pub struct ClusterBuilder {
     rng_seed: Option<u64>,
     restore: Option<(OwnEntries, u64)>,
     known_peers: Vec<NodeId>,
+    keyring: Option<Keyring>,
 }
 
 impl ClusterBuilder {
@@ -47,6 +48,7 @@ impl ClusterBuilder {
             rng_seed: None,
             restore: None,
             known_peers: Vec::new(),
+            keyring: None,
         }
     }
 
@@ -100,6 +102,13 @@ impl ClusterBuilder {
         self
     }
 
+    /// Encrypts and authenticates every packet with `keyring` (XChaCha20-Poly1305). Every
+    /// node of the cluster needs a keyring holding the primary key. Default: no encryption.
+    pub fn keyring(mut self, keyring: Keyring) -> Self {
+        self.keyring = Some(keyring);
+        self
+    }
+
     /// Binds the sockets and starts the node task on the current tokio runtime.
     pub async fn spawn(self) -> Result<Cluster, Error> {
         self.config.validate()?;
@@ -122,6 +131,7 @@ impl ClusterBuilder {
         let clock = Clock::start();
         let now = clock.now();
         let mut node = Node::new(self.config, id.clone(), self.seeds, rng_seed, now)?;
+        node.set_keyring(self.keyring);
         if let Some((entries, max_version)) = self.restore {
             let skipped = node.restore_own(entries, max_version);
             if skipped > 0 {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use hearsay_core::{Event, MemberInfo, NodeId, Stats, VersionedValue, WriteError};
+use hearsay_core::{Event, Key, Keyring, KeyringError, MemberInfo, NodeId, Stats, VersionedValue, WriteError};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::Config;
@@ -25,6 +25,16 @@ pub(crate) enum Command {
     Snapshot { reply: oneshot::Sender<Snapshot> },
     Stats { reply: oneshot::Sender<DriverStats> },
     Leave { reply: oneshot::Sender<()> },
+    Keyring { reply: oneshot::Sender<Option<Keyring>> },
+    ChangeKeyring { change: KeyringChange, reply: oneshot::Sender<Result<(), KeyringError>> },
+}
+
+/// A cluster-wide keyring change.
+#[derive(Debug)]
+pub(crate) enum KeyringChange {
+    Install(Key),
+    Use(Key),
+    Remove(Key),
 }
 
 /// Counters kept outside the core (sockets, streams, subscribers), shared by the node task,
@@ -49,7 +59,7 @@ impl Counters {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub(crate) fn snapshot(&self, core: Stats) -> DriverStats {
+    pub(crate) fn snapshot(&self, core: Stats, flow: FlowStats) -> DriverStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         DriverStats {
             core,
@@ -64,12 +74,25 @@ impl Counters {
             stream_errors: get(&self.stream_errors),
             stream_connections_refused: get(&self.stream_connections_refused),
             events_lagged: get(&self.events_lagged),
+            write_rate: flow.write_rate,
+            backlog_bytes: flow.backlog_bytes,
+            pending_updates: flow.pending_updates,
+            health_score: flow.health_score,
         }
     }
 }
 
+/// Gauges read from the core alongside its counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FlowStats {
+    pub(crate) write_rate: f64,
+    pub(crate) backlog_bytes: u64,
+    pub(crate) pending_updates: u64,
+    pub(crate) health_score: u32,
+}
+
 /// Counters of one node: the protocol's own, plus the driver's sockets and subscribers.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct DriverStats {
     /// The core's counters (messages and bytes by type, drops by reason, rounds...).
@@ -96,6 +119,14 @@ pub struct DriverStats {
     pub stream_connections_refused: u64,
     /// Events lost by subscribers that fell behind (oldest first).
     pub events_lagged: u64,
+    /// Flow-control advice: local writes per gossip round the network currently carries.
+    pub write_rate: f64,
+    /// Bytes of state peers lacked that the last overflowing delta could not carry.
+    pub backlog_bytes: u64,
+    /// Membership updates waiting to be piggybacked.
+    pub pending_updates: u64,
+    /// Lifeguard local health (0 is healthy; higher means this node doubts its own timeliness).
+    pub health_score: u32,
 }
 
 /// Everything one node knows: every member and its live keys.
@@ -259,6 +290,30 @@ impl Cluster {
     pub async fn shutdown(&self) {
         self.inner.stop.send_replace(true);
         self.wait_stopped().await;
+    }
+
+    /// The cluster keyring in force, `None` when encryption is off.
+    pub async fn keyring(&self) -> Result<Option<Keyring>, Error> {
+        self.request(|reply| Command::Keyring { reply }).await
+    }
+
+    /// Installs `key` on every node (accepted for opening packets; sealing keeps the primary).
+    pub async fn keyring_install(&self, key: Key) -> Result<(), Error> {
+        self.change_keyring(KeyringChange::Install(key)).await
+    }
+
+    /// Makes an installed `key` the primary on every node.
+    pub async fn keyring_use(&self, key: Key) -> Result<(), Error> {
+        self.change_keyring(KeyringChange::Use(key)).await
+    }
+
+    /// Removes `key` from every node.
+    pub async fn keyring_remove(&self, key: Key) -> Result<(), Error> {
+        self.change_keyring(KeyringChange::Remove(key)).await
+    }
+
+    async fn change_keyring(&self, change: KeyringChange) -> Result<(), Error> {
+        Ok(self.request(|reply| Command::ChangeKeyring { change, reply }).await??)
     }
 
     async fn wait_stopped(&self) {

@@ -14,7 +14,7 @@ use tokio::sync::{Semaphore, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::clock::Clock;
-use crate::cluster::{Command, Counters, MemberSnapshot, Snapshot, TaskEnds};
+use crate::cluster::{Command, Counters, FlowStats, KeyringChange, MemberSnapshot, Snapshot, TaskEnds};
 use crate::stream::{self, InboundFrame};
 
 /// Frames from all inbound connections waiting for the node task.
@@ -200,7 +200,24 @@ impl Driver {
                 let _ = reply.send(Snapshot { members });
             }
             Command::Stats { reply } => {
-                let _ = reply.send(self.counters.snapshot(self.node.stats().clone()));
+                let flow = FlowStats {
+                    write_rate: self.node.write_rate(),
+                    backlog_bytes: self.node.backlog_bytes() as u64,
+                    pending_updates: self.node.pending_updates() as u64,
+                    health_score: self.node.health_score(),
+                };
+                let _ = reply.send(self.counters.snapshot(self.node.stats().clone(), flow));
+            }
+            Command::Keyring { reply } => {
+                let _ = reply.send(self.node.keyring().cloned());
+            }
+            Command::ChangeKeyring { change, reply } => {
+                let result = match change {
+                    KeyringChange::Install(key) => self.node.keyring_install(now, key),
+                    KeyringChange::Use(key) => self.node.keyring_use(now, &key),
+                    KeyringChange::Remove(key) => self.node.keyring_remove(now, &key),
+                };
+                let _ = reply.send(result);
             }
             Command::Leave { reply } => match &mut self.leaving {
                 Some((_, waiters)) => waiters.push(reply),

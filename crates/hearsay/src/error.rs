@@ -9,6 +9,9 @@ pub enum Error {
     /// The node refused a local write; nothing changed.
     #[error("write refused: {0}")]
     Write(#[from] hearsay_core::WriteError),
+    /// A keyring change was refused; nothing changed.
+    #[error("keyring change refused: {0}")]
+    Keyring(#[from] hearsay_core::KeyringError),
     /// The configuration cannot work; no node was started.
     #[error("invalid configuration: {0}")]
     Config(#[from] hearsay_core::ConfigError),

@@ -38,7 +38,9 @@ mod error;
 mod stream;
 mod subscription;
 
-pub use hearsay_core::{self as core, Config, Event, MemberInfo, MemberStatus, NodeId, Stats, VersionedValue};
+pub use hearsay_core::{
+    self as core, Config, Event, Key, Keyring, MemberInfo, MemberStatus, NodeId, Stats, VersionedValue,
+};
 
 pub use builder::ClusterBuilder;
 pub use cluster::{Cluster, DriverStats, MemberSnapshot, Snapshot};

@@ -290,3 +290,35 @@ async fn port_zero_binds_udp_and_tcp_on_one_port_and_bad_writes_are_refused() {
     let mut late = node.subscribe();
     assert_eq!(late.recv().await, None, "subscribing to a stopped node ends at once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_nodes_converge_and_a_node_without_the_key_is_kept_out() {
+    let key = hearsay::Key::from_bytes([42; 32]);
+    let spawn = |seeds: Vec<SocketAddr>, keyring: Option<hearsay::Keyring>| async move {
+        let mut builder = Cluster::builder(Config::local()).bind(localhost()).seeds(seeds);
+        if let Some(keyring) = keyring {
+            builder = builder.keyring(keyring);
+        }
+        builder.spawn().await.unwrap()
+    };
+    let a = spawn(vec![], Some(hearsay::Keyring::new(key.clone()))).await;
+    let b = spawn(vec![a.local_addr()], Some(hearsay::Keyring::new(key.clone()))).await;
+    let outsider = spawn(vec![a.local_addr()], None).await;
+    let pair = [a.clone(), b.clone()];
+    eventually("the two keyed nodes see each other", || all_see_each_other(&pair)).await;
+    let owner = a.id().name.to_string();
+    a.set("secret", "s").await.unwrap();
+    eventually("the keyed peer holds the value", || async {
+        b.get(&owner, "secret").await.unwrap().is_some_and(|v| &*v.value == b"s")
+    })
+    .await;
+    eventually("the keyed node drops the outsider's packets", || async {
+        a.stats().await.unwrap().core.dropped.values().sum::<u64>() > 0
+    })
+    .await;
+    assert!(outsider.get(&owner, "secret").await.unwrap().is_none());
+    assert_eq!(alive_names(&a).await.len(), 2, "the outsider never became a member");
+    assert_eq!(a.keyring().await.unwrap().map(|k| k.primary().clone()), Some(key));
+    assert!(matches!(outsider.keyring_install(hearsay::Key::from_bytes([1; 32])).await, Err(Error::Keyring(_))));
+    shutdown_all(&[a, b, outsider]).await;
+}
