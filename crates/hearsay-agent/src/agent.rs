@@ -69,6 +69,10 @@ pub async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     if let Some(addr) = settings.advertise {
         builder = builder.advertise(addr);
     }
+    if let Some(keyring) = settings.keyring.clone() {
+        tracing::info!(primary = %keyring.primary().fingerprint(), keys = keyring.keys().len(), "packets are encrypted");
+        builder = builder.keyring(keyring);
+    }
     let cluster = builder
         .spawn()
         .await

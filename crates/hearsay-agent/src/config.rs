@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hearsay_core::{Config, ConfigError, ExchangeMode, Strategy};
+use hearsay_core::{Config, ConfigError, ExchangeMode, Key, Keyring, Strategy};
 use serde::Deserialize;
 
 /// Default gossip address (UDP and TCP).
@@ -79,6 +79,10 @@ pub struct AgentOptions {
     /// Largest value in bytes.
     #[arg(long)]
     pub max_value_bytes: Option<usize>,
+    /// File of cluster keys (64 hex digits each, one per line, the first is the primary):
+    /// every packet is encrypted and authenticated. Create keys with `hearsay keygen`.
+    #[arg(long)]
+    pub keyring_file: Option<PathBuf>,
     /// Log format: text or json.
     #[arg(long)]
     pub log_format: Option<String>,
@@ -109,6 +113,7 @@ impl AgentOptions {
             probe_interval_ms: self.probe_interval_ms.or(file.probe_interval_ms),
             suspicion_timeout_ms: self.suspicion_timeout_ms.or(file.suspicion_timeout_ms),
             max_value_bytes: self.max_value_bytes.or(file.max_value_bytes),
+            keyring_file: self.keyring_file.or(file.keyring_file),
             log_format: self.log_format.or(file.log_format),
             log_level: self.log_level.or(file.log_level),
         }
@@ -144,6 +149,8 @@ pub struct AgentSettings {
     pub http: SocketAddr,
     /// Protocol configuration.
     pub core: Config,
+    /// Packet encryption keys, if any.
+    pub keyring: Option<Keyring>,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -248,6 +255,29 @@ fn resolve_seed(text: &str) -> Result<Option<SocketAddr>, ConfigProblem> {
         return Err(field("seeds", format!("`{text}` is not an address of the form host:port")));
     }
     Ok(text.to_socket_addrs().ok().and_then(|mut addrs| addrs.next()))
+}
+
+/// Parses a keyring file: one key (64 hex digits) per line, the first is the primary; blank
+/// lines and lines starting with `#` are ignored.
+pub fn parse_keyring(text: &str) -> Result<Keyring, ConfigProblem> {
+    let mut keys = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let key = Key::parse(line).map_err(|e| field("keyring_file", format!("line {}: {e}", n + 1)))?;
+        keys.push(key);
+    }
+    let mut keys = keys.into_iter();
+    let primary = keys.next().ok_or_else(|| field("keyring_file", "holds no key"))?;
+    Ok(Keyring::with_keys(primary, keys))
+}
+
+fn read_keyring(path: &Path) -> Result<Keyring, ConfigProblem> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| field("keyring_file", format!("cannot read {}: {e}", path.display())))?;
+    parse_keyring(&text)
 }
 
 /// The protocol preset named `preset`.
@@ -382,6 +412,7 @@ pub fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProblem> {
         Some("json") => LogFormat::Json,
         Some(other) => return Err(field("log_format", format!("`{other}` is not one of text, json"))),
     };
+    let keyring = options.keyring_file.as_deref().map(read_keyring).transpose()?;
     let log_level = options.log_level.unwrap_or_else(|| "info".to_string());
     if let Err(e) = log_level.parse::<tracing_subscriber::EnvFilter>() {
         return Err(field("log_level", format!("`{log_level}` is not a valid filter: {e}")));
@@ -395,6 +426,7 @@ pub fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProblem> {
         data_dir: options.data_dir.unwrap_or_else(|| PathBuf::from("hearsay-data")),
         http,
         core,
+        keyring,
         log_format,
         log_level,
     })
@@ -461,6 +493,22 @@ mod tests {
         assert_eq!(field_of(resolve(AgentOptions { name: Some("a/b".into()), ..opts() })), "name");
         assert_eq!(field_of(resolve(AgentOptions { log_format: Some("xml".into()), ..opts() })), "log_format");
         assert_eq!(field_of(resolve(AgentOptions { bind: Some("0.0.0.0:7946".into()), ..opts() })), "advertise");
+    }
+
+    #[test]
+    fn keyring_files_list_the_primary_first() {
+        let a = "11".repeat(32);
+        let b = "22".repeat(32);
+        let ring = parse_keyring(&format!("# rotated on monday\n{b}\n\n{a}\n")).unwrap();
+        assert_eq!(ring.primary(), &Key::parse(&b).unwrap());
+        assert_eq!(ring.keys().len(), 2);
+        assert!(
+            matches!(parse_keyring("# nothing\n"), Err(ConfigProblem::Field { field, .. }) if field == "keyring_file")
+        );
+        let err = parse_keyring("abcd\n").unwrap_err().to_string();
+        assert!(err.contains("keyring_file") && err.contains("line 1"), "{err}");
+        let missing = AgentOptions { keyring_file: Some("/nonexistent/keys".into()), ..opts() };
+        assert_eq!(field_of(resolve(missing)), "keyring_file");
     }
 
     #[test]

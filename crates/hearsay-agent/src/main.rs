@@ -42,8 +42,12 @@ enum Command {
     Leave(cli::client::PlainArgs),
     /// Show the agent's identity, configuration and counters.
     Info(cli::client::PlainArgs),
+    /// Print a new random cluster key for `keyring_file`.
+    Keygen(cli::keygen::KeygenArgs),
     /// Start a local cluster in this process and narrate membership, spreading and failure detection.
     Demo(cli::demo::DemoArgs),
+    /// Run benchmarks (see `hearsay bench --help`).
+    Bench(cli::bench::BenchArgs),
     /// Run the deterministic simulator (see `hearsay sim --help`).
     Sim(cli::sim::SimArgs),
 }
@@ -60,7 +64,15 @@ fn main() -> ExitCode {
         Command::Watch(args) => cli::client::run(Request::Watch(args)),
         Command::Leave(args) => cli::client::run(Request::Leave(args)),
         Command::Info(args) => cli::client::run(Request::Info(args)),
+        Command::Keygen(args) => cli::keygen::run(args),
         Command::Demo(args) => cli::demo::run(args),
         Command::Sim(args) => cli::sim::run(args),
+        Command::Bench(args) => match cli::bench::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("hearsay bench: {e:#}");
+                ExitCode::from(1)
+            }
+        },
     }
 }

@@ -229,3 +229,42 @@ fn config_file_is_used_and_sigterm_leaves_and_exits_0() {
     assert!(lines.iter().any(|l| l["fields"]["message"] == "left the cluster"), "{logs}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn agents_sharing_a_keyring_talk_and_a_foreign_key_is_rejected() {
+    let dir = temp_dir("cli-keys");
+    let out = hearsay(&["keygen"]);
+    assert!(out.status.success());
+    let key = stdout(&out).trim().to_string();
+    assert_eq!(key.len(), 64);
+    assert!(key.chars().all(|c| c.is_ascii_hexdigit()));
+    let other = stdout(&hearsay(&["keygen"])).trim().to_string();
+    assert_ne!(key, other, "keygen must not repeat itself");
+    let ring = dir.join("keys");
+    std::fs::write(&ring, format!("{key}\n")).unwrap();
+    let foreign = dir.join("foreign-keys");
+    std::fs::write(&foreign, format!("{other}\n")).unwrap();
+    let ring = ring.to_str().unwrap();
+
+    let a = Agent::start_with("k1", &dir, &[], &["--keyring-file", ring]);
+    let b = Agent::start_with("k2", &dir, &[a.gossip], &["--keyring-file", ring]);
+    wait_until("k1 sees k2 through encrypted gossip", || a.member("k2").is_some_and(|(s, _)| s == "alive"));
+    wait_until("k2 sees k1", || b.member("k1").is_some_and(|(s, _)| s == "alive"));
+
+    let c = Agent::start_with("k3", &dir, &[a.gossip], &["--keyring-file", foreign.to_str().unwrap()]);
+    wait_until("k1 drops k3's packets as undecryptable", || {
+        let (_, metrics) = common::request(a.http, "GET", "/metrics", b"").unwrap();
+        metrics.lines().any(|l| l.starts_with("hearsay_dropped_total{reason=\"decrypt\"}") && !l.ends_with(" 0"))
+    });
+    assert_eq!(a.member("k3"), None, "a node with a foreign key must not join");
+    assert_eq!(c.member("k1"), None, "nor learn of the cluster");
+
+    // A malformed keyring is a configuration error naming the field.
+    std::fs::write(dir.join("bad-keys"), "not-a-key\n").unwrap();
+    let http = free_addr().to_string();
+    let (code, err) =
+        agent_exit(&["--keyring-file", dir.join("bad-keys").to_str().unwrap(), "--http", &http, "--name", "x"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("`keyring_file`") && err.contains("line 1"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,6 +1,8 @@
 //! Subcommands, one file each.
 
 pub mod agent;
+pub mod bench;
 pub mod client;
 pub mod demo;
+pub mod keygen;
 pub mod sim;

@@ -11,6 +11,8 @@ use hearsay_core::{MemberInfo, MemberStatus, Stats};
 
 /// A driver-level counter: name (without the `hearsay_` prefix), help text, value.
 pub type DriverCounter = (&'static str, &'static str, u64);
+/// A driver-level gauge: name (without the `hearsay_` prefix), help text, value.
+pub type DriverGauge = (&'static str, &'static str, f64);
 
 /// Everything `/metrics` shows.
 pub struct MetricsInput<'a> {
@@ -20,6 +22,8 @@ pub struct MetricsInput<'a> {
     pub stats: &'a Stats,
     /// Counters of the IO driver (send errors, stream frames...).
     pub driver: &'a [DriverCounter],
+    /// Gauges of the IO driver (flow control, local health...).
+    pub gauges: &'a [DriverGauge],
 }
 
 /// Escapes a label value (backslash, double quote, newline).
@@ -75,8 +79,18 @@ pub fn render(input: &MetricsInput<'_>) -> String {
         let _ = writeln!(out, "hearsay_dropped_total{{reason=\"{}\"}} {n}", label(reason));
     }
 
-    let scalars: [(&str, &str, u64); 5] = [
+    let st = input.stats;
+    let scalars: [(&str, &str, u64); 10] = [
         ("rounds_total", "Gossip rounds run.", input.stats.rounds),
+        ("probes_ok_total", "Probes answered in time, directly or through a relay.", st.probes_ok),
+        ("probes_failed_total", "Probes that got no answer at all.", st.probes_failed),
+        ("suspicions_raised_total", "Suspicions this node raised.", st.suspicions_raised),
+        (
+            "suspicions_withheld_total",
+            "Suspicions not raised because this node judged itself unhealthy.",
+            st.suspicions_withheld,
+        ),
+        ("refutations_total", "Times this node refuted a suspicion about itself.", st.refutations),
         ("stream_transmits_total", "Transmits sent over a TCP stream.", input.stats.stream_transmits),
         ("entries_applied_total", "Entries from peers that were new to this node.", input.stats.entries_applied),
         ("delta_overflows_total", "Deltas that did not fit in one message.", input.stats.delta_overflows),
@@ -88,6 +102,10 @@ pub fn render(input: &MetricsInput<'_>) -> String {
     }
     for (name, help, v) in input.driver {
         header(&mut out, name, "counter", help);
+        let _ = writeln!(out, "hearsay_{name} {v}");
+    }
+    for (name, help, v) in input.gauges {
+        header(&mut out, name, "gauge", help);
         let _ = writeln!(out, "hearsay_{name} {v}");
     }
 
@@ -131,8 +149,12 @@ mod tests {
         stats.sent[0].bytes = 400;
         stats.received[3].messages = 2;
         stats.dropped.insert("foreign_cluster", 3);
-        let text =
-            render(&MetricsInput { members: &members, stats: &stats, driver: &[("udp_send_errors_total", "h", 6)] });
+        let text = render(&MetricsInput {
+            members: &members,
+            stats: &stats,
+            driver: &[("udp_send_errors_total", "h", 6)],
+            gauges: &[("health_score", "h", 2.0)],
+        });
         for line in [
             "hearsay_members{status=\"alive\"} 2",
             "hearsay_members{status=\"dead\"} 1",
@@ -145,6 +167,9 @@ mod tests {
             "hearsay_dropped_total{reason=\"foreign_cluster\"} 3",
             "hearsay_rounds_total 17",
             "hearsay_udp_send_errors_total 6",
+            "hearsay_health_score 2",
+            "# TYPE hearsay_health_score gauge",
+            "hearsay_probes_failed_total 0",
             "hearsay_generation 5",
             "# TYPE hearsay_rounds_total counter",
         ] {

@@ -223,6 +223,21 @@ async fn metrics_handler(State(state): State<AppState>) -> Result<Response, ApiE
         ),
         ("events_lagged_total", "Events lost by subscribers that fell behind.", stats.events_lagged),
     ];
-    let text = metrics::render(&metrics::MetricsInput { members: &members, stats: &stats.core, driver: &driver });
+    let gauges: Vec<metrics::DriverGauge> = vec![
+        ("write_rate", "Flow-control advice: local writes per gossip round the network carries.", stats.write_rate),
+        (
+            "backlog_bytes",
+            "Bytes of state peers lacked that the last overflowing delta could not carry.",
+            stats.backlog_bytes as f64,
+        ),
+        ("pending_updates", "Membership updates waiting to be piggybacked.", stats.pending_updates as f64),
+        ("health_score", "Lifeguard local health (0 is healthy).", f64::from(stats.health_score)),
+    ];
+    let text = metrics::render(&metrics::MetricsInput {
+        members: &members,
+        stats: &stats.core,
+        driver: &driver,
+        gauges: &gauges,
+    });
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }

@@ -75,6 +75,25 @@ impl Agent {
 
     /// (Re)starts the process with the same name, addresses and data dir.
     pub fn spawn(&mut self, seeds: &[SocketAddr]) {
+        self.spawn_with(seeds, &[]);
+    }
+
+    /// Starts an agent with extra flags.
+    pub fn start_with(name: &str, dir: &Path, seeds: &[SocketAddr], extra: &[&str]) -> Agent {
+        let mut agent = Agent {
+            name: name.to_string(),
+            gossip: free_addr(),
+            http: free_addr(),
+            data_dir: dir.join(name),
+            log: dir.join(format!("{name}.log")),
+            child: None,
+        };
+        agent.spawn_with(seeds, extra);
+        agent
+    }
+
+    /// (Re)starts the process with extra flags.
+    pub fn spawn_with(&mut self, seeds: &[SocketAddr], extra: &[&str]) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
         let mut cmd = Command::new(BIN);
         cmd.args(["agent", "--name", &self.name, "--preset", "local", "--gossip-interval-ms", "100"])
@@ -85,6 +104,7 @@ impl Agent {
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(["--log-level", "info"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
