@@ -16,7 +16,7 @@ use cli::client::Request;
 
 /// hearsay: gossip membership, failure detection and replicated node state.
 #[derive(Parser, Debug)]
-#[command(name = "hearsay", version, about)]
+#[command(name = "hearsay", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -113,6 +113,9 @@ fn errors_are_json_with_the_right_status() {
     error_of(&body);
 
     // Bad keys and bad parameters: 400, nothing stored.
+    let (status, body) = request(a.http, "PUT", "/v1/kv/", b"x").unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(error_of(&body).contains("key is empty"), "{body}");
     let (status, body) = request(a.http, "PUT", "/v1/kv/__reserved", b"x").unwrap();
     assert_eq!(status, 400, "{body}");
     assert!(error_of(&body).contains("reserved"), "{body}");

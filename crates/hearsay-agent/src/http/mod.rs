@@ -114,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/leave", post(leave))
         .route("/v1/members", get(members::list))
         .route("/v1/kv", get(kv::list))
+        .route("/v1/kv/", get(kv::list).put(empty_key).delete(empty_key))
         .route("/v1/kv/{*path}", get(kv::get).put(kv::put).delete(kv::delete))
         .route("/v1/events", get(events::stream))
         .route("/metrics", get(metrics_handler))
@@ -139,6 +140,10 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint (see docs/agent.md for the API)")
+}
+
+async fn empty_key() -> ApiError {
+    ApiError::bad_request("key is empty; nothing was stored")
 }
 
 async fn method_not_allowed() -> ApiError {
