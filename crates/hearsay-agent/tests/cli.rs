@@ -185,19 +185,18 @@ fn bad_configuration_exits_2_naming_the_field() {
 #[test]
 fn config_file_is_used_and_sigterm_leaves_and_exits_0() {
     let dir = temp_dir("cli-file");
-    let gossip = free_addr();
-    let http = free_addr();
     let file = dir.join("agent.toml");
     std::fs::write(
         &file,
         format!(
-            "name = \"from-file\"\nbind = \"{gossip}\"\nhttp = \"{http}\"\ndata_dir = \"{}\"\npreset = \"local\"\n\
-             fanout = 2\nexchange = \"push\"\nstrategy = \"anti-entropy\"\nlog_format = \"json\"\n",
+            "name = \"from-file\"\nbind = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n\
+             preset = \"local\"\nfanout = 2\nexchange = \"push\"\nstrategy = \"anti-entropy\"\nlog_format = \"json\"\n",
             dir.join("data").display()
         ),
     )
     .unwrap();
-    let log = std::fs::File::create(dir.join("agent.log")).unwrap();
+    let log_path = dir.join("agent.log");
+    let log = std::fs::File::create(&log_path).unwrap();
     let mut child = Command::new(BIN)
         .args(["agent", "--config", file.to_str().unwrap(), "--fanout", "4"])
         .stdin(Stdio::null())
@@ -205,12 +204,24 @@ fn config_file_is_used_and_sigterm_leaves_and_exits_0() {
         .stderr(log)
         .spawn()
         .unwrap();
-    let http_s = http.to_string();
+    // The ports the agent got, from its JSON log.
+    let mut running = serde_json::Value::Null;
+    wait_until("the agent logs its addresses", || {
+        let logs = std::fs::read_to_string(&log_path).unwrap_or_default();
+        running = logs
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|l| l["fields"]["message"] == "agent running")
+            .unwrap_or_default();
+        !running.is_null()
+    });
+    let http_s = running["fields"]["http"].as_str().unwrap().to_string();
+    let gossip = running["fields"]["gossip"].as_str().unwrap().to_string();
     wait_until("the agent answers", || hearsay(&["info", "--http", &http_s]).status.success());
     let info: serde_json::Value =
         serde_json::from_slice(&hearsay(&["info", "--json", "--http", &http_s]).stdout).unwrap();
     assert_eq!(info["name"], "from-file");
-    assert_eq!(info["addr"], gossip.to_string());
+    assert_eq!(info["addr"], gossip);
     assert_eq!(info["config"]["fanout"], "4", "the flag overrides the file");
     assert_eq!(info["config"]["exchange"], "push");
     assert_eq!(info["config"]["strategy"], "anti-entropy");

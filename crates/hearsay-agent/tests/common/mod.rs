@@ -50,6 +50,10 @@ pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 /// A running `hearsay agent` process, killed when dropped.
+///
+/// Agents bind port 0 for gossip and HTTP and the test reads the ports they got from their log
+/// ("agent running ... gossip=ADDR http=ADDR"), so tests running in parallel (in one process or
+/// in many, as under nextest) can never race for a port.
 pub struct Agent {
     pub name: String,
     pub gossip: SocketAddr,
@@ -62,28 +66,16 @@ pub struct Agent {
 impl Agent {
     /// Starts an agent with the local preset and 100 ms rounds, and waits until its API answers.
     pub fn start(name: &str, dir: &Path, seeds: &[SocketAddr]) -> Agent {
-        Agent::start_at(name, dir, free_addr(), free_addr(), seeds)
-    }
-
-    pub fn start_at(name: &str, dir: &Path, gossip: SocketAddr, http: SocketAddr, seeds: &[SocketAddr]) -> Agent {
-        let data_dir = dir.join(name);
-        let log = dir.join(format!("{name}.log"));
-        let mut agent = Agent { name: name.to_string(), gossip, http, data_dir, log, child: None };
-        agent.spawn(seeds);
-        agent
-    }
-
-    /// (Re)starts the process with the same name, addresses and data dir.
-    pub fn spawn(&mut self, seeds: &[SocketAddr]) {
-        self.spawn_with(seeds, &[]);
+        Agent::start_with(name, dir, seeds, &[])
     }
 
     /// Starts an agent with extra flags.
     pub fn start_with(name: &str, dir: &Path, seeds: &[SocketAddr], extra: &[&str]) -> Agent {
+        let unset = SocketAddr::from(([127, 0, 0, 1], 0));
         let mut agent = Agent {
             name: name.to_string(),
-            gossip: free_addr(),
-            http: free_addr(),
+            gossip: unset,
+            http: unset,
             data_dir: dir.join(name),
             log: dir.join(format!("{name}.log")),
             child: None,
@@ -92,15 +84,18 @@ impl Agent {
         agent
     }
 
+    /// (Re)starts the process with the same name and data dir (and new ports).
+    pub fn spawn(&mut self, seeds: &[SocketAddr]) {
+        self.spawn_with(seeds, &[]);
+    }
+
     /// (Re)starts the process with extra flags.
     pub fn spawn_with(&mut self, seeds: &[SocketAddr], extra: &[&str]) {
+        let offset = std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0) as usize;
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
         let mut cmd = Command::new(BIN);
         cmd.args(["agent", "--name", &self.name, "--preset", "local", "--gossip-interval-ms", "100"])
-            .arg("--bind")
-            .arg(self.gossip.to_string())
-            .arg("--http")
-            .arg(self.http.to_string())
+            .args(["--bind", "127.0.0.1:0", "--http", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(["--log-level", "info"])
@@ -113,10 +108,27 @@ impl Agent {
             cmd.arg("--seeds").arg(seeds.join(","));
         }
         self.child = Some(cmd.spawn().unwrap());
-        let http = self.http;
         let name = self.name.clone();
+        let mut addrs = None;
+        wait_until(&format!("agent {name} logs its addresses"), || {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
+                panic!("agent {name} exited with {status}:\n{}", self.log_text());
+            }
+            let text = self.log_text();
+            addrs = text.get(offset..).and_then(|fresh| {
+                let line = fresh.lines().find(|l| l.contains("agent running"))?;
+                let field = |key: &str| -> Option<SocketAddr> {
+                    line.split_whitespace().find_map(|w| w.strip_prefix(key))?.parse().ok()
+                };
+                Some((field("gossip=")?, field("http=")?))
+            });
+            addrs.is_some()
+        });
+        (self.gossip, self.http) = addrs.unwrap();
+        let http = self.http;
         wait_until(&format!("agent {name} answers /v1/health"), || {
-            request(http, "GET", "/v1/health", b"").is_some_and(|(status, _)| status == 200)
+            request(http, "GET", "/v1/health", b"")
+                .is_some_and(|(status, body)| status == 200 && body.contains(&format!("\"name\":\"{name}\"")))
         });
     }
 
