@@ -178,26 +178,57 @@ async fn shutdown_signal() -> &'static str {
     }
 }
 
-/// Records own deletions seen as events (TTL expiry) and the peers seen.
+/// Most events persisted in one store transaction.
+const PERSIST_BATCH: usize = 512;
+
+/// Records own deletions seen as events (TTL expiry) and the peers seen. Events that are
+/// already waiting are handled together, in one transaction.
 async fn persist_events(cluster: Cluster, store: Arc<Store>) {
+    use futures::FutureExt;
     let me = cluster.id().clone();
     let mut events = cluster.subscribe();
-    while let Some(event) = events.recv().await {
+    while let Some(first) = events.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < PERSIST_BATCH {
+            match events.recv().now_or_never() {
+                Some(Some(event)) => batch.push(event),
+                _ => break,
+            }
+        }
         let store = store.clone();
         let me = me.clone();
-        let result = tokio::task::spawn_blocking(move || match event {
-            Event::KeyChanged { owner, key, value: None, version } if owner == me => {
-                store.record_key(&key, None, version, None).map(|_| ())
-            }
-            Event::MemberJoined(id) | Event::MemberAlive(id) if id.name != me.name => store.record_peer(&id),
-            Event::MemberLeft(id) | Event::MemberRemoved(id) if id.name != me.name => store.forget_peer(&id.name),
-            _ => Ok(()),
-        })
-        .await;
+        let result = tokio::task::spawn_blocking(move || persist_batch(&store, &me, batch)).await;
         match result {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "cannot persist"),
             Err(e) => tracing::error!(error = %e, "persistence task failed"),
         }
     }
+}
+
+fn persist_batch(store: &Store, me: &NodeId, batch: Vec<Event>) -> anyhow::Result<()> {
+    let mut seen: Vec<NodeId> = Vec::new();
+    let mut gone: Vec<String> = Vec::new();
+    for event in batch {
+        match event {
+            Event::KeyChanged { owner, key, value: None, version } if owner == *me => {
+                store.record_key(&key, None, version, None)?;
+            }
+            Event::MemberJoined(id) | Event::MemberAlive(id) if id.name != me.name => {
+                gone.retain(|n| **n != *id.name);
+                seen.retain(|s| s.name != id.name);
+                seen.push(id);
+            }
+            Event::MemberLeft(id) | Event::MemberRemoved(id) if id.name != me.name => {
+                seen.retain(|s| s.name != id.name);
+                gone.push(id.name.to_string());
+            }
+            _ => {}
+        }
+    }
+    if seen.is_empty() && gone.is_empty() {
+        return Ok(());
+    }
+    let gone: Vec<&str> = gone.iter().map(String::as_str).collect();
+    store.update_peers(&seen, &gone)
 }

@@ -215,24 +215,19 @@ impl Store {
         Ok(written)
     }
 
-    /// Remembers a peer (replacing what was known under its name).
-    pub fn record_peer(&self, id: &NodeId) -> anyhow::Result<()> {
-        let json = serde_json::to_string(id)?;
+    /// Remembers `seen` and forgets `gone` in one transaction (one fsync for a whole batch of
+    /// membership events, as when joining a large cluster).
+    pub fn update_peers(&self, seen: &[NodeId], gone: &[&str]) -> anyhow::Result<()> {
         let txn = self.db.begin_write()?;
         {
             let mut peers = txn.open_table(PEERS)?;
-            peers.insert(&*id.name, json.as_str())?;
-        }
-        txn.commit()?;
-        Ok(())
-    }
-
-    /// Forgets a peer (it left, or was forgotten by the protocol).
-    pub fn forget_peer(&self, name: &str) -> anyhow::Result<()> {
-        let txn = self.db.begin_write()?;
-        {
-            let mut peers = txn.open_table(PEERS)?;
-            peers.remove(name)?;
+            for id in seen {
+                let json = serde_json::to_string(id)?;
+                peers.insert(&*id.name, json.as_str())?;
+            }
+            for name in gone {
+                peers.remove(*name)?;
+            }
         }
         txn.commit()?;
         Ok(())
@@ -291,10 +286,13 @@ mod tests {
         let store = Store::open(&dir).unwrap();
         let a = NodeId::new("a", 7, "127.0.0.1:1".parse().unwrap());
         let b = NodeId::new("b", 8, "127.0.0.1:2".parse().unwrap());
-        store.record_peer(&a).unwrap();
-        store.record_peer(&b).unwrap();
-        store.forget_peer("a").unwrap();
-        assert_eq!(store.load().unwrap().peers, vec![b]);
+        store.update_peers(&[a.clone(), b.clone()], &[]).unwrap();
+        let c = NodeId::new("c", 9, "127.0.0.1:3".parse().unwrap());
+        let b2 = NodeId::new("b", 10, "127.0.0.1:4".parse().unwrap());
+        store.update_peers(&[c.clone(), b2.clone()], &["a"]).unwrap();
+        drop(store);
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(store.load().unwrap().peers, vec![b2, c]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
