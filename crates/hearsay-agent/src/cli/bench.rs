@@ -165,6 +165,8 @@ pub struct Report {
     pub membership_ms: Option<f64>,
     /// Nodes that saw every other node within the deadline.
     pub membership_complete_nodes: usize,
+    /// For nodes that did not: whom they were missing and how `members()` lists them.
+    pub membership_missing: Vec<String>,
     /// Update latency until the last node has it: samples in ms, in write order.
     pub update_ms: Vec<f64>,
     /// Updates that did not reach every node within the deadline.
@@ -177,6 +179,12 @@ pub struct Report {
     pub update_p50_intervals: f64,
     /// p99 in gossip intervals.
     pub update_p99_intervals: f64,
+    /// Per update, ms until 90% of the other nodes had it, in write order.
+    pub update_90pct_ms: Vec<f64>,
+    /// Nearest-rank p50 of `update_90pct_ms`.
+    pub update_90pct_p50_ms: f64,
+    /// Nearest-rank p99 of `update_90pct_ms`.
+    pub update_90pct_p99_ms: f64,
     /// Traffic with no writes.
     pub idle: Traffic,
     /// Traffic with one write per second (cluster-wide).
@@ -241,6 +249,7 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
         let last = logs.iter().filter_map(|l| l.lock().ok().and_then(|l| l.saw_everyone)).max().unwrap_or(start);
         ms(last - start)
     });
+    let membership_missing = missing_members(&nodes, &logs).await?;
     // Let join rumors go cold before measuring idle traffic.
     tokio::time::sleep(Duration::from_secs(2).max(interval * 20)).await;
 
@@ -249,32 +258,40 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
     // Update latency, one write at a time.
     let mut choices = Choices(args.seed);
     let mut update_ms = Vec::new();
+    let mut update_90pct_ms = Vec::new();
     let mut updates_missed = 0;
     for u in 0..args.updates {
         let writer = choices.below(n);
         let owner = nodes[writer].id().name.to_string();
         let written = Instant::now();
         let version = nodes[writer].set("bench", format!("update-{u}")).await?;
-        let last = loop {
+        let seen = loop {
             let seen: Vec<Option<Instant>> =
                 (0..n).filter(|&i| i != writer).map(|i| seen_at(&logs, i, &owner, version)).collect();
-            if seen.iter().all(Option::is_some) {
-                break seen.into_iter().flatten().max();
-            }
-            if written.elapsed() > deadline {
-                break None;
+            if seen.iter().all(Option::is_some) || written.elapsed() > deadline {
+                break seen;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         };
-        match last {
-            Some(at) => update_ms.push(ms(at.saturating_duration_since(written))),
-            None => updates_missed += 1,
+        let mut latencies: Vec<f64> =
+            seen.iter().flatten().map(|at| ms(at.saturating_duration_since(written))).collect();
+        latencies.sort_by(f64::total_cmp);
+        let ninety = (seen.len() * 9).div_ceil(10);
+        if let Some(at) = latencies.get(ninety.max(1) - 1) {
+            update_90pct_ms.push(*at);
+        }
+        match (latencies.len() == seen.len(), latencies.last()) {
+            (true, Some(last)) => update_ms.push(*last),
+            _ => updates_missed += 1,
         }
         tokio::time::sleep(interval).await;
     }
     let mut sorted = update_ms.clone();
     sorted.sort_by(f64::total_cmp);
     let (p50, p99) = (nearest_rank(&sorted, 0.50), nearest_rank(&sorted, 0.99));
+    let mut sorted = update_90pct_ms.clone();
+    sorted.sort_by(f64::total_cmp);
+    let (p50_90pct, p99_90pct) = (nearest_rank(&sorted, 0.50), nearest_rank(&sorted, 0.99));
 
     let one_update_per_sec = measure(&nodes, Duration::from_secs(args.idle_secs), Some(&mut choices)).await?;
 
@@ -298,12 +315,16 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
         loadavg_at_start,
         membership_ms,
         membership_complete_nodes,
+        membership_missing,
         update_ms,
         updates_missed,
         update_p50_ms: p50,
         update_p99_ms: p99,
         update_p50_intervals: p50 / args.interval as f64,
         update_p99_intervals: p99 / args.interval as f64,
+        update_90pct_ms,
+        update_90pct_p50_ms: p50_90pct,
+        update_90pct_p99_ms: p99_90pct,
         idle,
         one_update_per_sec,
         suspect_events,
@@ -316,6 +337,28 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
     };
     futures::future::join_all(nodes.iter().map(|node| node.shutdown())).await;
     Ok(report)
+}
+
+/// For up to five nodes that never saw everyone: who is missing from their events, and how
+/// their `members()` lists that member.
+async fn missing_members(nodes: &[Cluster], logs: &Logs) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let present = match logs[i].lock() {
+            Ok(log) if log.saw_everyone.is_none() => log.present.clone(),
+            _ => continue,
+        };
+        let members = node.members().await?;
+        for other in nodes.iter().filter(|o| o.id().name != node.id().name && !present.contains(&*o.id().name)) {
+            let listed = members.iter().find(|m| m.id.name == other.id().name);
+            let status = listed.map_or("absent", |m| m.status.as_str());
+            out.push(format!("{} lacks {} (members(): {status})", node.id().name, other.id().name));
+        }
+        if out.len() >= 5 {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 async fn all_stats(nodes: &[Cluster]) -> anyhow::Result<Vec<DriverStats>> {
@@ -435,8 +478,10 @@ fn print_report(r: &Report) {
     match r.membership_ms {
         Some(ms) => println!("membership: every node saw every node after {ms:.0} ms"),
         None => println!(
-            "membership: only {}/{} nodes saw every node before the deadline",
-            r.membership_complete_nodes, r.nodes
+            "membership: only {}/{} nodes saw every node before the deadline: {}",
+            r.membership_complete_nodes,
+            r.nodes,
+            r.membership_missing.join("; ")
         ),
     }
     println!(
@@ -447,6 +492,12 @@ fn print_report(r: &Report) {
         r.update_p50_intervals,
         r.update_p99_ms,
         r.update_p99_intervals
+    );
+    println!(
+        "updates reaching 90% of nodes: p50 {:.0} ms, p99 {:.0} ms; all samples (ms, until every node): {:?}",
+        r.update_90pct_p50_ms,
+        r.update_90pct_p99_ms,
+        r.update_ms.iter().map(|m| m.round() as u64).collect::<Vec<_>>()
     );
     print_traffic("idle", &r.idle);
     print_traffic("1 update/s", &r.one_update_per_sec);
