@@ -6,11 +6,12 @@
 //! returned (`http/kv.rs`); deletions by TTL expiry, and the peers seen, are recorded here from
 //! the node's event stream.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use hearsay::{Cluster, Event, NodeId};
+use hearsay::{Cluster, Event, Keyring, NodeId};
 use tokio::sync::watch;
 
 use crate::config::AgentSettings;
@@ -103,6 +104,10 @@ pub async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     }
 
     let persister = tokio::spawn(persist_events(cluster.clone(), store.clone()));
+    let keyring_sync = match (&settings.keyring_file, &settings.keyring) {
+        (Some(path), Some(ring)) => Some(tokio::spawn(sync_keyring_file(cluster.clone(), path.clone(), ring.clone()))),
+        _ => None,
+    };
     let (left_tx, left_rx) = watch::channel(false);
     let mut left_wait = left_rx.clone();
     let (stop_http_tx, stop_http_rx) = watch::channel(false);
@@ -138,6 +143,9 @@ pub async fn run(settings: AgentSettings) -> Result<(), AgentError> {
         _ => {}
     }
     persister.abort();
+    if let Some(task) = keyring_sync {
+        task.abort();
+    }
     if crashed {
         return Err(AgentError::Runtime(anyhow::anyhow!("the node stopped unexpectedly (see the log above)")));
     }
@@ -175,6 +183,36 @@ async fn shutdown_signal() -> &'static str {
     {
         let _ = tokio::signal::ctrl_c().await;
         "ctrl-c"
+    }
+}
+
+/// Rewrites the keyring file whenever the cluster's keyring changes (keys rotate by gossip),
+/// so that a restarted agent opens the packets its peers seal now.
+async fn sync_keyring_file(cluster: Cluster, path: PathBuf, mut last: Keyring) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let ring = match cluster.keyring().await {
+            Ok(Some(ring)) => ring,
+            Ok(None) => continue,
+            Err(_) => return,
+        };
+        if ring == last {
+            continue;
+        }
+        let (p, r) = (path.clone(), ring.clone());
+        match tokio::task::spawn_blocking(move || crate::config::write_keyring(&p, &r)).await {
+            Ok(Ok(())) => tracing::info!(
+                primary = %ring.primary().fingerprint(),
+                keys = ring.keys().len(),
+                file = %path.display(),
+                "keyring changed; file rewritten"
+            ),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, file = %path.display(), "keyring changed but the file cannot be rewritten")
+            }
+            Err(e) => tracing::warn!(error = %e, "keyring file task failed"),
+        }
+        last = ring;
     }
 }
 

@@ -157,6 +157,17 @@ pub struct InfoJson {
     pub dropped: u64,
 }
 
+/// `GET /v1/keyring`: key fingerprints (never the keys).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyringJson {
+    /// Whether packets are encrypted.
+    pub enabled: bool,
+    /// Fingerprint of the key that seals.
+    pub primary: Option<String>,
+    /// Fingerprints of every key accepted for opening, the primary first.
+    pub keys: Vec<String>,
+}
+
 /// One event of `GET /v1/events` (the SSE `event:` field is `kind`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EventJson {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::api::{EntryJson, ErrorJson, EventJson, InfoJson, MemberJson, WriteJson};
+use crate::api::{EntryJson, ErrorJson, EventJson, InfoJson, KeyringJson, MemberJson, WriteJson};
 
 /// Why a request failed.
 #[derive(Debug)]
@@ -158,6 +158,16 @@ impl Client {
     /// `POST /v1/leave`.
     pub async fn leave(&self) -> Result<serde_json::Value, ClientError> {
         self.json(self.http.post(self.url("/v1/leave"))).await
+    }
+
+    /// `GET /v1/keyring`.
+    pub async fn keyring(&self) -> Result<KeyringJson, ClientError> {
+        self.json(self.http.get(self.url("/v1/keyring"))).await
+    }
+
+    /// `POST /v1/keyring/{op}` with `key` (hex) as the body.
+    pub async fn keyring_change(&self, op: &str, key: &str) -> Result<KeyringJson, ClientError> {
+        self.json(self.http.post(self.url(&format!("/v1/keyring/{op}"))).body(key.trim().to_string())).await
     }
 
     /// `GET /v1/info`.

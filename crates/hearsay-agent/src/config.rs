@@ -151,6 +151,8 @@ pub struct AgentSettings {
     pub core: Config,
     /// Packet encryption keys, if any.
     pub keyring: Option<Keyring>,
+    /// Where they came from; rewritten when the cluster's keyring changes.
+    pub keyring_file: Option<PathBuf>,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -272,6 +274,34 @@ pub fn parse_keyring(text: &str) -> Result<Keyring, ConfigProblem> {
     let mut keys = keys.into_iter();
     let primary = keys.next().ok_or_else(|| field("keyring_file", "holds no key"))?;
     Ok(Keyring::with_keys(primary, keys))
+}
+
+/// The text of a keyring file for `ring`, the primary first.
+pub fn format_keyring(ring: &Keyring) -> String {
+    let mut out = String::from(
+        "# hearsay cluster keys, the primary first. The agent rewrites this file when the\n\
+         # cluster's keyring changes (hearsay keyring install/use/remove).\n",
+    );
+    for key in ring.keys() {
+        out.push_str(&key.to_hex());
+        out.push('\n');
+    }
+    out
+}
+
+/// Replaces the keyring file atomically (write a sibling, then rename), readable by its owner only.
+pub fn write_keyring(path: &Path, ring: &Keyring) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp)?;
+        std::io::Write::write_all(&mut file, format_keyring(ring).as_bytes())?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
 }
 
 fn read_keyring(path: &Path) -> Result<Keyring, ConfigProblem> {
@@ -427,6 +457,7 @@ pub fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProblem> {
         http,
         core,
         keyring,
+        keyring_file: options.keyring_file,
         log_format,
         log_level,
     })
@@ -509,6 +540,12 @@ mod tests {
         assert!(err.contains("keyring_file") && err.contains("line 1"), "{err}");
         let missing = AgentOptions { keyring_file: Some("/nonexistent/keys".into()), ..opts() };
         assert_eq!(field_of(resolve(missing)), "keyring_file");
+    }
+
+    #[test]
+    fn keyring_files_round_trip() {
+        let ring = Keyring::with_keys(Key::from_bytes([7; 32]), [Key::from_bytes([9; 32])]);
+        assert_eq!(parse_keyring(&format_keyring(&ring)).unwrap(), ring);
     }
 
     #[test]

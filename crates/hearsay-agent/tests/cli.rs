@@ -241,8 +241,18 @@ fn config_file_is_used_and_sigterm_leaves_and_exits_0() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+fn keyring_of(agent: &Agent) -> serde_json::Value {
+    let out = agent.cli(&["keyring", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn fingerprints(ring: &serde_json::Value) -> Vec<String> {
+    ring["keys"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()).collect()
+}
+
 #[test]
-fn agents_sharing_a_keyring_talk_and_a_foreign_key_is_rejected() {
+fn agents_sharing_a_keyring_talk_rotate_keys_and_reject_a_foreign_key() {
     let dir = temp_dir("cli-keys");
     let out = hearsay(&["keygen"]);
     assert!(out.status.success());
@@ -251,14 +261,16 @@ fn agents_sharing_a_keyring_talk_and_a_foreign_key_is_rejected() {
     assert!(key.chars().all(|c| c.is_ascii_hexdigit()));
     let other = stdout(&hearsay(&["keygen"])).trim().to_string();
     assert_ne!(key, other, "keygen must not repeat itself");
-    let ring = dir.join("keys");
-    std::fs::write(&ring, format!("{key}\n")).unwrap();
+    // Each agent has its own copy of the file: the agent rewrites it when keys rotate.
+    let (ring1, ring2) = (dir.join("keys1"), dir.join("keys2"));
+    std::fs::write(&ring1, format!("{key}\n")).unwrap();
+    std::fs::write(&ring2, format!("# comment\n{key}\n")).unwrap();
     let foreign = dir.join("foreign-keys");
     std::fs::write(&foreign, format!("{other}\n")).unwrap();
-    let ring = ring.to_str().unwrap();
+    let flags2 = ["--keyring-file", ring2.to_str().unwrap()];
 
-    let a = Agent::start_with("k1", &dir, &[], &["--keyring-file", ring]);
-    let b = Agent::start_with("k2", &dir, &[a.gossip], &["--keyring-file", ring]);
+    let a = Agent::start_with("k1", &dir, &[], &["--keyring-file", ring1.to_str().unwrap()]);
+    let mut b = Agent::start_with("k2", &dir, &[a.gossip], &flags2);
     wait_until("k1 sees k2 through encrypted gossip", || a.member("k2").is_some_and(|(s, _)| s == "alive"));
     wait_until("k2 sees k1", || b.member("k1").is_some_and(|(s, _)| s == "alive"));
 
@@ -269,8 +281,58 @@ fn agents_sharing_a_keyring_talk_and_a_foreign_key_is_rejected() {
     });
     assert_eq!(a.member("k3"), None, "a node with a foreign key must not join");
     assert_eq!(c.member("k1"), None, "nor learn of the cluster");
+    drop(c);
 
-    // A malformed keyring is a configuration error naming the field.
+    // Rotation: install a new key through k1, make it primary through k2, drop the old one.
+    let before = keyring_of(&a);
+    assert_eq!(before["enabled"], true);
+    let old_fp = before["primary"].as_str().unwrap().to_string();
+    assert_eq!(fingerprints(&before), vec![old_fp.clone()]);
+    let text = stdout(&a.cli(&["keyring"]));
+    assert_eq!(text.trim(), format!("{old_fp}  (primary)"));
+    let new_key = stdout(&hearsay(&["keygen"])).trim().to_string();
+    let out = a.cli(&["keyring", "install", &new_key]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_until("k2 has both keys", || fingerprints(&keyring_of(&b)).len() == 2);
+    let new_fp = fingerprints(&keyring_of(&b)).into_iter().find(|f| *f != old_fp).unwrap();
+    assert!(b.cli(&["keyring", "use", &new_key]).status.success());
+    wait_until("k1 seals with the new key", || keyring_of(&a)["primary"] == new_fp.as_str());
+    assert!(a.cli(&["keyring", "remove", &key]).status.success());
+    wait_until("k2 dropped the old key", || fingerprints(&keyring_of(&b)) == vec![new_fp.clone()]);
+
+    // Still one cluster, now under the new key; k2's file was rewritten, so it comes back after
+    // a crash with the key the cluster uses now.
+    assert!(a.cli(&["set", "after", "rotation"]).status.success());
+    wait_until("k2 reads k1's write", || b.cli(&["get", "k1", "after"]).status.success());
+    wait_until("k2's keyring file holds only the new key", || {
+        let text = std::fs::read_to_string(&ring2).unwrap_or_default();
+        text.contains(&new_key) && !text.contains(&key)
+    });
+    let old_generation = a.member("k2").unwrap().1;
+    b.kill9();
+    b.spawn_with(&[a.gossip], &flags2);
+    wait_until("k2 is back under the new key", || {
+        a.member("k2").is_some_and(|(s, generation)| s == "alive" && generation > old_generation)
+    });
+
+    // Errors: a malformed key, a key that is not installed, an agent without encryption.
+    let out = a.cli(&["keyring", "install", "abc"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("64 hexadecimal digits") && stderr(&out).contains("HTTP 400"), "{}", stderr(&out));
+    let out = a.cli(&["keyring", "use", &key]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("HTTP 404"), "{}", stderr(&out));
+    let plain = Agent::start("plain", &dir, &[]);
+    assert_eq!(stdout(&plain.cli(&["keyring"])).trim(), "encryption is off on this agent");
+    let out = plain.cli(&["keyring", "install", &new_key]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("encryption is not enabled") && stderr(&out).contains("HTTP 409"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A malformed keyring file is a configuration error naming the field.
     std::fs::write(dir.join("bad-keys"), "not-a-key\n").unwrap();
     let http = free_addr().to_string();
     let (code, err) =

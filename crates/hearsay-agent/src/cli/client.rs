@@ -86,6 +86,31 @@ pub struct WatchArgs {
     opts: ClientOpts,
 }
 
+/// What `hearsay keyring` does.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum KeyringAction {
+    /// Show the key fingerprints.
+    List,
+    /// Install a key on every node (accepted for opening packets).
+    Install,
+    /// Make an installed key the primary (sealing) key on every node.
+    Use,
+    /// Remove a key from every node.
+    Remove,
+}
+
+/// `hearsay keyring ACTION [KEY]`.
+#[derive(clap::Args, Debug)]
+pub struct KeyringArgs {
+    /// list, install, use or remove.
+    #[arg(value_enum, default_value = "list")]
+    action: KeyringAction,
+    /// The key (64 hex digits) for install, use and remove; `-` reads it from standard input.
+    key: Option<String>,
+    #[command(flatten)]
+    opts: ClientOpts,
+}
+
 /// `hearsay leave` and `hearsay info`.
 #[derive(clap::Args, Debug)]
 pub struct PlainArgs {
@@ -112,6 +137,8 @@ pub enum Request {
     Leave(PlainArgs),
     /// `info`
     Info(PlainArgs),
+    /// `keyring`
+    Keyring(KeyringArgs),
 }
 
 impl Request {
@@ -124,6 +151,7 @@ impl Request {
             Request::Delete(a) => &a.opts,
             Request::Watch(a) => &a.opts,
             Request::Leave(a) | Request::Info(a) => &a.opts,
+            Request::Keyring(a) => &a.opts,
         }
     }
 }
@@ -246,6 +274,40 @@ async fn execute(client: &Client, request: Request, json: bool) -> Result<(), Cl
                 println!("{node} left the cluster");
                 Ok(())
             }
+        }
+        Request::Keyring(a) => {
+            let ring = match (a.action, a.key) {
+                (KeyringAction::List, _) => client.keyring().await?,
+                (_, None) => return Err(ClientError::Other("this keyring action needs a KEY (64 hex digits)".into())),
+                (action, Some(key)) => {
+                    let key = if key == "-" {
+                        let mut buf = String::new();
+                        std::io::Read::read_to_string(&mut std::io::stdin(), &mut buf)
+                            .map_err(|e| ClientError::Other(format!("cannot read the key from standard input: {e}")))?;
+                        buf
+                    } else {
+                        key
+                    };
+                    let op = match action {
+                        KeyringAction::Install => "install",
+                        KeyringAction::Use => "use",
+                        _ => "remove",
+                    };
+                    client.keyring_change(op, &key).await?
+                }
+            };
+            if json {
+                return print_json(&ring);
+            }
+            if !ring.enabled {
+                println!("encryption is off on this agent");
+                return Ok(());
+            }
+            for fingerprint in &ring.keys {
+                let primary = ring.primary.as_deref() == Some(fingerprint.as_str());
+                println!("{fingerprint}{}", if primary { "  (primary)" } else { "" });
+            }
+            Ok(())
         }
         Request::Info(_) => {
             let info = client.info().await?;

@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use hearsay::{Cluster, Config};
-use hearsay_core::WriteError;
+use hearsay_core::{KeyError, KeyringError, WriteError};
 use tokio::sync::watch;
 
 use crate::api::{ErrorJson, HealthJson, InfoJson};
@@ -25,6 +25,7 @@ use crate::store::Store;
 
 mod dashboard;
 mod events;
+mod keyring;
 mod kv;
 mod members;
 pub mod metrics;
@@ -98,6 +99,18 @@ impl From<hearsay::Error> for ApiError {
                 };
                 ApiError::new(status, format!("{write}; nothing was stored"))
             }
+            hearsay::Error::Keyring(keyring) => {
+                let status = match &keyring {
+                    KeyringError::Key(KeyError::Malformed { .. }) => StatusCode::BAD_REQUEST,
+                    KeyringError::Key(KeyError::NotInstalled { .. }) => StatusCode::NOT_FOUND,
+                    _ => StatusCode::CONFLICT,
+                };
+                let hint = match keyring {
+                    KeyringError::NotEncrypted => " (start the agent with keyring_file)",
+                    _ => "",
+                };
+                ApiError::new(status, format!("{keyring}{hint}; the keyring is unchanged"))
+            }
             hearsay::Error::Stopped => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the node has stopped"),
             other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
         }
@@ -117,6 +130,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/kv/", get(kv::list).put(empty_key).delete(empty_key))
         .route("/v1/kv/{*path}", get(kv::get).put(kv::put).delete(kv::delete))
         .route("/v1/events", get(events::stream))
+        .route("/v1/keyring", get(keyring::show))
+        .route("/v1/keyring/{op}", post(keyring::change))
         .route("/metrics", get(metrics_handler))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
