@@ -341,3 +341,15 @@ fn agents_sharing_a_keyring_talk_rotate_keys_and_reject_a_foreign_key() {
     assert!(err.contains("`keyring_file`") && err.contains("line 1"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn sigint_leaves_gracefully_and_peers_see_it_left() {
+    let dir = temp_dir("cli-sigint");
+    let a = Agent::start("i1", &dir, &[]);
+    let mut b = Agent::start("i2", &dir, &[a.gossip]);
+    wait_until("i1 sees i2", || a.member("i2").is_some_and(|(s, _)| s == "alive"));
+    b.signal("INT");
+    assert_eq!(b.wait_exit().code(), Some(0), "{}", b.log_text());
+    wait_until("i1 sees i2 left", || a.member("i2").is_some_and(|(s, _)| s == "left"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
