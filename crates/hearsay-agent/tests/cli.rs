@@ -284,6 +284,9 @@ fn agents_sharing_a_keyring_talk_rotate_keys_and_reject_a_foreign_key() {
     drop(c);
 
     // Rotation: install a new key through k1, make it primary through k2, drop the old one.
+    // The published keyring travels as a reserved key, which the API never serves.
+    let (status, _) = common::request(a.http, "GET", "/v1/kv/k2/__keyring", b"").unwrap();
+    assert_eq!(status, 404);
     let before = keyring_of(&a);
     assert_eq!(before["enabled"], true);
     let old_fp = before["primary"].as_str().unwrap().to_string();
@@ -299,6 +302,12 @@ fn agents_sharing_a_keyring_talk_rotate_keys_and_reject_a_foreign_key() {
     wait_until("k1 seals with the new key", || keyring_of(&a)["primary"] == new_fp.as_str());
     assert!(a.cli(&["keyring", "remove", &key]).status.success());
     wait_until("k2 dropped the old key", || fingerprints(&keyring_of(&b)) == vec![new_fp.clone()]);
+    for agent in [&a, &b] {
+        let (status, body) = common::request(agent.http, "GET", "/v1/kv/k1/__keyring", b"").unwrap();
+        assert_eq!(status, 404, "{body}");
+        let (_, body) = common::request(agent.http, "GET", "/v1/kv", b"").unwrap();
+        assert!(!body.contains("__"), "reserved keys listed: {body}");
+    }
 
     // Still one cluster, now under the new key; k2's file was rewritten, so it comes back after
     // a crash with the key the cluster uses now.

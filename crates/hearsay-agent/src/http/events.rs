@@ -1,7 +1,7 @@
 //! `GET /v1/events[?prefix=P]`: the node's events as server-sent events. The SSE `event:` is
 //! the kind (`member_joined`, `key_changed`...), the `data:` one [`crate::api::EventJson`].
 //! With a prefix, key changes are limited to keys starting with it; membership events always
-//! pass. The stream ends when the node stops.
+//! pass. Reserved (`__`) keys never show. The stream ends when the node stops.
 
 use std::convert::Infallible;
 
@@ -9,6 +9,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::{Stream, StreamExt};
+use hearsay_core::RESERVED_PREFIX;
 use serde::Deserialize;
 
 use super::{ApiError, AppState};
@@ -30,6 +31,10 @@ pub(super) async fn stream(
     };
     let events = subscription.filter_map(|event| async move {
         let json = EventJson::from_event(&event)?;
+        // Reserved keys carry protocol state (the published keyring among them).
+        if json.key.as_deref().is_some_and(|k| k.starts_with(RESERVED_PREFIX)) {
+            return None;
+        }
         SseEvent::default().event(json.kind.clone()).json_data(&json).ok().map(Ok)
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))

@@ -87,7 +87,9 @@ pub(super) async fn get(
         let list = entries(&state, Some(node), None).await?;
         return Ok(Json(serde_json::to_value(list).unwrap_or_default()));
     };
-    match state.cluster().get(node, key).await? {
+    // Reserved keys carry protocol state (the published keyring among them): never served.
+    let found = if key.starts_with(RESERVED_PREFIX) { None } else { state.cluster().get(node, key).await? };
+    match found {
         Some(value) if !value.tombstone => {
             let entry = EntryJson {
                 node: node.into(),
