@@ -111,7 +111,8 @@ pub async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     let (left_tx, left_rx) = watch::channel(false);
     let mut left_wait = left_rx.clone();
     let (stop_http_tx, stop_http_rx) = watch::channel(false);
-    let state = http::AppState::new(cluster.clone(), Some(store.clone()), settings.core.clone(), left_tx);
+    let state = http::AppState::new(cluster.clone(), Some(store.clone()), settings.core.clone(), left_tx)
+        .with_http_addr(http_addr);
     let mut stop_rx = stop_http_rx.clone();
     let server = tokio::spawn(http::serve(listener, http::router(state), async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;

@@ -131,6 +131,12 @@ pub struct InfoJson {
     pub generation: u64,
     /// Gossip address.
     pub addr: String,
+    /// HTTP API address.
+    pub http: Option<String>,
+    /// The store file (`None` for nodes without persistence, as in the demo).
+    pub store: Option<String>,
+    /// Whether packets are encrypted.
+    pub encrypted: bool,
     /// Software version.
     pub version: String,
     /// Seconds since the agent started.

@@ -58,6 +58,9 @@ fn client_subcommands_print_tables_and_json() {
     assert!(text.contains("name:          c1") && text.contains("fanout = 3"), "{text}");
     let info: serde_json::Value = serde_json::from_slice(&a.cli(&["info", "--json"]).stdout).unwrap();
     assert_eq!(info["own_keys"], 1);
+    assert_eq!(info["http"], a.http.to_string());
+    assert_eq!(info["encrypted"], false);
+    assert!(info["store"].as_str().unwrap().ends_with("hearsay.redb"), "{info}");
 
     // Errors: one line, exit 1.
     let out = b.cli(&["get", "c1", "nope"]);

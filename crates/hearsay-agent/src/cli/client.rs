@@ -317,6 +317,9 @@ async fn execute(client: &Client, request: Request, json: bool) -> Result<(), Cl
             println!("name:          {}", info.name);
             println!("generation:    {}", info.generation);
             println!("gossip addr:   {}", info.addr);
+            println!("http addr:     {}", info.http.as_deref().unwrap_or("-"));
+            println!("store:         {}", info.store.as_deref().unwrap_or("none (not persisted)"));
+            println!("encryption:    {}", if info.encrypted { "on" } else { "off" });
             println!("version:       {}", info.version);
             println!("uptime:        {} s", info.uptime_secs);
             let members: Vec<String> = info.members.iter().map(|(s, n)| format!("{n} {s}")).collect();

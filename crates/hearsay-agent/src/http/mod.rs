@@ -42,6 +42,8 @@ pub struct AppState {
 struct Inner {
     cluster: Cluster,
     store: Option<Arc<Store>>,
+    /// The API's own address, for `/v1/info`.
+    http: Option<SocketAddr>,
     config: Config,
     started: std::time::Instant,
     /// Set to true once the node has left: the process should stop.
@@ -51,7 +53,16 @@ struct Inner {
 impl AppState {
     /// State for one node's API. `store` is `None` for nodes without persistence (the demo).
     pub fn new(cluster: Cluster, store: Option<Arc<Store>>, config: Config, left: watch::Sender<bool>) -> Self {
-        AppState { inner: Arc::new(Inner { cluster, store, config, started: std::time::Instant::now(), left }) }
+        let started = std::time::Instant::now();
+        AppState { inner: Arc::new(Inner { cluster, store, http: None, config, started, left }) }
+    }
+
+    /// Records the API's own address (shown by `/v1/info`).
+    pub fn with_http_addr(mut self, addr: SocketAddr) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.http = Some(addr);
+        }
+        self
     }
 
     fn cluster(&self) -> &Cluster {
@@ -196,10 +207,14 @@ async fn info(State(state): State<AppState>) -> Result<Json<InfoJson>, ApiError>
     }
     let me = members.iter().find(|m| m.is_self);
     let core = &stats.core;
+    let keyring = cluster.keyring().await?;
     Ok(Json(InfoJson {
         name: id.name.to_string(),
         generation: id.generation,
         addr: id.addr.to_string(),
+        http: state.inner.http.map(|a| a.to_string()),
+        store: state.inner.store.as_ref().map(|s| s.path().display().to_string()),
+        encrypted: keyring.is_some(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         uptime_secs: state.inner.started.elapsed().as_secs(),
         config,
