@@ -174,8 +174,9 @@ pub(crate) struct TaskEnds {
 
 /// Commands waiting for the node task; `send` waits when it is full.
 const COMMAND_QUEUE: usize = 256;
-/// Events buffered per subscriber before the oldest are lost.
-const EVENT_QUEUE: usize = 4096;
+/// Events buffered per subscriber before the oldest are lost. The ring is allocated up front
+/// (about 130 bytes a slot), so this is also a fixed memory cost per node.
+const EVENT_QUEUE: usize = 1024;
 
 impl Cluster {
     /// A builder for a node with `config`.
@@ -256,7 +257,7 @@ impl Cluster {
         self.request(|reply| Command::Stats { reply }).await
     }
 
-    /// Every event of this node. A subscriber that falls more than a few thousand events
+    /// Every event of this node. A subscriber that falls more than about a thousand events
     /// behind loses the oldest ones (counted in [`DriverStats::events_lagged`]); it never
     /// slows the node down. After the node stops, the subscription ends.
     pub fn subscribe(&self) -> Subscription {

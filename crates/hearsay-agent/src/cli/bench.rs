@@ -40,6 +40,16 @@ pub struct BenchArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Override the preset's fanout (peers per rumor round).
+    #[arg(long)]
+    pub fanout: Option<usize>,
+    /// Override the preset's rumor `k` (transmissions to peers that already knew before a
+    /// rumor goes cold).
+    #[arg(long)]
+    pub rumor_k: Option<u32>,
+    /// Override how many rounds pass between anti-entropy rounds.
+    #[arg(long)]
+    pub anti_entropy_every: Option<u32>,
 }
 
 /// Runs the benchmark on its own multi-thread runtime and prints the report.
@@ -155,6 +165,10 @@ pub struct Report {
     pub interval_ms: u64,
     /// Fanout of the configuration used.
     pub fanout: usize,
+    /// Rumor `k` of the configuration used.
+    pub rumor_k: u32,
+    /// Rounds between anti-entropy rounds in the configuration used.
+    pub anti_entropy_every: u32,
     /// Seed.
     pub seed: u64,
     /// Logical CPUs of the machine and its 1-minute load average when the bench started.
@@ -208,7 +222,17 @@ pub struct Report {
 async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
     let n = args.nodes;
     let interval = Duration::from_millis(args.interval);
-    let config = bench_config(interval);
+    let mut config = bench_config(interval);
+    if let Some(fanout) = args.fanout {
+        config.fanout = fanout;
+    }
+    if let Some(k) = args.rumor_k {
+        config.rumor.k = k;
+    }
+    if let Some(every) = args.anti_entropy_every {
+        config.anti_entropy_every = every;
+    }
+    config.validate().context("the configuration with these overrides")?;
     let loadavg_at_start = loadavg();
     let deadline = Duration::from_secs(60).max(interval * 300);
 
@@ -310,6 +334,8 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
         nodes: n,
         interval_ms: args.interval,
         fanout: config.fanout,
+        rumor_k: config.rumor.k,
+        anti_entropy_every: config.anti_entropy_every,
         seed: args.seed,
         machine_cpus: std::thread::available_parallelism().map_or(1, |c| c.get()),
         loadavg_at_start,
@@ -472,8 +498,8 @@ fn print_traffic(name: &str, t: &Traffic) {
 
 fn print_report(r: &Report) {
     println!(
-        "hearsay bench: {} nodes, interval {} ms, fanout {}, seed {} ({} CPUs, load {:.2} at start)",
-        r.nodes, r.interval_ms, r.fanout, r.seed, r.machine_cpus, r.loadavg_at_start
+        "hearsay bench: {} nodes, interval {} ms, fanout {}, rumor k {}, anti-entropy every {} rounds, seed {} ({} CPUs, load {:.2} at start)",
+        r.nodes, r.interval_ms, r.fanout, r.rumor_k, r.anti_entropy_every, r.seed, r.machine_cpus, r.loadavg_at_start
     );
     match r.membership_ms {
         Some(ms) => println!("membership: every node saw every node after {ms:.0} ms"),
