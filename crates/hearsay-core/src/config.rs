@@ -186,7 +186,7 @@ impl Config {
             },
             probe: ProbeConfig {
                 interval: Duration::from_millis(200),
-                min_timeout: Duration::from_millis(20),
+                min_timeout: Duration::from_millis(40),
                 indirect_checks: 3,
                 suspicion_mult: 3,
                 suspicion_max_mult: 3,
@@ -231,7 +231,7 @@ impl Config {
         config.detector.acceptable_pause = Duration::from_millis(200);
         config.detector.suspicion_timeout = Duration::from_secs(10);
         config.probe.interval = Duration::from_millis(100);
-        config.probe.min_timeout = Duration::from_millis(10);
+        config.probe.min_timeout = Duration::from_millis(25);
         config.anti_entropy_every = 30;
         config.tombstone_grace = Duration::from_secs(60);
         config.dead_member_grace = Duration::from_secs(60);

@@ -125,6 +125,12 @@ fn crash_reproducers_replay_without_panicking() {
             body(target)(&std::fs::read(&file).unwrap());
         }
     }
+    // Reproducers of open core bugs (`node` inputs) pass only because the body skips them.
+    let known = files(&fuzz_dir().join("artifacts-regressions").join("known-bugs"));
+    assert!(!known.is_empty(), "the known-bug reproducers went missing");
+    for file in known {
+        bodies::node(&std::fs::read(&file).unwrap(), false);
+    }
 }
 
 #[test]
@@ -183,6 +189,40 @@ fn known_bug_filter_matches_only_the_overflowing_accusation() {
 #[ignore = "open core bug: refute-incarnation-overflow"]
 fn accusation_with_max_incarnation_does_not_panic() {
     bodies::node_with_known_bugs(&refute_overflow_input(), false);
+}
+
+/// Core bug: a block with `to_version: u64::MAX` is accepted and raises the owner's
+/// `max_version` to `u64::MAX`; the next anti-entropy digest that does not list that owner makes
+/// `digest.rs` `depth` compute `member.max_version + 1` (a panic with overflow checks; a depth
+/// of 0, i.e. the wrong scuttle order, without). Remove `#[ignore]` and the `known_bugs` entry
+/// once fixed.
+#[test]
+#[ignore = "open core bug: delta-depth-overflow"]
+fn block_ending_at_max_version_then_a_digest_does_not_panic() {
+    use hearsay_core::wire::{Block, Codec, Digest, Message, Push, Syn, WireNodeId};
+    use hearsay_core::{Config, Instant, Node, NodeId};
+    let addr = fuzz::source::addr;
+    let config = Config { cluster_id: bodies::CLUSTER_ID, ..Config::local() };
+    let mut node = Node::new(config, NodeId::new("me", 1, addr(0)), vec![], 1, Instant::ZERO).unwrap();
+    node.add_member(Instant::ZERO, NodeId::new("m2", 1, addr(2)));
+    let codec = Codec { cluster_id: bodies::CLUSTER_ID, max_len: 1400 };
+    let owner = WireNodeId { name: "m2".into(), generation: 1, addr: addr(2) };
+    let block =
+        Block { owner, heartbeat: 1, from_version: 0, to_version: u64::MAX, last_gc_version: 0, entries: vec![] };
+    let push =
+        Push { exchange_id: 1, want_ack: false, digest: Digest::default(), blocks: vec![block], updates: vec![] };
+    node.handle_datagram(Instant::from_millis(1), addr(2), &codec.encode(&Message::Push(push))).unwrap();
+    assert_eq!(node.member("m2").unwrap().max_version, u64::MAX);
+    // An anti-entropy pull whose digest (all of the hash space) does not list m2.
+    let syn = Syn {
+        exchange_id: 2,
+        push_pull: false,
+        rumor: false,
+        digest: Digest::default(),
+        blocks: vec![],
+        updates: vec![],
+    };
+    let _ = node.handle_datagram(Instant::from_millis(2), addr(1), &codec.encode(&Message::Syn(syn)));
 }
 
 #[test]
