@@ -1,13 +1,398 @@
-//! `hearsay sim`.
+//! `hearsay sim`: the deterministic simulator (a thin layer over `hearsay_sim`).
+//!
+//! Parses flags into [`hearsay_sim::scenario::Params`], runs the batch (or the whole sweep with
+//! `hearsay sim sweep`), shows a progress bar on stderr, prints a table or `--json`, and with
+//! `--out DIR` writes `report.json` and SVG charts. Exit status: 0 when every invariant held,
+//! 1 when a run broke one (each failure is printed with the command that replays it), 2 on bad
+//! input.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
+use hearsay_core::{ExchangeMode, RumorConfig, RumorFeedback, RumorStop, Strategy};
+use hearsay_sim::chart;
+use hearsay_sim::net::Latency;
+use hearsay_sim::report::{Report, run_many};
+use hearsay_sim::scenario::{Params, ScenarioKind};
+use hearsay_sim::sweep::{self, SweepParams, SweepReport};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Exchange mode flag values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ExchangeArg {
+    /// A sends B entries with values.
+    Push,
+    /// A sends a digest, B answers with what A lacks.
+    Pull,
+    /// Pull, then A sends what B lacks.
+    PushPull,
+}
+
+/// Strategy flag values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum StrategyArg {
+    /// Reconcile everything every round.
+    AntiEntropy,
+    /// Only hot rumors travel.
+    Rumor,
+    /// Rumors plus periodic anti-entropy.
+    Hybrid,
+}
+
+/// Rumor feedback flag values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FeedbackArg {
+    /// Count only transmissions to peers that already knew.
+    Feedback,
+    /// Count every transmission.
+    Blind,
+}
+
+/// Rumor stop flag values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum StopArg {
+    /// Cold after k counted transmissions.
+    Counter,
+    /// Cold with probability 1/k per counted transmission.
+    Coin,
+}
+
+/// Scenario flag values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ScenarioArg {
+    /// One write spreads through a formed cluster.
+    Spread,
+    /// Nodes discover each other from one seed.
+    Join,
+    /// Two halves, written on both sides, then healed.
+    PartitionHeal,
+    /// Crashes, restarts, joins, leaves, pauses, a hostile network; then calm.
+    Churn,
+}
+
+/// What to run.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Action {
+    /// push/pull/push-pull x anti-entropy/rumor/hybrid x fanout 1,3 x N 100,1000,10000.
+    Sweep,
+}
 
 /// Arguments of `hearsay sim`.
 #[derive(clap::Args, Debug)]
-pub struct SimArgs {}
+pub struct SimArgs {
+    /// `sweep` runs the whole comparison instead of one configuration.
+    #[arg(value_enum)]
+    pub action: Option<Action>,
+    /// Nodes in the cluster.
+    #[arg(long, default_value_t = 100)]
+    pub nodes: usize,
+    /// Exchange mode.
+    #[arg(long, value_enum, default_value = "push-pull")]
+    pub exchange: ExchangeArg,
+    /// Dissemination strategy.
+    #[arg(long, value_enum, default_value = "anti-entropy")]
+    pub strategy: StrategyArg,
+    /// Peers contacted per round.
+    #[arg(long, default_value_t = 1)]
+    pub fanout: usize,
+    /// Rumor mongering k.
+    #[arg(long, default_value_t = 3)]
+    pub rumor_k: u32,
+    /// Rumor feedback.
+    #[arg(long, value_enum, default_value = "feedback")]
+    pub rumor_feedback: FeedbackArg,
+    /// Rumor stop rule.
+    #[arg(long, value_enum, default_value = "counter")]
+    pub rumor_stop: StopArg,
+    /// Datagram loss probability, 0..=1.
+    #[arg(long, default_value_t = 0.0)]
+    pub loss: f64,
+    /// One-way latency in milliseconds: `A` or a uniform range `A..B`.
+    #[arg(long, default_value = "1")]
+    pub latency_ms: String,
+    /// Scenario.
+    #[arg(long, value_enum, default_value = "spread")]
+    pub scenario: ScenarioArg,
+    /// Runs; run r uses seed S + r.
+    #[arg(long, default_value_t = 1)]
+    pub runs: usize,
+    /// Seed of run 0.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Give up on a run after this many rounds.
+    #[arg(long, default_value_t = 1000)]
+    pub max_rounds: u64,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write report.json and SVG charts into this directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Sweep: cluster sizes.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,10000")]
+    pub sweep_nodes: Vec<usize>,
+    /// Sweep: skip sizes whose full membership is estimated to need more GiB than this.
+    #[arg(long, default_value_t = 8.0)]
+    pub max_memory_gib: f64,
+    /// Print every packet this slot receives, run by run (debugging a replay).
+    #[arg(long)]
+    pub trace_node: Option<usize>,
+}
+
+fn params(args: &SimArgs) -> Result<Params> {
+    if args.nodes < 2 {
+        bail!("--nodes must be at least 2");
+    }
+    if args.fanout == 0 {
+        bail!("--fanout must be at least 1");
+    }
+    if args.rumor_k == 0 {
+        bail!("--rumor-k must be at least 1");
+    }
+    if !(0.0..=1.0).contains(&args.loss) {
+        bail!("--loss must be within 0..=1, got {}", args.loss);
+    }
+    if args.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    let latency = Latency::parse_ms(&args.latency_ms).map_err(anyhow::Error::msg).context("--latency-ms")?;
+    Ok(Params {
+        nodes: args.nodes,
+        exchange: match args.exchange {
+            ExchangeArg::Push => ExchangeMode::Push,
+            ExchangeArg::Pull => ExchangeMode::Pull,
+            ExchangeArg::PushPull => ExchangeMode::PushPull,
+        },
+        strategy: match args.strategy {
+            StrategyArg::AntiEntropy => Strategy::AntiEntropy,
+            StrategyArg::Rumor => Strategy::Rumor,
+            StrategyArg::Hybrid => Strategy::Hybrid,
+        },
+        fanout: args.fanout,
+        rumor: RumorConfig {
+            k: args.rumor_k,
+            feedback: match args.rumor_feedback {
+                FeedbackArg::Feedback => RumorFeedback::Feedback,
+                FeedbackArg::Blind => RumorFeedback::Blind,
+            },
+            stop: match args.rumor_stop {
+                StopArg::Counter => RumorStop::Counter,
+                StopArg::Coin => RumorStop::Coin,
+            },
+        },
+        loss: args.loss,
+        latency,
+        scenario: match args.scenario {
+            ScenarioArg::Spread => ScenarioKind::Spread,
+            ScenarioArg::Join => ScenarioKind::Join,
+            ScenarioArg::PartitionHeal => ScenarioKind::PartitionHeal,
+            ScenarioArg::Churn => ScenarioKind::Churn,
+        },
+        runs: args.runs,
+        seed: args.seed,
+        max_rounds: args.max_rounds,
+        trace_node: args.trace_node,
+    })
+}
+
+fn bar(len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} runs {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
 
 /// Runs the simulator.
-pub fn run(_args: SimArgs) -> ExitCode {
-    eprintln!("the simulator is not built yet");
-    ExitCode::from(2)
+pub fn run(args: SimArgs) -> ExitCode {
+    let result = match args.action {
+        Some(Action::Sweep) => run_sweep(&args),
+        None => run_batch(&args),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("hearsay sim: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_batch(args: &SimArgs) -> Result<bool> {
+    let params = params(args)?;
+    let bar = bar(params.runs as u64);
+    let report = run_many(&params, |_, run| {
+        bar.inc(1);
+        if let Some(r) = run.rounds_to_all {
+            bar.set_message(format!("last run: {r} rounds"));
+        }
+        for line in &run.trace {
+            eprintln!("run {} trace: {line}", run.run);
+        }
+    })?;
+    bar.finish_and_clear();
+    if args.json {
+        emit(&(serde_json::to_string_pretty(&report)? + "\n"))?;
+    } else {
+        emit(&table(&report))?;
+    }
+    if let Some(dir) = &args.out {
+        write_batch(dir, &report)?;
+    }
+    for failure in &report.failures {
+        eprintln!("run {} (seed {}) broke an invariant:", failure.run, failure.seed);
+        for v in &failure.violations {
+            eprintln!("  {} at {} us: {}", v.invariant, v.time_us, v.detail);
+        }
+        eprintln!("  replay: {}", failure.replay);
+    }
+    Ok(report.passed())
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to stdout"),
+    }
+}
+
+fn write_batch(dir: &Path, report: &Report) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("report.json");
+    std::fs::write(&path, serde_json::to_string_pretty(report)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))?;
+    chart::infection_curves(&dir.join("infection.svg"), report)?;
+    Ok(())
+}
+
+fn fmt_opt(x: Option<f64>) -> String {
+    x.map_or("-".to_string(), |v| format!("{v:.2}"))
+}
+
+fn table(report: &Report) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "scenario {} | {} nodes | {} / {} | fanout {} | rumor k={} {} {} | loss {} | latency {} ms | {} runs from seed {}\n",
+        report.scenario,
+        report.nodes,
+        report.exchange,
+        report.strategy,
+        report.fanout,
+        report.rumor.k,
+        report.rumor.feedback,
+        report.rumor.stop,
+        report.loss,
+        report.latency_ms,
+        report.runs,
+        report.seed
+    ));
+    let q = &report.rounds_to_all;
+    let rows = [
+        ("rounds to all (mean)", fmt_opt(q.mean)),
+        ("rounds to all (p50 / p99 / max)", format!("{} / {} / {}", fmt_opt(q.p50), fmt_opt(q.p99), fmt_opt(q.max))),
+        ("runs that reached everyone", format!("{} of {}", q.samples, report.runs)),
+        ("theory rounds to all", format!("{} ({})", fmt_opt(report.theory.rounds_to_all), report.theory.formula)),
+        ("t_avg / t_last (mean)", format!("{:.2} / {:.2}", report.t_avg.mean, report.t_last.mean)),
+        ("residue (mean / max)", format!("{:.4} / {:.4}", report.residue.mean, report.residue.max)),
+        (
+            "messages per node (all / gossip)",
+            format!("{:.2} / {:.2}", report.messages_per_node.mean, report.gossip_messages_per_node.mean),
+        ),
+        ("updates sent per node", format!("{:.2}", report.updates_sent_per_node.mean)),
+        ("bytes per node", format!("{:.0}", report.bytes_per_node.mean)),
+        ("invariant violations", report.violations.to_string()),
+        ("stale views below max_version", report.anomalies.to_string()),
+    ];
+    for (name, value) in rows {
+        out.push_str(&format!("  {name:<34} {value}\n"));
+    }
+    out
+}
+
+fn run_sweep(args: &SimArgs) -> Result<bool> {
+    let base = params(args)?;
+    let mut sweep = SweepParams::standard(base);
+    sweep.nodes = args.sweep_nodes.clone();
+    sweep.max_memory_gib = args.max_memory_gib;
+    for skipped in sweep.skipped() {
+        eprintln!("skipping N = {}: {}", skipped.nodes, skipped.reason);
+    }
+    let configurations = sweep.configurations().len();
+    let bar = bar((configurations * args.runs) as u64);
+    let report = sweep::run(&sweep, |i, total, params, _| {
+        bar.inc(1);
+        bar.set_message(format!(
+            "config {}/{}: N={} {}",
+            i + 1,
+            total,
+            params.nodes,
+            sweep::label(params.exchange, params.strategy, params.fanout)
+        ));
+    })?;
+    bar.finish_and_clear();
+    if args.json {
+        emit(&(serde_json::to_string_pretty(&report)? + "\n"))?;
+    } else {
+        emit(&sweep_table(&report))?;
+    }
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join("report.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(dir.join("sweep.md"), sweep_table(&report))
+            .with_context(|| format!("writing {}", dir.join("sweep.md").display()))?;
+        for strategy in [Strategy::AntiEntropy, Strategy::Rumor, Strategy::Hybrid] {
+            let name = hearsay_sim::scenario::strategy_name(strategy);
+            chart::sweep_rounds(&dir.join(format!("sweep-{name}.svg")), &report, strategy)?;
+        }
+    }
+    let failed: Vec<_> = report.rows.iter().flat_map(|r| r.failures.iter()).collect();
+    for failure in &failed {
+        eprintln!("run {} (seed {}) broke an invariant; replay: {}", failure.run, failure.seed, failure.replay);
+    }
+    Ok(failed.is_empty())
+}
+
+/// The sweep as a Markdown table.
+pub fn sweep_table(report: &SweepReport) -> String {
+    let mut out = String::from(
+        "| N | exchange | strategy | fanout | rounds to all mean | p50 | p99 | max | reached all | theory | t_avg | \
+         residue mean | residue max | msgs/node | gossip msgs/node | updates/node | bytes/node |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in &report.rows {
+        let q = &r.rounds_to_all;
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {}/{} | {} | {:.2} | {:.4} | {:.4} | {:.1} | {:.1} | {:.2} | {:.0} |\n",
+            r.nodes,
+            r.exchange,
+            r.strategy,
+            r.fanout,
+            fmt_opt(q.mean),
+            fmt_opt(q.p50),
+            fmt_opt(q.p99),
+            fmt_opt(q.max),
+            q.samples,
+            r.runs,
+            fmt_opt(r.theory.rounds_to_all),
+            r.t_avg.mean,
+            r.residue.mean,
+            r.residue.max,
+            r.messages_per_node.mean,
+            r.gossip_messages_per_node.mean,
+            r.updates_sent_per_node.mean,
+            r.bytes_per_node.mean
+        ));
+    }
+    for s in &report.skipped {
+        out.push_str(&format!("\nN = {} not run: {}\n", s.nodes, s.reason));
+    }
+    out
 }

@@ -1,0 +1,245 @@
+//! Scenarios: what happens in a run and what is measured.
+//!
+//! * [`spread`]: a formed cluster, one write, how fast and how expensively it reaches everyone.
+//! * [`join`]: every node starts knowing only a seed; rounds until everyone knows everyone.
+//! * [`faults`]: `partition-heal` and `churn`, with the checkers running every round and the
+//!   rounds needed to re-converge once the faults stop.
+//!
+//! This module owns the parameters shared by all scenarios and the dispatch of one run; the
+//! aggregation over runs lives in [`crate::report`].
+
+pub mod faults;
+pub mod join;
+pub mod spread;
+
+use std::fmt;
+use std::str::FromStr;
+
+use hearsay_core::{Config, ExchangeMode, RumorConfig, RumorFeedback, RumorStop, Strategy};
+use serde::Serialize;
+
+use crate::check::Violation;
+use crate::net::Latency;
+use crate::sim::SimError;
+
+/// Which scenario to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScenarioKind {
+    /// One write spreads through a formed cluster.
+    Spread,
+    /// Nodes discover each other from one seed.
+    Join,
+    /// The cluster is cut in two, written on both sides, then healed.
+    PartitionHeal,
+    /// Crashes, restarts, joins, leaves, pauses and a hostile network, then calm.
+    Churn,
+}
+
+impl ScenarioKind {
+    /// Every scenario.
+    pub const ALL: [ScenarioKind; 4] =
+        [ScenarioKind::Spread, ScenarioKind::Join, ScenarioKind::PartitionHeal, ScenarioKind::Churn];
+
+    /// The CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScenarioKind::Spread => "spread",
+            ScenarioKind::Join => "join",
+            ScenarioKind::PartitionHeal => "partition-heal",
+            ScenarioKind::Churn => "churn",
+        }
+    }
+}
+
+impl FromStr for ScenarioKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ScenarioKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("unknown scenario `{s}` (spread, join, partition-heal, churn)"))
+    }
+}
+
+impl fmt::Display for ScenarioKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The CLI name of an exchange mode.
+pub fn exchange_name(mode: ExchangeMode) -> &'static str {
+    match mode {
+        ExchangeMode::Push => "push",
+        ExchangeMode::Pull => "pull",
+        ExchangeMode::PushPull => "push-pull",
+    }
+}
+
+/// The CLI name of a strategy.
+pub fn strategy_name(strategy: Strategy) -> &'static str {
+    match strategy {
+        Strategy::AntiEntropy => "anti-entropy",
+        Strategy::Rumor => "rumor",
+        Strategy::Hybrid => "hybrid",
+    }
+}
+
+/// Everything that defines a batch of runs. The CLI flags map one to one onto these fields.
+#[derive(Clone, Debug)]
+pub struct Params {
+    /// Nodes at the start.
+    pub nodes: usize,
+    /// Exchange mode.
+    pub exchange: ExchangeMode,
+    /// Dissemination strategy.
+    pub strategy: Strategy,
+    /// Peers per round.
+    pub fanout: usize,
+    /// Rumor mongering variant.
+    pub rumor: RumorConfig,
+    /// Datagram loss probability.
+    pub loss: f64,
+    /// One-way latency.
+    pub latency: Latency,
+    /// Scenario.
+    pub scenario: ScenarioKind,
+    /// Number of runs; run `r` uses seed `seed + r`.
+    pub runs: usize,
+    /// Seed of run 0.
+    pub seed: u64,
+    /// Give up on a run after this many rounds of measurement.
+    pub max_rounds: u64,
+    /// Log every packet this slot receives into [`RunReport::trace`] (debugging a replay).
+    pub trace_node: Option<usize>,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            nodes: 100,
+            exchange: ExchangeMode::PushPull,
+            strategy: Strategy::AntiEntropy,
+            fanout: 1,
+            rumor: RumorConfig { k: 3, feedback: RumorFeedback::Feedback, stop: RumorStop::Counter },
+            loss: 0.0,
+            latency: Latency::Fixed(1_000),
+            scenario: ScenarioKind::Spread,
+            runs: 1,
+            seed: 1,
+            max_rounds: 1_000,
+            trace_node: None,
+        }
+    }
+}
+
+impl Params {
+    /// The node configuration: `Config::local()` with the chosen exchange, strategy, fanout and
+    /// rumor settings.
+    pub fn node_config(&self) -> Config {
+        let mut config = Config::local();
+        config.exchange = self.exchange;
+        config.strategy = self.strategy;
+        config.fanout = self.fanout;
+        config.rumor = self.rumor;
+        config
+    }
+
+    /// The seed of run `run`.
+    pub fn run_seed(&self, run: usize) -> u64 {
+        self.seed.wrapping_add(run as u64)
+    }
+
+    /// The command that replays run `run` alone.
+    pub fn replay_command(&self, run: usize) -> String {
+        let latency = match self.latency {
+            Latency::Fixed(us) => format!("{}", us as f64 / 1000.0),
+            Latency::Uniform(lo, hi) => format!("{}..{}", lo as f64 / 1000.0, hi as f64 / 1000.0),
+        };
+        format!(
+            "hearsay sim --scenario {} --nodes {} --exchange {} --strategy {} --fanout {} --rumor-k {} \
+             --rumor-feedback {} --rumor-stop {} --loss {} --latency-ms {} --max-rounds {} --runs 1 --seed {}",
+            self.scenario,
+            self.nodes,
+            exchange_name(self.exchange),
+            strategy_name(self.strategy),
+            self.fanout,
+            self.rumor.k,
+            match self.rumor.feedback {
+                RumorFeedback::Feedback => "feedback",
+                RumorFeedback::Blind => "blind",
+            },
+            match self.rumor.stop {
+                RumorStop::Counter => "counter",
+                RumorStop::Coin => "coin",
+            },
+            self.loss,
+            latency,
+            self.max_rounds,
+            self.run_seed(run)
+        )
+    }
+}
+
+/// What one run measured. Every field is a pure function of the parameters and the run seed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RunReport {
+    /// Run index.
+    pub run: usize,
+    /// Seed of this run.
+    pub seed: u64,
+    /// Spread: rounds until every live node held the update. Join: rounds until everyone knew
+    /// everyone. Faults: rounds after the faults stopped until convergence. `None`: never.
+    pub rounds_to_all: Option<u64>,
+    /// Mean round at which a node first held the update (nodes that got it, writer excluded).
+    pub t_avg: f64,
+    /// Round at which the last informed node got it.
+    pub t_last: f64,
+    /// Fraction of live nodes without the update when the run ended.
+    pub residue: f64,
+    /// Messages sent per node over the measurement window (SWIM probes included).
+    pub messages_per_node: f64,
+    /// Of those, gossip exchange messages (Syn, SynAck, Ack, Push, PushAck).
+    pub gossip_messages_per_node: f64,
+    /// Transmits per node that carried the update's value.
+    pub updates_sent_per_node: f64,
+    /// Payload bytes sent per node over the measurement window.
+    pub bytes_per_node: f64,
+    /// Informed fraction at the end of each round (round 0: the write).
+    pub informed: Vec<f64>,
+    /// Broken invariants (empty for a passing run).
+    pub violations: Vec<Violation>,
+    /// Times a node asked to be woken at the instant it had just been woken at (a core bug
+    /// the engine works around; see [`crate::TIMER_SPIN_DELAY_US`]).
+    pub timer_spins: u64,
+    /// Transient stale views below `max_version` (see [`crate::check::Checker::anomalies`]).
+    pub anomalies: u64,
+    /// The first few of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub anomaly_examples: Vec<Violation>,
+    /// Packets received by `Params::trace_node`, one line each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trace: Vec<String>,
+}
+
+/// Why a run could not be carried out at all (as opposed to a run that found a violation).
+pub type RunError = SimError;
+
+/// Runs scenario `params.scenario` once with the seed of run `run`.
+pub fn run_one(params: &Params, run: usize) -> Result<RunReport, RunError> {
+    let mut report = match params.scenario {
+        ScenarioKind::Spread => spread::run(params, params.run_seed(run))?,
+        ScenarioKind::Join => join::run(params, params.run_seed(run))?,
+        ScenarioKind::PartitionHeal => faults::partition_heal(params, params.run_seed(run))?,
+        ScenarioKind::Churn => faults::churn(params, params.run_seed(run))?,
+    };
+    report.run = run;
+    report.seed = params.run_seed(run);
+    Ok(report)
+}
+
+/// Rounds, rounded up, from `since` to `at` (µs) with rounds of `interval` µs.
+pub(crate) fn rounds_between(since: u64, at: u64, interval: u64) -> u64 {
+    at.saturating_sub(since).div_ceil(interval.max(1))
+}

@@ -1,0 +1,115 @@
+//! Every scenario, small clusters, a couple of seeds: the checkers pass and the measurements
+//! are what the scenario promises.
+
+use hearsay_core::{ExchangeMode, RumorConfig, RumorFeedback, RumorStop, Strategy};
+use hearsay_sim::report::run_many;
+use hearsay_sim::scenario::{Params, ScenarioKind};
+
+fn assert_passes(params: &Params) -> hearsay_sim::report::Report {
+    let report = run_many(params, |_, _| {}).unwrap();
+    assert!(
+        report.passed(),
+        "{} {}/{} broke invariants: {:#?}",
+        params.scenario,
+        report.exchange,
+        report.strategy,
+        report.failures
+    );
+    report
+}
+
+#[test]
+fn spread_reaches_every_node_in_every_exchange_mode() {
+    for exchange in [ExchangeMode::Push, ExchangeMode::Pull, ExchangeMode::PushPull] {
+        for strategy in [Strategy::AntiEntropy, Strategy::Hybrid] {
+            let params =
+                Params { nodes: 30, runs: 2, seed: 3, exchange, strategy, max_rounds: 400, ..Params::default() };
+            let report = assert_passes(&params);
+            assert_eq!(report.rounds_to_all.samples, 2, "{exchange:?}/{strategy:?}: {report:#?}");
+            assert_eq!(report.residue.max, 0.0);
+            // One node starts informed; everyone else needs at least one round.
+            assert!(report.rounds_to_all.mean.unwrap() >= 1.0);
+            assert!(report.updates_sent_per_node.mean > 0.0 && report.messages_per_node.mean > 0.0);
+            for run in &report.run_reports {
+                assert_eq!(run.informed.last(), Some(&1.0));
+                assert!(run.informed.windows(2).all(|w| w[0] <= w[1]), "the infection curve never drops");
+            }
+        }
+    }
+}
+
+#[test]
+fn rumor_mongering_goes_quiet_and_reports_its_residue() {
+    // Blind coin with k = 1: rumors die fast, so some nodes may never hear (Demers et al.).
+    let rumor = RumorConfig { k: 1, feedback: RumorFeedback::Blind, stop: RumorStop::Coin };
+    let params = Params {
+        nodes: 40,
+        runs: 3,
+        seed: 8,
+        strategy: Strategy::Rumor,
+        exchange: ExchangeMode::Push,
+        rumor,
+        ..Params::default()
+    };
+    let report = assert_passes(&params);
+    for run in &report.run_reports {
+        let informed = run.informed.last().copied().unwrap();
+        assert!((run.residue - (1.0 - informed)).abs() < 1e-9, "residue is the uninformed fraction at quiet");
+        assert!(run.informed.len() < 1000, "the run ended because the rumors went cold");
+    }
+}
+
+#[test]
+fn join_discovers_every_member_from_one_seed() {
+    for strategy in [Strategy::AntiEntropy, Strategy::Hybrid] {
+        let params = Params {
+            nodes: 25,
+            runs: 2,
+            seed: 21,
+            scenario: ScenarioKind::Join,
+            strategy,
+            max_rounds: 300,
+            ..Params::default()
+        };
+        let report = assert_passes(&params);
+        assert_eq!(report.rounds_to_all.samples, 2, "{report:#?}");
+    }
+}
+
+#[test]
+fn partitions_heal_and_both_sides_converge() {
+    for exchange in [ExchangeMode::Push, ExchangeMode::PushPull] {
+        let params = Params {
+            nodes: 24,
+            runs: 2,
+            seed: 31,
+            exchange,
+            scenario: ScenarioKind::PartitionHeal,
+            strategy: Strategy::Hybrid,
+            max_rounds: 300,
+            ..Params::default()
+        };
+        let report = assert_passes(&params);
+        assert_eq!(report.rounds_to_all.samples, 2, "every run re-converged after the heal: {report:#?}");
+    }
+}
+
+#[test]
+fn churn_converges_once_faults_stop() {
+    for (exchange, strategy) in
+        [(ExchangeMode::PushPull, Strategy::Hybrid), (ExchangeMode::Pull, Strategy::AntiEntropy)]
+    {
+        let params = Params {
+            nodes: 20,
+            runs: 2,
+            seed: 41,
+            exchange,
+            strategy,
+            scenario: ScenarioKind::Churn,
+            max_rounds: 300,
+            ..Params::default()
+        };
+        let report = assert_passes(&params);
+        assert_eq!(report.rounds_to_all.samples, 2, "{report:#?}");
+    }
+}
