@@ -87,6 +87,15 @@ pub async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     };
     let http_addr = listener.local_addr().map_err(|e| AgentError::Runtime(e.into()))?;
     tracing::info!(node = %cluster.id(), gossip = %cluster.local_addr(), http = %http_addr, "agent running");
+    if http::unprotected_exposure(http_addr, settings.http_token.is_some()) {
+        tracing::warn!(
+            http = %http_addr,
+            "the HTTP API listens beyond loopback without a token: anyone who reaches it can read and \
+             write this node's state and rotate the cluster's keys; set http_token_file"
+        );
+    } else if settings.http_token.is_some() {
+        tracing::info!("the HTTP API requires a bearer token");
+    }
 
     // Keys written with a TTL come back with what is left of it (and a new version).
     for key in ttl_keys {
@@ -112,7 +121,8 @@ pub async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     let mut left_wait = left_rx.clone();
     let (stop_http_tx, stop_http_rx) = watch::channel(false);
     let state = http::AppState::new(cluster.clone(), Some(store.clone()), settings.core.clone(), left_tx)
-        .with_http_addr(http_addr);
+        .with_http_addr(http_addr)
+        .with_token(settings.http_token.clone());
     let mut stop_rx = stop_http_rx.clone();
     let server = tokio::spawn(http::serve(listener, http::router(state), async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;

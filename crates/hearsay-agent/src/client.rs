@@ -72,15 +72,25 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client of the agent at `addr` (`host:port` or `http://host:port`).
-    pub fn new(addr: &str) -> Result<Client, ClientError> {
+    /// A client of the agent at `addr` (`host:port` or `http://host:port`), sending `token` as
+    /// `Authorization: Bearer` on every request when given.
+    pub fn new(addr: &str, token: Option<&str>) -> Result<Client, ClientError> {
         let trimmed = addr.trim().trim_end_matches('/');
         let base = if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
             trimmed.to_string()
         } else {
             format!("http://{trimmed}")
         };
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = token {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+                .map_err(|_| ClientError::Other("the HTTP token must be printable ASCII without spaces".into()))?;
+            // Kept out of debug output.
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
         let http = reqwest::Client::builder()
+            .default_headers(headers)
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| ClientError::Other(format!("cannot build an HTTP client: {e}")))?;

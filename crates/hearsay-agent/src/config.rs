@@ -79,6 +79,22 @@ pub struct AgentOptions {
     /// Largest value in bytes.
     #[arg(long)]
     pub max_value_bytes: Option<usize>,
+    /// Longest key in bytes.
+    #[arg(long)]
+    pub max_key_bytes: Option<usize>,
+    /// Most live keys this node may own; a write beyond it is refused (HTTP 507).
+    #[arg(long)]
+    pub max_keys_per_node: Option<usize>,
+    /// Most members this node keeps track of; further members are ignored.
+    #[arg(long)]
+    pub max_members: Option<usize>,
+    /// Largest TCP stream frame accepted or sent, in bytes.
+    #[arg(long)]
+    pub max_stream_bytes: Option<usize>,
+    /// File holding a bearer token: every HTTP request but `GET /v1/health` must then carry
+    /// `Authorization: Bearer <token>`.
+    #[arg(long)]
+    pub http_token_file: Option<PathBuf>,
     /// File of cluster keys (64 hex digits each, one per line, the first is the primary):
     /// every packet is encrypted and authenticated. Create keys with `hearsay keygen`.
     #[arg(long)]
@@ -113,6 +129,11 @@ impl AgentOptions {
             probe_interval_ms: self.probe_interval_ms.or(file.probe_interval_ms),
             suspicion_timeout_ms: self.suspicion_timeout_ms.or(file.suspicion_timeout_ms),
             max_value_bytes: self.max_value_bytes.or(file.max_value_bytes),
+            max_key_bytes: self.max_key_bytes.or(file.max_key_bytes),
+            max_keys_per_node: self.max_keys_per_node.or(file.max_keys_per_node),
+            max_members: self.max_members.or(file.max_members),
+            max_stream_bytes: self.max_stream_bytes.or(file.max_stream_bytes),
+            http_token_file: self.http_token_file.or(file.http_token_file),
             keyring_file: self.keyring_file.or(file.keyring_file),
             log_format: self.log_format.or(file.log_format),
             log_level: self.log_level.or(file.log_level),
@@ -153,6 +174,8 @@ pub struct AgentSettings {
     pub keyring: Option<Keyring>,
     /// Where they came from; rewritten when the cluster's keyring changes.
     pub keyring_file: Option<PathBuf>,
+    /// Bearer token the HTTP API requires (all but `GET /v1/health`), if any.
+    pub http_token: Option<String>,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -310,6 +333,31 @@ fn read_keyring(path: &Path) -> Result<Keyring, ConfigProblem> {
     parse_keyring(&text)
 }
 
+/// Shortest bearer token accepted: a guessable token is no protection.
+const MIN_TOKEN_BYTES: usize = 16;
+
+/// Parses the text of an HTTP token file: the token is the file's text without surrounding
+/// whitespace, printable ASCII (it travels in a header), at least [`MIN_TOKEN_BYTES`] long.
+pub fn parse_token(text: &str) -> Result<String, ConfigProblem> {
+    let token = text.trim();
+    if token.len() < MIN_TOKEN_BYTES {
+        return Err(field(
+            "http_token_file",
+            format!("the token is {} bytes, at least {MIN_TOKEN_BYTES} are required", token.len()),
+        ));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(field("http_token_file", "the token must be printable ASCII without spaces"));
+    }
+    Ok(token.to_string())
+}
+
+fn read_token(path: &Path) -> Result<String, ConfigProblem> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| field("http_token_file", format!("cannot read {}: {e}", path.display())))?;
+    parse_token(&text)
+}
+
 /// The protocol preset named `preset`.
 pub fn preset(name: &str) -> Result<Config, ConfigProblem> {
     match name {
@@ -364,6 +412,8 @@ fn agent_field_name(core_field: &str) -> &str {
         "detector.suspicion_timeout" => "suspicion_timeout_ms",
         "probe.interval" => "probe_interval_ms",
         "limits.max_value_bytes" => "max_value_bytes",
+        "limits.max_key_bytes" => "max_key_bytes",
+        "limits.max_stream_bytes" => "max_stream_bytes",
         other => other,
     }
 }
@@ -433,6 +483,18 @@ pub fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProblem> {
     if let Some(bytes) = options.max_value_bytes {
         core.limits.max_value_bytes = bytes;
     }
+    if let Some(bytes) = options.max_key_bytes {
+        core.limits.max_key_bytes = bytes;
+    }
+    if let Some(n) = options.max_keys_per_node {
+        core.limits.max_keys_per_node = n;
+    }
+    if let Some(n) = options.max_members {
+        core.limits.max_members = n;
+    }
+    if let Some(bytes) = options.max_stream_bytes {
+        core.limits.max_stream_bytes = bytes;
+    }
     core.validate().map_err(|e| match e {
         ConfigError::Invalid { field: f, reason } => field(agent_field_name(f), reason),
         other => field("config", other.to_string()),
@@ -443,6 +505,7 @@ pub fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProblem> {
         Some(other) => return Err(field("log_format", format!("`{other}` is not one of text, json"))),
     };
     let keyring = options.keyring_file.as_deref().map(read_keyring).transpose()?;
+    let http_token = options.http_token_file.as_deref().map(read_token).transpose()?;
     let log_level = options.log_level.unwrap_or_else(|| "info".to_string());
     if let Err(e) = log_level.parse::<tracing_subscriber::EnvFilter>() {
         return Err(field("log_level", format!("`{log_level}` is not a valid filter: {e}")));
@@ -458,6 +521,7 @@ pub fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProblem> {
         core,
         keyring,
         keyring_file: options.keyring_file,
+        http_token,
         log_format,
         log_level,
     })
@@ -540,6 +604,29 @@ mod tests {
         assert!(err.contains("keyring_file") && err.contains("line 1"), "{err}");
         let missing = AgentOptions { keyring_file: Some("/nonexistent/keys".into()), ..opts() };
         assert_eq!(field_of(resolve(missing)), "keyring_file");
+    }
+
+    #[test]
+    fn limits_and_the_http_token_are_read() {
+        let s = resolve(AgentOptions {
+            max_key_bytes: Some(64),
+            max_keys_per_node: Some(10),
+            max_members: Some(100),
+            max_stream_bytes: Some(1 << 20),
+            ..opts()
+        })
+        .unwrap();
+        let l = &s.core.limits;
+        assert_eq!((l.max_key_bytes, l.max_keys_per_node, l.max_members, l.max_stream_bytes), (64, 10, 100, 1 << 20));
+        assert_eq!(field_of(resolve(AgentOptions { max_key_bytes: Some(0), ..opts() })), "max_key_bytes");
+        assert_eq!(field_of(resolve(AgentOptions { max_stream_bytes: Some(100), ..opts() })), "max_stream_bytes");
+        assert_eq!(s.http_token, None);
+
+        assert_eq!(parse_token("  s3cret-token-0123456789\n").unwrap(), "s3cret-token-0123456789");
+        assert!(parse_token("short\n").unwrap_err().to_string().contains("at least 16"));
+        assert!(parse_token("has a space in the middle\n").is_err());
+        let missing = AgentOptions { http_token_file: Some("/nonexistent/token".into()), ..opts() };
+        assert_eq!(field_of(resolve(missing)), "http_token_file");
     }
 
     #[test]

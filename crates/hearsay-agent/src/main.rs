@@ -43,7 +43,8 @@ enum Command {
     /// Show the agent's identity, configuration and counters.
     Info(cli::client::PlainArgs),
     /// Show or rotate the cluster's encryption keys (list, install, use, remove).
-    Keyring(cli::client::KeyringArgs),
+    #[command(alias = "keyring")]
+    Keys(cli::client::KeysArgs),
     /// Print a new random cluster key for `keyring_file`.
     Keygen(cli::keygen::KeygenArgs),
     /// Start a local cluster in this process and narrate membership, spreading and failure detection.
@@ -66,7 +67,7 @@ fn main() -> ExitCode {
         Command::Watch(args) => cli::client::run(Request::Watch(args)),
         Command::Leave(args) => cli::client::run(Request::Leave(args)),
         Command::Info(args) => cli::client::run(Request::Info(args)),
-        Command::Keyring(args) => cli::client::run(Request::Keyring(args)),
+        Command::Keys(args) => cli::client::run(Request::Keys(args)),
         Command::Keygen(args) => cli::keygen::run(args),
         Command::Demo(args) => cli::demo::run(args),
         Command::Sim(args) => cli::sim::run(args),

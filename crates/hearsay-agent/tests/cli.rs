@@ -244,8 +244,24 @@ fn config_file_is_used_and_sigterm_leaves_and_exits_0() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Runs a CLI subcommand against `agent` with `input` on its standard input.
+fn cli_with_stdin(agent: &Agent, args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .args(["--http", &agent.http.to_string()])
+        .env_remove("HEARSAY_HTTP")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn keyring_of(agent: &Agent) -> serde_json::Value {
-    let out = agent.cli(&["keyring", "--json"]);
+    let out = agent.cli(&["keys", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -294,16 +310,29 @@ fn agents_sharing_a_keyring_talk_rotate_keys_and_reject_a_foreign_key() {
     assert_eq!(before["enabled"], true);
     let old_fp = before["primary"].as_str().unwrap().to_string();
     assert_eq!(fingerprints(&before), vec![old_fp.clone()]);
-    let text = stdout(&a.cli(&["keyring"]));
+    let text = stdout(&a.cli(&["keys"]));
     assert_eq!(text.trim(), format!("{old_fp}  (primary)"));
+    // `keyring` is the old name of `keys`.
+    assert_eq!(stdout(&a.cli(&["keyring", "list"])), stdout(&a.cli(&["keys", "list"])));
     let new_key = stdout(&hearsay(&["keygen"])).trim().to_string();
-    let out = a.cli(&["keyring", "install", &new_key]);
+    let new_file = dir.join("new.key");
+    std::fs::write(&new_file, format!("# made by hearsay keygen\n{new_key}\n")).unwrap();
+    // A key as a plain argument is refused (it would show in `ps`), and nothing changes.
+    let out = a.cli(&["keys", "install", &new_key]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("`ps`") && !stderr(&out).contains(&new_key), "{}", stderr(&out));
+    assert_eq!(fingerprints(&keyring_of(&a)).len(), 1);
+    // From a key file.
+    let out = a.cli(&["keys", "install", "--key-file", new_file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     wait_until("k2 has both keys", || fingerprints(&keyring_of(&b)).len() == 2);
     let new_fp = fingerprints(&keyring_of(&b)).into_iter().find(|f| *f != old_fp).unwrap();
-    assert!(b.cli(&["keyring", "use", &new_key]).status.success());
+    // From standard input.
+    let out = cli_with_stdin(&b, &["keys", "use", "-"], &new_key);
+    assert!(out.status.success(), "{}", stderr(&out));
     wait_until("k1 seals with the new key", || keyring_of(&a)["primary"] == new_fp.as_str());
-    assert!(a.cli(&["keyring", "remove", &key]).status.success());
+    // As an explicit, documented-unsafe literal.
+    assert!(a.cli(&["keys", "remove", "--key-literal", &key]).status.success());
     wait_until("k2 dropped the old key", || fingerprints(&keyring_of(&b)) == vec![new_fp.clone()]);
     for agent in [&a, &b] {
         let (status, body) = common::request(agent.http, "GET", "/v1/kv/k1/__keyring", b"").unwrap();
@@ -328,15 +357,20 @@ fn agents_sharing_a_keyring_talk_rotate_keys_and_reject_a_foreign_key() {
     });
 
     // Errors: a malformed key, a key that is not installed, an agent without encryption.
-    let out = a.cli(&["keyring", "install", "abc"]);
+    let out = a.cli(&["keys", "install", "--key-literal", "abc"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("64 hexadecimal digits") && stderr(&out).contains("HTTP 400"), "{}", stderr(&out));
-    let out = a.cli(&["keyring", "use", &key]);
+    assert!(stderr(&out).contains("64 hexadecimal digits"), "{}", stderr(&out));
+    let (status, body) = common::request(a.http, "POST", "/v1/keyring/install", b"abc").unwrap();
+    assert_eq!(status, 400, "{body}");
+    let out = a.cli(&["keys", "use", "--key-literal", &key]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("HTTP 404"), "{}", stderr(&out));
+    let out = a.cli(&["keys", "install", "--key-file", dir.join("no-such-file").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no-such-file"), "{}", stderr(&out));
     let plain = Agent::start("plain", &dir, &[]);
-    assert_eq!(stdout(&plain.cli(&["keyring"])).trim(), "encryption is off on this agent");
-    let out = plain.cli(&["keyring", "install", &new_key]);
+    assert_eq!(stdout(&plain.cli(&["keys"])).trim(), "encryption is off on this agent");
+    let out = plain.cli(&["keys", "install", "--key-file", new_file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("encryption is not enabled") && stderr(&out).contains("HTTP 409"),

@@ -23,6 +23,8 @@ use crate::api::{ErrorJson, HealthJson, InfoJson};
 use crate::config::{exchange_name, strategy_name};
 use crate::store::Store;
 
+mod auth;
+pub use auth::unprotected_exposure;
 mod dashboard;
 mod events;
 mod keyring;
@@ -48,19 +50,29 @@ struct Inner {
     started: std::time::Instant,
     /// Set to true once the node has left: the process should stop.
     left: watch::Sender<bool>,
+    /// Bearer token every request but `GET /v1/health` must carry, if set.
+    token: Option<String>,
 }
 
 impl AppState {
     /// State for one node's API. `store` is `None` for nodes without persistence (the demo).
     pub fn new(cluster: Cluster, store: Option<Arc<Store>>, config: Config, left: watch::Sender<bool>) -> Self {
         let started = std::time::Instant::now();
-        AppState { inner: Arc::new(Inner { cluster, store, http: None, config, started, left }) }
+        AppState { inner: Arc::new(Inner { cluster, store, http: None, config, started, left, token: None }) }
     }
 
     /// Records the API's own address (shown by `/v1/info`).
     pub fn with_http_addr(mut self, addr: SocketAddr) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.http = Some(addr);
+        }
+        self
+    }
+
+    /// Requires `Authorization: Bearer <token>` on every request but `GET /v1/health`.
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.token = token;
         }
         self
     }
@@ -147,6 +159,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token))
         .with_state(state)
 }
 

@@ -222,10 +222,27 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Optio
 }
 
 pub fn request_bytes(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Option<(u16, Vec<u8>)> {
+    request_with(addr, method, path, body, &[])
+}
+
+/// Like [`request`], with extra header lines (`"Authorization: Bearer ..."`).
+pub fn request_with_headers(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    headers: &[&str],
+) -> Option<(u16, String)> {
+    let (status, body) = request_with(addr, method, path, body, headers)?;
+    Some((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+fn request_with(addr: SocketAddr, method: &str, path: &str, body: &[u8], headers: &[&str]) -> Option<(u16, Vec<u8>)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).ok()?;
