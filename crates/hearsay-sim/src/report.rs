@@ -135,6 +135,8 @@ pub struct Report {
     pub loss: f64,
     /// Latency in milliseconds, `A` or `A..B`.
     pub latency_ms: String,
+    /// Datagram size limit in force.
+    pub mtu: usize,
     /// Runs.
     pub runs: usize,
     /// Seed of run 0 (run `r` uses `seed + r`).
@@ -226,6 +228,7 @@ pub fn aggregate(params: &Params, runs: Vec<RunReport>) -> Report {
         },
         loss: params.loss,
         latency_ms: latency_ms(params.latency),
+        mtu: params.node_config().mtu,
         runs: runs.len(),
         seed: params.seed,
         max_rounds: params.max_rounds,

@@ -136,6 +136,9 @@ pub struct SimArgs {
     /// Sweep: skip sizes whose full membership is estimated to need more GiB than this.
     #[arg(long, default_value_t = 8.0)]
     pub max_memory_gib: f64,
+    /// Largest datagram in bytes (default: Config::local()'s 1400).
+    #[arg(long)]
+    pub mtu: Option<usize>,
     /// Print every packet this slot receives, run by run (debugging a replay).
     #[arg(long)]
     pub trace_node: Option<usize>,
@@ -156,6 +159,11 @@ fn params(args: &SimArgs) -> Result<Params> {
     }
     if args.runs == 0 {
         bail!("--runs must be at least 1");
+    }
+    if let Some(mtu) = args.mtu {
+        let mut config = hearsay_core::Config::local();
+        config.mtu = mtu;
+        config.validate().context("--mtu")?;
     }
     let latency = Latency::parse_ms(&args.latency_ms).map_err(anyhow::Error::msg).context("--latency-ms")?;
     Ok(Params {
@@ -193,6 +201,7 @@ fn params(args: &SimArgs) -> Result<Params> {
         runs: args.runs,
         seed: args.seed,
         max_rounds: args.max_rounds,
+        mtu: args.mtu,
         trace_node: args.trace_node,
     })
 }
@@ -278,7 +287,7 @@ fn fmt_opt(x: Option<f64>) -> String {
 fn table(report: &Report) -> String {
     let mut out = String::new();
     out.push_str(&format!(
-        "scenario {} | {} nodes | {} / {} | fanout {} | rumor k={} {} {} | loss {} | latency {} ms | {} runs from seed {}\n",
+        "scenario {} | {} nodes | {} / {} | fanout {} | rumor k={} {} {} | loss {} | latency {} ms | mtu {} | {} runs from seed {}\n",
         report.scenario,
         report.nodes,
         report.exchange,
@@ -289,6 +298,7 @@ fn table(report: &Report) -> String {
         report.rumor.stop,
         report.loss,
         report.latency_ms,
+        report.mtu,
         report.runs,
         report.seed
     ));

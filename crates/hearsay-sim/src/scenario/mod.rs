@@ -111,6 +111,9 @@ pub struct Params {
     pub seed: u64,
     /// Give up on a run after this many rounds of measurement.
     pub max_rounds: u64,
+    /// Largest datagram, if not `Config::local()`'s (a larger MTU lets one digest cover more
+    /// owners: the knob that shows what digest slicing costs).
+    pub mtu: Option<usize>,
     /// Log every packet this slot receives into [`RunReport::trace`] (debugging a replay).
     pub trace_node: Option<usize>,
 }
@@ -129,6 +132,7 @@ impl Default for Params {
             runs: 1,
             seed: 1,
             max_rounds: 1_000,
+            mtu: None,
             trace_node: None,
         }
     }
@@ -143,6 +147,9 @@ impl Params {
         config.strategy = self.strategy;
         config.fanout = self.fanout;
         config.rumor = self.rumor;
+        if let Some(mtu) = self.mtu {
+            config.mtu = mtu;
+        }
         config
     }
 
@@ -159,7 +166,7 @@ impl Params {
         };
         format!(
             "hearsay sim --scenario {} --nodes {} --exchange {} --strategy {} --fanout {} --rumor-k {} \
-             --rumor-feedback {} --rumor-stop {} --loss {} --latency-ms {} --max-rounds {} --runs 1 --seed {}",
+             --rumor-feedback {} --rumor-stop {} --loss {} --latency-ms {} --max-rounds {}{} --runs 1 --seed {}",
             self.scenario,
             self.nodes,
             exchange_name(self.exchange),
@@ -177,6 +184,7 @@ impl Params {
             self.loss,
             latency,
             self.max_rounds,
+            self.mtu.map_or(String::new(), |m| format!(" --mtu {m}")),
             self.run_seed(run)
         )
     }
