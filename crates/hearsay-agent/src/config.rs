@@ -303,7 +303,7 @@ pub fn parse_keyring(text: &str) -> Result<Keyring, ConfigProblem> {
 pub fn format_keyring(ring: &Keyring) -> String {
     let mut out = String::from(
         "# hearsay cluster keys, the primary first. The agent rewrites this file when the\n\
-         # cluster's keyring changes (hearsay keyring install/use/remove).\n",
+         # cluster's keyring changes (hearsay keys install/use/remove).\n",
     );
     for key in ring.keys() {
         out.push_str(&key.to_hex());

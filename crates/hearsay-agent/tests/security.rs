@@ -57,6 +57,9 @@ fn a_token_protects_every_endpoint_but_health() {
 
     let (status, body) = request_with_headers(a.http, "GET", "/v1/members", b"", &[&good]).unwrap();
     assert_eq!(status, 200, "{body}");
+    let (status, body) = request_with_headers(a.http, "GET", "/v1/info", b"", &[&good]).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"http_token\":\"required\"") && !body.contains(TOKEN), "{body}");
     let (status, body) = request_with_headers(a.http, "PUT", "/v1/kv/app", b"v", &[&good]).unwrap();
     assert_eq!(status, 200, "{body}");
 
@@ -104,6 +107,11 @@ fn limits_answer_with_clear_errors_and_bad_packets_are_counted_in_metrics() {
         &[],
         &["--max-keys-per-node", "3", "--max-value-bytes", "1000", "--max-key-bytes", "32"],
     );
+
+    let info = a.get_json("/v1/info");
+    assert_eq!(info["config"]["max_keys_per_node"], "3");
+    assert_eq!(info["config"]["max_key_bytes"], "32");
+    assert_eq!(info["config"]["http_token"], "none");
 
     // Keys per node: the fourth distinct key is refused with 507; overwriting is still fine.
     for key in ["k1", "k2", "k3"] {

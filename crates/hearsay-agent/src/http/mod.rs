@@ -214,6 +214,11 @@ async fn info(State(state): State<AppState>) -> Result<Json<InfoJson>, ApiError>
     config.insert("probe_interval_ms".to_string(), c.probe.interval.as_millis().to_string());
     config.insert("suspicion_timeout_ms".to_string(), c.detector.suspicion_timeout.as_millis().to_string());
     config.insert("max_value_bytes".to_string(), c.limits.max_value_bytes.to_string());
+    config.insert("max_key_bytes".to_string(), c.limits.max_key_bytes.to_string());
+    config.insert("max_keys_per_node".to_string(), c.limits.max_keys_per_node.to_string());
+    config.insert("max_members".to_string(), c.limits.max_members.to_string());
+    config.insert("max_stream_bytes".to_string(), c.limits.max_stream_bytes.to_string());
+    config.insert("http_token".to_string(), if state.inner.token.is_some() { "required" } else { "none" }.to_string());
     let mut by_status = BTreeMap::new();
     for m in &members {
         *by_status.entry(m.status.as_str().to_string()).or_insert(0) += 1;
