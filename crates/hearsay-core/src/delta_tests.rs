@@ -182,6 +182,33 @@ fn blocks_of(owner: &mut Node) -> Vec<Block> {
 }
 
 #[test]
+fn a_block_ending_at_the_largest_version_does_not_overflow_later_deltas() {
+    let mut peer = node("peer", 1, Config::lan());
+    let block = Block {
+        owner: WireNodeId { name: "o".into(), generation: 1, addr: "10.1.0.1:1".parse().unwrap() },
+        heartbeat: 1,
+        from_version: 0,
+        to_version: u64::MAX,
+        last_gc_version: 0,
+        entries: vec![WireEntry { key: "k".into(), version: u64::MAX, value: Some(b"v".to_vec()) }],
+    };
+    peer.apply_blocks(Instant::ZERO, &[block]);
+    assert_eq!(peer.member("o").unwrap().max_version, u64::MAX);
+    // A digest that does not list the owner makes it "entirely missing": depth saturates.
+    let lacking = compare(&mut peer, &Digest::default());
+    let plan = peer.plan(lacking);
+    assert!(plan.items.iter().any(|(_, from, _)| *from == 0));
+}
+
+#[test]
+fn restored_state_at_the_largest_version_refuses_writes_instead_of_wrapping() {
+    let mut n = node("n", 1, Config::lan());
+    n.restore_own([("k".to_string(), b"v".to_vec(), u64::MAX)], u64::MAX);
+    assert_eq!(n.set(Instant::ZERO, "k2", b"x"), Err(crate::WriteError::VersionsExhausted));
+    assert_eq!(n.get("n", "k").map(|v| v.version), Some(u64::MAX));
+}
+
+#[test]
 fn invalid_blocks_are_rejected_and_counted() {
     let mut peer = node("peer", 1, Config::lan());
     let bad = Block {

@@ -115,7 +115,7 @@ pub(crate) fn compare(node: &mut Node, digest: &Digest) -> Vec<(MemberIdx, Optio
 pub(crate) fn depth(member: &Member, has: Option<PeerHas>) -> u64 {
     match has {
         Some(h) if h.generation == member.id.generation => member.max_version - h.max_version,
-        _ => member.max_version + 1,
+        _ => member.max_version.saturating_add(1),
     }
 }
 

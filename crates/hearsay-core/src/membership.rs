@@ -171,7 +171,7 @@ impl Node {
                 && !self.left
             {
                 if u.incarnation >= me.incarnation {
-                    self.refute(u.incarnation + 1, &u.from);
+                    self.refute(u.incarnation.saturating_add(1), &u.from);
                 } else {
                     // A stale accusation: whoever still believes it missed our refutation,
                     // which may have run out of retransmissions. Say it again.
@@ -376,6 +376,13 @@ mod tests {
         // Suspicion about an older generation of us is ignored.
         n.apply_update(Instant::ZERO, &update("me", 4, 7, WireStatus::Dead, "x"));
         assert_eq!(n.members.me().incarnation, 1);
+    }
+
+    #[test]
+    fn an_accusation_at_the_largest_incarnation_does_not_overflow() {
+        let mut n = node();
+        n.apply_update(Instant::ZERO, &update("me", 5, u64::MAX, WireStatus::Dead, "x"));
+        assert_eq!(n.members.me().incarnation, u64::MAX);
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub enum WriteError {
     /// The node has left the cluster.
     #[error("node has left the cluster")]
     Left,
+    /// The version counter reached its maximum (only possible with a corrupt restored state).
+    #[error("the node's version counter is exhausted; restart it with a new generation")]
+    VersionsExhausted,
 }
 
 /// Why an input packet was dropped. A dropped packet changes nothing but the drop counters.
@@ -344,6 +347,9 @@ impl Node {
         if key.starts_with(RESERVED_PREFIX) {
             return Err(WriteError::ReservedKey);
         }
+        if self.members.me().max_version == u64::MAX {
+            return Err(WriteError::VersionsExhausted);
+        }
         if let Some(value) = value {
             if value.len() > limits.max_value_bytes {
                 return Err(WriteError::ValueTooLarge { len: value.len(), limit: limits.max_value_bytes });
@@ -360,7 +366,7 @@ impl Node {
     pub(crate) fn write_own(&mut self, now: Instant, key: &str, value: Option<&[u8]>) -> u64 {
         let grace = self.config.tombstone_grace;
         let me = self.members.me_mut();
-        let version = me.max_version + 1;
+        let version = me.max_version.saturating_add(1);
         let stored =
             VersionedValue { value: Arc::from(value.unwrap_or_default()), version, tombstone: value.is_none() };
         me.store(key, stored.clone());
