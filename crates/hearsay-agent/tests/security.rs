@@ -168,8 +168,12 @@ fn limits_answer_with_clear_errors_and_bad_packets_are_counted_in_metrics() {
             .all(|reason| metric(&text, &format!("hearsay_dropped_total{{reason=\"{reason}\"}}")).unwrap_or(0) >= 1)
             && metric(&text, "hearsay_stream_frames_rejected_total") == Some(1)
     });
-    // Every bounded queue of the driver has its drop counter exported, even at zero.
+    // Every bounded queue has its drop counter exported, even at zero.
     for name in [
+        "hearsay_dropped_total{reason=\"transmit_queue_full\"}",
+        "hearsay_dropped_total{reason=\"event_queue_full\"}",
+        "hearsay_dropped_total{reason=\"relay_queue_full\"}",
+        "hearsay_dropped_total{reason=\"member_limit\"}",
         "hearsay_stream_frames_dropped_total",
         "hearsay_stream_connections_refused_total",
         "hearsay_events_lagged_total",
