@@ -14,6 +14,20 @@ fn error_of(body: &str) -> String {
     json["error"].as_str().expect("error field").to_string()
 }
 
+/// Standard base64 with padding (for Basic credentials).
+fn base64(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in text.as_bytes().chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
 const TOKEN: &str = "tok-3f9a1c7e55d04b2a9e6f";
 
 #[test]
@@ -62,6 +76,15 @@ fn a_token_protects_every_endpoint_but_health() {
     assert!(body.contains("\"http_token\":\"required\"") && !body.contains(TOKEN), "{body}");
     let (status, body) = request_with_headers(a.http, "PUT", "/v1/kv/app", b"v", &[&good]).unwrap();
     assert_eq!(status, 200, "{body}");
+    // A browser opening the dashboard sends the token as a Basic password (user name ignored).
+    let basic = format!("Authorization: Basic {}", base64(&format!("admin:{TOKEN}")));
+    let (status, page) = request_with_headers(a.http, "GET", "/", b"", &[&basic]).unwrap();
+    assert_eq!(status, 200);
+    assert!(page.contains("<title>hearsay</title>"));
+    let (status, _) = request_with_headers(a.http, "GET", "/v1/kv", b"", &[&basic]).unwrap();
+    assert_eq!(status, 200);
+    let wrong_basic = format!("Authorization: Basic {}", base64("admin:wrong-token-0000000000"));
+    assert_eq!(request_with_headers(a.http, "GET", "/", b"", &[&wrong_basic]).unwrap().0, 401);
 
     // The CLI: refused without the token, served with --http-token-file or the environment.
     let out = a.cli(&["members"]);

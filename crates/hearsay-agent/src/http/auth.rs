@@ -4,6 +4,11 @@
 //! Kubernetes probes need no secret) must carry `Authorization: Bearer <token>`; others get
 //! 401 with a JSON error and never reach a handler. Without a token every request passes: the
 //! API then relies on listening on loopback only (the default).
+//!
+//! Browsers cannot add a bearer token to a page load or an `EventSource`, so for the dashboard
+//! the same token is also accepted as the password of HTTP Basic authentication (any user
+//! name): the 401 challenges with `Basic` too, the browser asks once and then sends it with
+//! every request of the page.
 
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
@@ -24,10 +29,19 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
     given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
-/// Whether `authorization` (the header's value, if any) carries `token`.
+/// Whether `authorization` (the header's value, if any) carries `token`: as a bearer token,
+/// or as the password of Basic credentials.
 pub(crate) fn authorized(authorization: Option<&[u8]>, token: &str) -> bool {
     let Some(value) = authorization else { return false };
-    // The scheme name is case-insensitive (RFC 9110 §11.1); the token is not.
+    // Scheme names are case-insensitive (RFC 9110 §11.1); the token is not.
+    let Some((scheme, rest)) = value.split_first_chunk::<6>() else { return false };
+    if scheme.eq_ignore_ascii_case(b"Basic ") {
+        let Some(credentials) = std::str::from_utf8(rest.trim_ascii()).ok().and_then(crate::b64::decode) else {
+            return false;
+        };
+        let password = credentials.iter().position(|b| *b == b':').map_or(&[][..], |i| &credentials[i + 1..]);
+        return same_secret(password, token.as_bytes());
+    }
     let Some((scheme, given)) = value.split_first_chunk::<7>() else { return false };
     scheme.eq_ignore_ascii_case(b"Bearer ") && same_secret(given.trim_ascii(), token.as_bytes())
 }
@@ -56,7 +70,8 @@ pub(super) async fn require_token(State(state): State<AppState>, request: Reques
         "this agent requires `Authorization: Bearer <token>` (see http_token_file)"
     };
     let mut response = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();
-    response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    let challenge = header::HeaderValue::from_static("Bearer realm=\"hearsay\", Basic realm=\"hearsay\"");
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
     response
 }
 
@@ -86,5 +101,17 @@ mod tests {
         assert!(!authorized(Some(b"Basic 0123456789abcdef"), token));
         assert!(!authorized(Some(b"0123456789abcdef"), token));
         assert!(!authorized(Some(b"Bearer"), token));
+    }
+
+    #[test]
+    fn browsers_may_send_the_token_as_a_basic_password() {
+        let token = "0123456789abcdef";
+        let basic = |credentials: &str| format!("Basic {}", crate::b64::encode(credentials.as_bytes())).into_bytes();
+        assert!(authorized(Some(&basic("admin:0123456789abcdef")), token));
+        assert!(authorized(Some(&basic(":0123456789abcdef")), token));
+        assert!(!authorized(Some(&basic("admin:wrong")), token));
+        assert!(!authorized(Some(&basic("0123456789abcdef")), token), "the token as user name is not the password");
+        assert!(!authorized(Some(b"Basic !!notbase64"), token));
+        assert!(!authorized(Some(b"Basic "), token));
     }
 }
