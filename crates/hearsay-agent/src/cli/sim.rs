@@ -406,3 +406,80 @@ pub fn sweep_table(report: &SweepReport) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: SimArgs,
+    }
+
+    fn parse(flags: &[&str]) -> SimArgs {
+        Wrapper::try_parse_from(std::iter::once("sim").chain(flags.iter().copied())).unwrap().args
+    }
+
+    #[test]
+    fn flags_map_onto_params() {
+        let args = parse(&[
+            "--nodes",
+            "50",
+            "--exchange",
+            "pull",
+            "--strategy",
+            "rumor",
+            "--fanout",
+            "3",
+            "--rumor-k",
+            "4",
+            "--rumor-feedback",
+            "blind",
+            "--rumor-stop",
+            "coin",
+            "--loss",
+            "0.1",
+            "--latency-ms",
+            "1..5",
+            "--scenario",
+            "partition-heal",
+            "--runs",
+            "7",
+            "--seed",
+            "9",
+        ]);
+        let p = params(&args).unwrap();
+        assert_eq!((p.nodes, p.fanout, p.runs, p.seed), (50, 3, 7, 9));
+        assert_eq!((p.exchange, p.strategy), (ExchangeMode::Pull, Strategy::Rumor));
+        assert_eq!(p.rumor, RumorConfig { k: 4, feedback: RumorFeedback::Blind, stop: RumorStop::Coin });
+        assert_eq!(p.latency, Latency::Uniform(1_000, 5_000));
+        assert_eq!(p.scenario, ScenarioKind::PartitionHeal);
+        assert!(p.replay_command(2).contains("--scenario partition-heal --nodes 50 --exchange pull"));
+        assert!(p.replay_command(2).ends_with("--runs 1 --seed 11"));
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_the_flag_named() {
+        for (flags, flag) in [
+            (&["--loss", "1.5"][..], "--loss"),
+            (&["--latency-ms", "9..2"][..], "--latency-ms"),
+            (&["--nodes", "1"][..], "--nodes"),
+            (&["--mtu", "20"][..], "--mtu"),
+            (&["--runs", "0"][..], "--runs"),
+        ] {
+            let message = format!("{:#}", params(&parse(flags)).unwrap_err());
+            assert!(message.contains(flag), "{flags:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn table_shows_the_measurements() {
+        let p = params(&parse(&["--nodes", "12", "--runs", "2", "--exchange", "push"])).unwrap();
+        let report = run_many(&p, |_, _| {}).unwrap();
+        let text = table(&report);
+        assert!(text.contains("12 nodes") && text.contains("rounds to all (mean)"), "{text}");
+        assert!(text.contains("invariant violations               0"), "{text}");
+    }
+}
