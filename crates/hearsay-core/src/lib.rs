@@ -90,7 +90,7 @@ pub use id::NodeId;
 pub use keys::KeyringError;
 pub use node::{InputError, MemberInfo, Node, WriteError};
 pub use state::{MemberStatus, RESERVED_PREFIX, VersionedValue};
-pub use stats::{Stats, TypeCounters};
+pub use stats::{DROP_REASONS, Stats, TypeCounters};
 pub use time::Instant;
 pub use transmit::{Transmit, TransmitKind};
 pub use wire::crypto::{Key, KeyError, Keyring};

@@ -44,6 +44,36 @@ pub struct Stats {
     pub refutations: u64,
 }
 
+/// Every reason under which [`Stats::dropped`] counts, so exporters can publish all series from
+/// zero.
+pub const DROP_REASONS: [&str; 21] = [
+    // Packets that do not decode or open.
+    "truncated",
+    "oversized",
+    "bad_magic",
+    "version",
+    "flags",
+    "message_type",
+    "foreign_cluster",
+    "malformed",
+    "unencrypted",
+    "decrypt",
+    "wrong_transport",
+    // Contents refused after decoding.
+    "invalid_update",
+    "invalid_block",
+    "invalid_keyring",
+    "misdirected_ping",
+    // Bounds and queues.
+    "member_limit",
+    "event_queue_full",
+    "transmit_queue_full",
+    "relay_queue_full",
+    // Outgoing packets the node refused to send.
+    "oversized_outgoing",
+    "seal_failed",
+];
+
 impl Stats {
     pub(crate) fn count_sent(&mut self, t: MessageType, bytes: usize) {
         let c = &mut self.sent[t as usize - 1];
@@ -58,6 +88,7 @@ impl Stats {
     }
 
     pub(crate) fn count_drop(&mut self, reason: &'static str) {
+        debug_assert!(DROP_REASONS.contains(&reason), "unlisted drop reason {reason}");
         *self.dropped.entry(reason).or_default() += 1;
     }
 

@@ -26,36 +26,6 @@ pub struct MetricsInput<'a> {
     pub gauges: &'a [DriverGauge],
 }
 
-/// Drop reasons the core counts (`Stats::dropped`), exported at zero before the first drop so
-/// that alerts and `rate()` see every series from the start. A reason missing here still shows
-/// once it is counted.
-const DROP_REASONS: [&str; 21] = [
-    // Packets that do not decode or open.
-    "truncated",
-    "oversized",
-    "bad_magic",
-    "version",
-    "flags",
-    "message_type",
-    "foreign_cluster",
-    "malformed",
-    "unencrypted",
-    "decrypt",
-    "wrong_transport",
-    // Contents refused after decoding.
-    "invalid_update",
-    "invalid_block",
-    "invalid_keyring",
-    "misdirected_ping",
-    // Bounds and queues.
-    "member_limit",
-    "event_queue_full",
-    "transmit_queue_full",
-    "relay_queue_full",
-    "oversized_outgoing",
-    "seal_failed",
-];
-
 /// Escapes a label value (backslash, double quote, newline).
 fn label(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
@@ -105,7 +75,7 @@ pub fn render(input: &MetricsInput<'_>) -> String {
     }
 
     header(&mut out, "dropped_total", "counter", "Inputs dropped, by reason.");
-    let mut dropped: BTreeMap<&str, u64> = DROP_REASONS.iter().map(|r| (*r, 0)).collect();
+    let mut dropped: BTreeMap<&str, u64> = hearsay_core::DROP_REASONS.iter().map(|r| (*r, 0)).collect();
     dropped.extend(input.stats.dropped.iter().map(|(r, n)| (*r, *n)));
     for (reason, n) in &dropped {
         let _ = writeln!(out, "hearsay_dropped_total{{reason=\"{}\"}} {n}", label(reason));

@@ -75,6 +75,25 @@ fn every_message_round_trips() {
 }
 
 #[test]
+fn every_decode_reason_is_a_listed_drop_reason() {
+    let errors = [
+        DecodeError::Truncated { len: 0, needed: 1 },
+        DecodeError::Oversized { len: 2, limit: 1 },
+        DecodeError::BadMagic,
+        DecodeError::UnsupportedVersion { version: 0 },
+        DecodeError::UnsupportedFlags { flags: 1 },
+        DecodeError::UnknownMessageType { message_type: 0 },
+        DecodeError::ForeignCluster { cluster_id: 1, expected: 2 },
+        DecodeError::Malformed { message_type: MessageType::Syn, reason: String::new() },
+        DecodeError::Unencrypted,
+        DecodeError::Decrypt,
+    ];
+    for e in errors {
+        assert!(crate::DROP_REASONS.contains(&e.reason()), "{}", e.reason());
+    }
+}
+
+#[test]
 fn rejections_have_distinct_reasons() {
     let bytes = codec().encode(&all_messages()[0]);
     assert!(matches!(codec().decode(&bytes[..4]), Err(DecodeError::Truncated { .. })));
