@@ -30,6 +30,8 @@ const LEAVE_ROUNDS: u32 = 3;
 /// Pause after the listener fails to accept (e.g. out of file descriptors), so a persistent
 /// error does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Pause after a failed UDP read, so an error that repeats at once does not spin.
+const RECV_ERROR_BACKOFF: Duration = Duration::from_millis(10);
 /// Largest datagram read; bigger ones are truncated and then rejected by the core.
 const RECV_BUFFER: usize = 65_536;
 
@@ -53,6 +55,7 @@ pub(crate) struct Driver {
     connections: JoinSet<()>,
     leaving: Option<(tokio::time::Instant, Vec<oneshot::Sender<()>>)>,
     accept_paused_until: Option<tokio::time::Instant>,
+    udp_paused_until: Option<tokio::time::Instant>,
 }
 
 impl Driver {
@@ -84,6 +87,7 @@ impl Driver {
             connections: JoinSet::new(),
             leaving: None,
             accept_paused_until: None,
+            udp_paused_until: None,
         }
     }
 
@@ -108,7 +112,7 @@ impl Driver {
                     Some(command) => self.command(command),
                     None => break,
                 },
-                received = self.udp.recv_from(&mut buf) => match received {
+                received = self.udp.recv_from(&mut buf), if self.udp_paused_until.is_none() => match received {
                     Ok((len, from)) => {
                         Counters::add(&self.counters.udp_datagrams_received, 1);
                         if let Err(e) = self.node.handle_datagram(self.clock.now(), from, &buf[..len]) {
@@ -117,7 +121,8 @@ impl Driver {
                     }
                     Err(e) => {
                         Counters::add(&self.counters.udp_recv_errors, 1);
-                        tracing::debug!(error = %e, "udp receive failed");
+                        tracing::debug!(error = %e, "udp receive failed; pausing reads");
+                        self.udp_paused_until = Some(tokio::time::Instant::now() + RECV_ERROR_BACKOFF);
                     }
                 },
                 Some((from, frame)) = self.inbound_rx.recv() => {
@@ -134,6 +139,9 @@ impl Driver {
                     let now = tokio::time::Instant::now();
                     if self.accept_paused_until.is_some_and(|t| t <= now) {
                         self.accept_paused_until = None;
+                    }
+                    if self.udp_paused_until.is_some_and(|t| t <= now) {
+                        self.udp_paused_until = None;
                     }
                     if self.leaving.as_ref().is_some_and(|(deadline, _)| *deadline <= now) {
                         break;
@@ -158,7 +166,7 @@ impl Driver {
         if let Some((deadline, _)) = &self.leaving {
             at = at.min(*deadline);
         }
-        if let Some(resume) = self.accept_paused_until {
+        for resume in [self.accept_paused_until, self.udp_paused_until].into_iter().flatten() {
             at = at.min(resume);
         }
         at
