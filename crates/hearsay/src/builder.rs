@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::cluster::{Cluster, Counters};
 use crate::driver::Driver;
 use crate::error::Error;
+use crate::subscription::Subscription;
 
 /// Attempts at finding a port free for both UDP and TCP when binding port 0.
 const PORT_ATTEMPTS: usize = 32;
@@ -110,7 +111,17 @@ impl ClusterBuilder {
     }
 
     /// Binds the sockets and starts the node task on the current tokio runtime.
+    ///
+    /// The node starts talking at once, so a [`Cluster::subscribe`] made after this returns
+    /// may miss the first events (members learned from the seeds' first answer); use
+    /// [`ClusterBuilder::spawn_with_subscription`] to see every event.
     pub async fn spawn(self) -> Result<Cluster, Error> {
+        Ok(self.spawn_with_subscription().await?.0)
+    }
+
+    /// Like [`ClusterBuilder::spawn`], plus a subscription to every event, made before the
+    /// node task starts so that none is missed.
+    pub async fn spawn_with_subscription(self) -> Result<(Cluster, Subscription), Error> {
         self.config.validate()?;
         let (udp, listener) = bind_pair(self.bind).await?;
         let local_addr = udp.local_addr()?;
@@ -143,9 +154,10 @@ impl ClusterBuilder {
         }
         let counters = Arc::new(Counters::default());
         let (cluster, ends) = Cluster::new_pair(id, local_addr, counters.clone());
+        let subscription = cluster.subscribe();
         let driver = Driver::new(node, clock, udp, listener, advertise, ends, counters);
         tokio::spawn(driver.run());
-        Ok(cluster)
+        Ok((cluster, subscription))
     }
 }
 

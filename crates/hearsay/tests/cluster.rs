@@ -322,3 +322,29 @@ async fn encrypted_nodes_converge_and_a_node_without_the_key_is_kept_out() {
     assert!(matches!(outsider.keyring_install(hearsay::Key::from_bytes([1; 32])).await, Err(Error::Keyring(_))));
     shutdown_all(&[a, b, outsider]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscription_made_at_spawn_sees_every_member_joined() {
+    let nodes = start(3).await;
+    eventually("the first three see each other", || all_see_each_other(&nodes)).await;
+    let (late, mut events) = Cluster::builder(Config::local())
+        .bind(localhost())
+        .seeds(vec![nodes[0].local_addr()])
+        .spawn_with_subscription()
+        .await
+        .unwrap();
+    let mut joined = BTreeSet::new();
+    while joined.len() < 3 {
+        match tokio::time::timeout(DEADLINE, events.recv()).await.expect("joins before the deadline") {
+            Some(Event::MemberJoined(id)) => {
+                joined.insert(id.name.to_string());
+            }
+            Some(_) => {}
+            None => panic!("subscription ended"),
+        }
+    }
+    let want: BTreeSet<String> = nodes.iter().map(|n| n.id().name.to_string()).collect();
+    assert_eq!(joined, want);
+    late.shutdown().await;
+    shutdown_all(&nodes).await;
+}

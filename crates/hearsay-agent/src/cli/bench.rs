@@ -241,16 +241,15 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
     let mut nodes: Vec<Cluster> = Vec::with_capacity(n);
     let mut seeds: Vec<SocketAddr> = Vec::new();
     for i in 0..n {
-        let node = Cluster::builder(config.clone())
+        let (node, mut events) = Cluster::builder(config.clone())
             .name(format!("bench-{i:04}"))
             .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .seeds(seeds.clone())
             .generation(1)
             .rng_seed(args.seed.wrapping_mul(1_000_003).wrapping_add(i as u64))
-            .spawn()
+            .spawn_with_subscription()
             .await
             .with_context(|| format!("starting node {i}"))?;
-        let mut events = node.subscribe();
         let logs = logs.clone();
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
