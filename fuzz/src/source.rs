@@ -248,9 +248,10 @@ impl<'a> Source<'a> {
                 seq: self.exchange_id(),
                 target: self.name(),
                 source: self.wire_node_id(),
+                checksum: self.u64(),
                 updates: self.updates(3),
             }),
-            6 => Message::PingAck(PingAck { seq: self.exchange_id(), updates: self.updates(3) }),
+            6 => Message::PingAck(PingAck { seq: self.exchange_id(), checksum: self.u64(), updates: self.updates(3) }),
             7 => Message::PingReq(PingReq {
                 seq: self.exchange_id(),
                 target: self.wire_node_id(),

@@ -12,7 +12,7 @@
 
 use crate::node::Node;
 use crate::state::{Member, MemberIdx, in_slice};
-use crate::wire::{Digest, DigestEntry, size};
+use crate::wire::{Digest, DigestEntry, EXPLICIT_DIGEST, size};
 
 /// Fixed bytes of a digest around its entries (slice bits, slice, checksum, entry count).
 const DIGEST_OVERHEAD: usize = 1 + 5 + 10 + 3;
@@ -88,6 +88,9 @@ pub(crate) struct PeerHas {
 /// For each of our members in the digest's slice: what the peer has (None: it does not know
 /// the owner). Members whose generation is older than the peer's are skipped: the peer is ahead.
 pub(crate) fn compare(node: &mut Node, digest: &Digest) -> Vec<(MemberIdx, Option<PeerHas>)> {
+    if digest.slice_bits == EXPLICIT_DIGEST {
+        return compare_explicit(node, digest);
+    }
     let bits = digest.slice_bits;
     let mut peer: std::collections::HashMap<MemberIdx, PeerHas> = std::collections::HashMap::new();
     for e in &digest.entries {
@@ -106,6 +109,22 @@ pub(crate) fn compare(node: &mut Node, digest: &Digest) -> Vec<(MemberIdx, Optio
             Some(has) if has.generation == m.id.generation && has.max_version >= m.max_version => {}
             Some(has) => out.push((idx, Some(*has))),
             None => out.push((idx, None)),
+        }
+    }
+    out
+}
+
+/// An explicit digest says nothing about owners it does not name: only named owners we know
+/// better are lacking.
+fn compare_explicit(node: &Node, digest: &Digest) -> Vec<(MemberIdx, Option<PeerHas>)> {
+    let mut out = Vec::new();
+    for e in &digest.entries {
+        let Some(idx) = node.members.lookup(&e.name) else { continue };
+        let Some(m) = node.members.get(idx) else { continue };
+        let behind =
+            e.generation < m.id.generation || (e.generation == m.id.generation && e.max_version < m.max_version);
+        if behind && !out.iter().any(|(i, _)| *i == idx) {
+            out.push((idx, Some(PeerHas { generation: e.generation, max_version: e.max_version })));
         }
     }
     out

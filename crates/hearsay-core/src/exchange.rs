@@ -9,7 +9,7 @@ use crate::digest::compare;
 use crate::node::{MAX_PENDING_SYNS, Node, PendingSyn};
 use crate::state::{MemberIdx, MemberStatus, in_slice};
 use crate::transmit::TransmitKind;
-use crate::wire::{Ack, Block, Digest, HEADER_LEN, Message, Push, PushAck, Syn, SynAck};
+use crate::wire::{Ack, Block, Digest, EXPLICIT_DIGEST, HEADER_LEN, Message, Push, PushAck, Syn, SynAck};
 
 /// Bytes of a message envelope besides digest and blocks (ids, flags, counts).
 const ENVELOPE: usize = 16;
@@ -46,12 +46,16 @@ impl Node {
             blocks = self.rumor_blocks(budget, |_| true);
             self.after_rumor_send(exchange_id, &blocks);
         }
+        self.remember_syn(exchange_id, to, push_pull, rumor);
+        let syn = Syn { exchange_id, push_pull, rumor, digest, blocks, updates };
+        self.send(to, TransmitKind::Datagram, &Message::Syn(syn));
+    }
+
+    pub(crate) fn remember_syn(&mut self, id: u32, to: SocketAddr, push_pull: bool, rumor: bool) {
         if self.pending.len() >= MAX_PENDING_SYNS {
             self.pending.pop_front();
         }
-        self.pending.push_back(PendingSyn { id: exchange_id, to, push_pull, rumor, sent_round: self.round });
-        let syn = Syn { exchange_id, push_pull, rumor, digest, blocks, updates };
-        self.send(to, TransmitKind::Datagram, &Message::Syn(syn));
+        self.pending.push_back(PendingSyn { id, to, push_pull, rumor, sent_round: self.round });
     }
 
     pub(crate) fn send_push(&mut self, _now: Instant, to: SocketAddr, rumor: bool) {
@@ -201,7 +205,7 @@ impl Node {
             }
             Message::PushAck(ack) => self.rumor_feedback(ack.exchange_id, &ack.known),
             Message::Ping(ping) => self.on_ping(now, from, ping),
-            Message::PingAck(ack) => self.on_ping_ack(now, ack),
+            Message::PingAck(ack) => self.on_ping_ack(now, from, ack),
             Message::PingReq(req) => self.on_ping_req(now, from, req),
             Message::Nack(nack) => self.on_nack(nack),
         }
@@ -222,10 +226,11 @@ impl Node {
         self.learn_heartbeats(now, &syn.digest);
         let outcomes = self.apply_blocks(now, &syn.blocks);
         let known = known_indices(&outcomes);
+        let explicit = syn.digest.slice_bits == EXPLICIT_DIGEST;
         let bits = syn.digest.slice_bits.min(24);
         let slice = syn.digest.slice;
         let updates = self.piggyback(self.datagram_budget() / 4);
-        if !syn.rumor && syn.blocks.is_empty() && self.checksum_of(bits, slice) == syn.digest.checksum {
+        if !explicit && !syn.rumor && syn.blocks.is_empty() && self.checksum_of(bits, slice) == syn.digest.checksum {
             self.stats.in_sync += 1;
             let reply = SynAck {
                 exchange_id: syn.exchange_id,
@@ -238,10 +243,10 @@ impl Node {
             self.send(from, TransmitKind::Datagram, &Message::SynAck(reply));
             return;
         }
-        let digest = if syn.push_pull && !syn.rumor {
-            Some(self.build_digest(bits, slice, self.datagram_budget() / 2))
-        } else {
-            None
+        let digest = match (syn.push_pull && !syn.rumor, explicit) {
+            (false, _) => None,
+            (true, true) => Some(self.answer_digest(&syn.digest, self.datagram_budget() / 2)),
+            (true, false) => Some(self.build_digest(bits, slice, self.datagram_budget() / 2)),
         };
         let budget = self
             .datagram_budget()
@@ -277,6 +282,9 @@ impl Node {
             let (blocks, kind) = self.anti_entropy_blocks(&digest, self.datagram_budget());
             if !blocks.is_empty() {
                 self.send(from, kind, &Message::Ack(Ack { exchange_id: ack.exchange_id, blocks }));
+            }
+            if digest.slice_bits == EXPLICIT_DIGEST {
+                self.pull_behind(from, &digest);
             }
         }
     }

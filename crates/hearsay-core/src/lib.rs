@@ -73,6 +73,7 @@ mod membership;
 mod node;
 mod peers;
 mod probe;
+mod repair;
 mod round;
 mod rumor;
 mod state;

@@ -253,6 +253,7 @@ impl Node {
             }
         };
         if accepted {
+            self.state_changed();
             if u.status != WireStatus::Alive {
                 self.watch.push(idx);
             }

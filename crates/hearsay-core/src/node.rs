@@ -142,6 +142,7 @@ pub struct Node {
     /// Members that may not be alive (suspect, dead, left): the only ones the per-round
     /// suspicion and forgetting checks visit. May hold stale entries; pruned every round.
     pub(crate) watch: Vec<MemberIdx>,
+    pub(crate) repair: crate::repair::Repair,
 }
 
 pub(crate) const MAX_PENDING_SYNS: usize = 256;
@@ -197,6 +198,7 @@ impl Node {
             flow: Default::default(),
             keyring: None,
             watch: Vec::new(),
+            repair: Default::default(),
             keyring_epoch: (0, Arc::from("")),
             sealer: crate::wire::crypto::Sealer::new(crate::id::name_hash(&id.name), id.generation),
         };
@@ -390,6 +392,7 @@ impl Node {
 
     /// Bookkeeping after versions `(from, to]` of `member` became known here.
     pub(crate) fn advanced(&mut self, member: MemberIdx, generation: u64, from: u64, to: u64) {
+        self.state_changed();
         if self.recent.len() >= MAX_RECENT {
             self.recent.pop_front();
         }

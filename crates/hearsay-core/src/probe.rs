@@ -252,7 +252,8 @@ impl Node {
         let timeout = self.probe_timeout(target) * stretch;
         let seq = self.next_seq();
         let updates = self.piggyback(self.probe_budget());
-        let ping = Ping { seq, target: name, source: self.me_wire(), updates };
+        let checksum = self.state_checksum();
+        let ping = Ping { seq, target: name, source: self.me_wire(), checksum, updates };
         self.send(addr, TransmitKind::Datagram, &Message::Ping(ping));
         self.prober.current = Some(Probe {
             seq,
@@ -284,10 +285,12 @@ impl Node {
             let me: Arc<str> = self.members.me().id.name.clone();
             updates.push(self.update_about(m, &me));
         }
-        self.send(from, TransmitKind::Datagram, &Message::PingAck(PingAck { seq: ping.seq, updates }));
+        let checksum = self.state_checksum();
+        self.send(from, TransmitKind::Datagram, &Message::PingAck(PingAck { seq: ping.seq, checksum, updates }));
+        self.compare_checksum(now, from, ping.checksum);
     }
 
-    pub(crate) fn on_ping_ack(&mut self, now: Instant, ack: PingAck) {
+    pub(crate) fn on_ping_ack(&mut self, now: Instant, from: SocketAddr, ack: PingAck) {
         self.apply_updates(now, &ack.updates);
         if let Some(p) = &self.prober.current
             && p.seq == ack.seq
@@ -296,8 +299,16 @@ impl Node {
             self.prober.current = None;
             self.stats.probes_ok += 1;
             self.health_reward();
+            let mut direct = false;
             if let Some(m) = self.members.get_mut(target) {
-                m.rtt.record(rtt);
+                // Relayed answers take longer and say nothing about the link to the target.
+                direct = m.id.addr == from;
+                if direct {
+                    m.rtt.record(rtt);
+                }
+            }
+            if direct {
+                self.compare_checksum(now, from, ack.checksum);
             }
             return;
         }
@@ -305,7 +316,7 @@ impl Node {
             && let Some(r) = self.prober.relays.remove(pos)
         {
             let updates = self.piggyback(self.probe_budget());
-            let relayed = PingAck { seq: r.requester_seq, updates };
+            let relayed = PingAck { seq: r.requester_seq, checksum: ack.checksum, updates };
             self.send(r.requester, TransmitKind::Datagram, &Message::PingAck(relayed));
         }
     }
@@ -319,7 +330,8 @@ impl Node {
         let seq = self.next_seq();
         let deadline = now + self.config.probe.interval / 2;
         self.prober.relays.push_back(Relay { seq, requester: from, requester_seq: req.seq, deadline });
-        let ping = Ping { seq, target: req.target.name, source: self.me_wire(), updates: Vec::new() };
+        let checksum = self.state_checksum();
+        let ping = Ping { seq, target: req.target.name, source: self.me_wire(), checksum, updates: Vec::new() };
         self.send(req.target.addr, TransmitKind::Datagram, &Message::Ping(ping));
     }
 

@@ -119,6 +119,7 @@ impl Node {
             .collect();
         for idx in gone {
             if let Some(m) = self.members.remove(idx) {
+                self.state_changed();
                 self.rumors.forget_member(idx);
                 self.recent.retain(|r| r.0 != idx);
                 self.forgotten.insert(m.id.name.clone(), (m.id.generation, now + grace));

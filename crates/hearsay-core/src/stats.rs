@@ -42,6 +42,8 @@ pub struct Stats {
     pub suspicions_withheld: u64,
     /// Times this node refuted a suspicion about itself.
     pub refutations: u64,
+    /// Repair exchanges started because a probe carried a different state checksum.
+    pub repairs: u64,
 }
 
 /// Every reason under which [`Stats::dropped`] counts, so exporters can publish all series from

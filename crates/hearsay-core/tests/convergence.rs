@@ -144,3 +144,25 @@ fn garbage_input_is_dropped_counted_and_changes_nothing() {
     c.nodes[2].set(now, "still", b"works").unwrap();
     assert!(c.run_until_converged(50).is_ok());
 }
+
+#[test]
+fn rumor_residue_is_repaired_within_a_few_rounds_of_going_quiet() {
+    let mut config = Config::local();
+    config.strategy = Strategy::Hybrid;
+    config.anti_entropy_every = 10_000; // take periodic anti-entropy out of the picture
+    config.rumor.k = 1;
+    config.rumor.feedback = hearsay_core::RumorFeedback::Blind; // a large residue
+    for seed in 0..5 {
+        let mut c = Cluster::new(30, config.clone(), 100 + seed);
+        c.run(60);
+        assert!(c.run_until_converged(200).is_ok(), "membership first");
+        let now = c.now;
+        c.nodes[7].set(now, "k", b"v").unwrap();
+        let rounds = c.run_until_converged(40);
+        assert!(rounds.is_ok(), "seed {seed}: {rounds:?}");
+    }
+    let mut c = Cluster::new(30, config, 100);
+    c.run(60);
+    let repairs: u64 = c.nodes.iter().map(|n| n.stats().repairs).sum();
+    assert!(repairs > 0, "joining leaves a residue that only checksum repairs can close here");
+}

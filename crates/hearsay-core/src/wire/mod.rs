@@ -39,6 +39,9 @@ pub struct WireNodeId {
     pub addr: SocketAddr,
 }
 
+/// `Digest::slice_bits` of an explicit digest.
+pub const EXPLICIT_DIGEST: u8 = u8::MAX;
+
 /// One owner's summary in a digest: "I have everything of `name`'s `generation` up to
 /// `max_version`, and its heartbeat `heartbeat`".
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +62,10 @@ pub struct DigestEntry {
 /// slice number `slice`: every owner the sender knows in that slice is listed, so an owner of
 /// that slice missing from the list is one the sender does not know. Large clusters rotate
 /// through slices so that a digest always fits one datagram.
+///
+/// With `slice_bits =` [`EXPLICIT_DIGEST`] the digest is an explicit list instead: it covers
+/// exactly the owners it names (recently changed ones, in repair exchanges), and says nothing
+/// about the others.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Digest {
     /// log2 of the number of slices.
@@ -203,6 +210,9 @@ pub struct Ping {
     pub target: String,
     /// The sender.
     pub source: WireNodeId,
+    /// Checksum of the sender's whole state (see [`Digest::checksum`]): a mismatch after
+    /// rumors went quiet starts a repair exchange.
+    pub checksum: u64,
     /// Piggybacked membership changes.
     pub updates: Vec<MemberUpdate>,
 }
@@ -212,6 +222,8 @@ pub struct Ping {
 pub struct PingAck {
     /// The ping's sequence number.
     pub seq: u32,
+    /// Checksum of the answering node's whole state.
+    pub checksum: u64,
     /// Piggybacked membership changes.
     pub updates: Vec<MemberUpdate>,
 }

@@ -59,8 +59,14 @@ fn all_messages() -> Vec<Message> {
             updates: vec![update()],
         }),
         Message::PushAck(PushAck { exchange_id: 5, known: vec![1] }),
-        Message::Ping(Ping { seq: 6, target: "node-1".into(), source: block().owner, updates: vec![update()] }),
-        Message::PingAck(PingAck { seq: 7, updates: vec![update(), update()] }),
+        Message::Ping(Ping {
+            seq: 6,
+            target: "node-1".into(),
+            source: block().owner,
+            checksum: 77,
+            updates: vec![update()],
+        }),
+        Message::PingAck(PingAck { seq: 7, checksum: 5, updates: vec![update(), update()] }),
         Message::PingReq(PingReq { seq: 8, target: block().owner, updates: vec![] }),
         Message::Nack(Nack { seq: 9 }),
     ]
