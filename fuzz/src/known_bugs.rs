@@ -5,7 +5,7 @@
 //! bug; its reproducer lives in `fuzz/artifacts-regressions/` and in an ignored test of
 //! `crates/hearsay-core/tests/fuzz_bodies.rs`. Delete the entry once the core is fixed.
 
-use hearsay_core::wire::{Codec, MemberUpdate, Message, WireStatus};
+use hearsay_core::wire::{Block, Codec, MemberUpdate, Message, WireStatus};
 
 use super::bodies::CLUSTER_ID;
 
@@ -16,24 +16,31 @@ const ME: (&str, u64) = ("me", 1);
 pub fn matches(packet: &[u8]) -> Option<&'static str> {
     let codec = Codec { cluster_id: CLUSTER_ID, max_len: usize::MAX };
     let message = codec.decode(packet).ok()?;
-    let updates: &[MemberUpdate] = match &message {
-        Message::Syn(m) => &m.updates,
-        Message::SynAck(m) => &m.updates,
-        Message::Push(m) => &m.updates,
-        Message::Ping(m) => &m.updates,
-        Message::PingAck(m) => &m.updates,
-        Message::PingReq(m) => &m.updates,
-        Message::Ack(_) | Message::PushAck(_) | Message::Nack(_) => &[],
+    let (updates, blocks): (&[MemberUpdate], &[Block]) = match &message {
+        Message::Syn(m) => (&m.updates, &m.blocks),
+        Message::SynAck(m) => (&m.updates, &m.blocks),
+        Message::Ack(m) => (&[], &m.blocks),
+        Message::Push(m) => (&m.updates, &m.blocks),
+        Message::Ping(m) => (&m.updates, &[]),
+        Message::PingAck(m) => (&m.updates, &[]),
+        Message::PingReq(m) => (&m.updates, &[]),
+        Message::PushAck(_) | Message::Nack(_) => (&[], &[]),
     };
     // membership.rs `apply_update`: refuting an accusation computes `u.incarnation + 1`,
     // which overflows (panics with overflow checks, wraps to 0 without) at u64::MAX.
-    updates
-        .iter()
-        .any(|u| {
-            u.node.name == ME.0
-                && u.node.generation == ME.1
-                && u.incarnation == u64::MAX
-                && matches!(u.status, WireStatus::Suspect | WireStatus::Dead)
-        })
-        .then_some("refute-incarnation-overflow")
+    let accused = updates.iter().any(|u| {
+        u.node.name == ME.0
+            && u.node.generation == ME.1
+            && u.incarnation == u64::MAX
+            && matches!(u.status, WireStatus::Suspect | WireStatus::Dead)
+    });
+    if accused {
+        return Some("refute-incarnation-overflow");
+    }
+    // A block ending at u64::MAX raises a member's max_version to u64::MAX; the next digest
+    // that does not list that member makes digest.rs `depth` compute `max_version + 1`.
+    if blocks.iter().any(|b| b.to_version == u64::MAX) {
+        return Some("delta-depth-overflow");
+    }
+    None
 }

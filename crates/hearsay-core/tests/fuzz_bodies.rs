@@ -103,18 +103,34 @@ fn untouched_sealed_packets_open_and_every_single_bit_flip_is_refused() {
     }
 }
 
-#[test]
-fn committed_corpora_replay_through_the_bodies() {
-    let mut replayed = 0;
-    for target in TARGETS {
-        for file in files(&fuzz_dir().join("corpus").join(target)) {
-            let data = std::fs::read(&file).unwrap();
-            body(target)(&data);
-            replayed += 1;
-        }
-    }
+/// Replays `fuzz/corpus/<target>/*` through the target's body.
+fn replay_corpus(target: &str) {
+    let files = files(&fuzz_dir().join("corpus").join(target));
     // The corpora are committed; an empty replay means they went missing.
-    assert!(replayed > 0, "no corpus files under {}", fuzz_dir().display());
+    assert!(!files.is_empty(), "no corpus files for {target} under {}", fuzz_dir().display());
+    for file in files {
+        body(target)(&std::fs::read(&file).unwrap());
+    }
+}
+
+#[test]
+fn decode_corpus_replays() {
+    replay_corpus("decode");
+}
+
+#[test]
+fn open_corpus_replays() {
+    replay_corpus("open");
+}
+
+#[test]
+fn node_corpus_replays() {
+    replay_corpus("node");
+}
+
+#[test]
+fn node_structured_corpus_replays() {
+    replay_corpus("node_structured");
 }
 
 #[test]
@@ -163,21 +179,34 @@ fn refute_overflow_input() -> Vec<u8> {
     let me = WireNodeId { name: "me".into(), generation: 1, addr: fuzz::source::addr(0) };
     let accusation =
         MemberUpdate { node: me.clone(), incarnation: u64::MAX, status: WireStatus::Suspect, from: "m1".into() };
-    let ping = Message::Ping(Ping { seq: 1, target: "me".into(), source: me, updates: vec![accusation] });
+    let ping = Message::Ping(Ping { seq: 1, target: "me".into(), source: me, checksum: 0, updates: vec![accusation] });
     let packet = Codec { cluster_id: bodies::CLUSTER_ID, max_len: usize::MAX }.encode(&ping);
     [vec![0], fuzz::seeds::record(Kind::RawDatagram, false, 0, 1, &packet)].concat()
 }
 
 #[test]
-fn known_bug_filter_matches_only_the_overflowing_accusation() {
+fn known_bug_filter_matches_only_the_reported_packets() {
+    use hearsay_core::wire::{Ack, Block, Codec, Message, WireNodeId};
+    let codec = Codec { cluster_id: bodies::CLUSTER_ID, max_len: usize::MAX };
     let input = refute_overflow_input();
     let packet = &input[7..];
     assert_eq!(fuzz::known_bugs::matches(packet), Some("refute-incarnation-overflow"));
+    let owner = WireNodeId { name: "m2".into(), generation: 1, addr: fuzz::source::addr(2) };
+    let block = |to_version| Block {
+        owner: owner.clone(),
+        heartbeat: 1,
+        from_version: 0,
+        to_version,
+        last_gc_version: 0,
+        entries: vec![],
+    };
+    let ack = |to_version| codec.encode(&Message::Ack(Ack { exchange_id: 1, blocks: vec![block(to_version)] }));
+    assert_eq!(fuzz::known_bugs::matches(&ack(u64::MAX)), Some("delta-depth-overflow"));
+    assert_eq!(fuzz::known_bugs::matches(&ack(u64::MAX - 1)), None);
     for message in fuzz::seeds::messages() {
-        let packet = hearsay_core::wire::Codec { cluster_id: bodies::CLUSTER_ID, max_len: usize::MAX }.encode(&message);
-        assert_eq!(fuzz::known_bugs::matches(&packet), None, "{message:?}");
+        assert_eq!(fuzz::known_bugs::matches(&codec.encode(&message)), None, "{message:?}");
     }
-    // With the filter the body runs through; the bug itself is shown by the ignored test below.
+    // With the filter the body runs through; the bugs themselves are shown by the ignored tests.
     bodies::node(&input, false);
 }
 
