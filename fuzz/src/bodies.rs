@@ -217,12 +217,10 @@ struct Harness {
     now: Instant,
     /// Own live keys as the local writes made them: key -> (value, version).
     own: BTreeMap<String, (Vec<u8>, u64)>,
-    /// Skip packets that hit a known, reported core bug (see `known_bugs`).
-    skip_known_bugs: bool,
 }
 
 impl Harness {
-    fn new(config: Config, skip_known_bugs: bool) -> Harness {
+    fn new(config: Config) -> Harness {
         let now = Instant::from_millis(1_000);
         let Ok(mut node) = Node::new(config.clone(), NodeId::new(NAMES[0], 1, addr(0)), vec![addr(1)], 3, now) else {
             panic!("node_config gives a valid config");
@@ -230,7 +228,7 @@ impl Harness {
         for (i, name) in NAMES.iter().enumerate().take(4).skip(1) {
             node.add_member(now, NodeId::new(*name, 1, addr(i)));
         }
-        let mut harness = Harness { node, config, now, own: BTreeMap::new(), skip_known_bugs };
+        let mut harness = Harness { node, config, now, own: BTreeMap::new() };
         for (key, value) in [("a", &b"1"[..]), ("b", b"two"), ("c", b"")] {
             harness.write(key, Some(value));
         }
@@ -299,9 +297,6 @@ impl Harness {
     }
 
     fn deliver(&mut self, stream: bool, from: std::net::SocketAddr, bytes: &[u8]) {
-        if self.skip_known_bugs && super::known_bugs::matches(bytes).is_some() {
-            return;
-        }
         let members_before = self.node.member_count();
         let result = if stream {
             self.node.handle_stream(self.now, from, bytes)
@@ -362,17 +357,8 @@ impl Harness {
 /// A node fed a sequence of records (kind, clock advance, sender, payload) never panics and
 /// keeps its invariants; see [`Kind`] for the records and `Harness::check` for the invariants.
 pub fn node(data: &[u8], structured: bool) {
-    run_node(data, structured, true);
-}
-
-/// [`node`] without skipping the packets of known core bugs: replays their reproducers.
-pub fn node_with_known_bugs(data: &[u8], structured: bool) {
-    run_node(data, structured, false);
-}
-
-fn run_node(data: &[u8], structured: bool, skip_known_bugs: bool) {
     let mut source = Source::new(data);
-    let mut harness = Harness::new(node_config(source.u8()), skip_known_bugs);
+    let mut harness = Harness::new(node_config(source.u8()));
     harness.check();
     for _ in 0..MAX_RECORDS {
         if source.is_empty() {

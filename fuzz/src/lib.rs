@@ -18,8 +18,6 @@
 
 #[path = "bodies.rs"]
 pub mod bodies;
-#[path = "known_bugs.rs"]
-pub mod known_bugs;
 #[path = "seeds.rs"]
 pub mod seeds;
 #[path = "source.rs"]

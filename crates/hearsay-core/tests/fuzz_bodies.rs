@@ -141,12 +141,8 @@ fn crash_reproducers_replay_without_panicking() {
             body(target)(&std::fs::read(&file).unwrap());
         }
     }
-    // Reproducers of open core bugs (`node` inputs) pass only because the body skips them.
-    let known = files(&fuzz_dir().join("artifacts-regressions").join("known-bugs"));
-    assert!(!known.is_empty(), "the known-bug reproducers went missing");
-    for file in known {
-        bodies::node(&std::fs::read(&file).unwrap(), false);
-    }
+    let node = files(&fuzz_dir().join("artifacts-regressions").join("node"));
+    assert!(node.len() >= 2, "the node reproducers went missing");
 }
 
 #[test]
@@ -167,9 +163,9 @@ fn write_seed_corpus() {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(name), data).unwrap();
     }
-    let known = fuzz_dir().join("artifacts-regressions").join("known-bugs");
-    std::fs::create_dir_all(&known).unwrap();
-    std::fs::write(known.join("refute-incarnation-overflow"), refute_overflow_input()).unwrap();
+    let regressions = fuzz_dir().join("artifacts-regressions").join("node");
+    std::fs::create_dir_all(&regressions).unwrap();
+    std::fs::write(regressions.join("refute-incarnation-overflow"), refute_overflow_input()).unwrap();
 }
 
 /// A node input (config byte, one datagram from m1) carrying an accusation against the node
@@ -184,49 +180,17 @@ fn refute_overflow_input() -> Vec<u8> {
     [vec![0], fuzz::seeds::record(Kind::RawDatagram, false, 0, 1, &packet)].concat()
 }
 
+/// Found by the `node_survives_raw_input` proptest: `membership.rs` `apply_update` refuted an
+/// accusation against the local node with `u.incarnation + 1`, which overflowed at `u64::MAX`.
 #[test]
-fn known_bug_filter_matches_only_the_reported_packets() {
-    use hearsay_core::wire::{Ack, Block, Codec, Message, WireNodeId};
-    let codec = Codec { cluster_id: bodies::CLUSTER_ID, max_len: usize::MAX };
-    let input = refute_overflow_input();
-    let packet = &input[7..];
-    assert_eq!(fuzz::known_bugs::matches(packet), Some("refute-incarnation-overflow"));
-    let owner = WireNodeId { name: "m2".into(), generation: 1, addr: fuzz::source::addr(2) };
-    let block = |to_version| Block {
-        owner: owner.clone(),
-        heartbeat: 1,
-        from_version: 0,
-        to_version,
-        last_gc_version: 0,
-        entries: vec![],
-    };
-    let ack = |to_version| codec.encode(&Message::Ack(Ack { exchange_id: 1, blocks: vec![block(to_version)] }));
-    assert_eq!(fuzz::known_bugs::matches(&ack(u64::MAX)), Some("delta-depth-overflow"));
-    assert_eq!(fuzz::known_bugs::matches(&ack(u64::MAX - 1)), None);
-    for message in fuzz::seeds::messages() {
-        assert_eq!(fuzz::known_bugs::matches(&codec.encode(&message)), None, "{message:?}");
-    }
-    // With the filter the body runs through; the bugs themselves are shown by the ignored tests.
-    bodies::node(&input, false);
-}
-
-/// Core bug: `membership.rs` `apply_update` refutes an accusation against the local node with
-/// `self.refute(u.incarnation + 1, ..)`, which overflows at `u64::MAX` (a panic with overflow
-/// checks, a refutation with incarnation 0 without them). Remove `#[ignore]` and the
-/// `known_bugs` entry once fixed.
-#[test]
-#[ignore = "open core bug: refute-incarnation-overflow"]
 fn accusation_with_max_incarnation_does_not_panic() {
-    bodies::node_with_known_bugs(&refute_overflow_input(), false);
+    bodies::node(&refute_overflow_input(), false);
 }
 
-/// Core bug: a block with `to_version: u64::MAX` is accepted and raises the owner's
-/// `max_version` to `u64::MAX`; the next anti-entropy digest that does not list that owner makes
-/// `digest.rs` `depth` compute `member.max_version + 1` (a panic with overflow checks; a depth
-/// of 0, i.e. the wrong scuttle order, without). Remove `#[ignore]` and the `known_bugs` entry
-/// once fixed.
+/// Found by the `node` fuzzer: a block with `to_version: u64::MAX` raises the owner's
+/// `max_version` to `u64::MAX`; the next anti-entropy digest that does not list that owner made
+/// `digest.rs` `depth` compute `member.max_version + 1`.
 #[test]
-#[ignore = "open core bug: delta-depth-overflow"]
 fn block_ending_at_max_version_then_a_digest_does_not_panic() {
     use hearsay_core::wire::{Block, Codec, Digest, Message, Push, Syn, WireNodeId};
     use hearsay_core::{Config, Instant, Node, NodeId};
@@ -252,12 +216,4 @@ fn block_ending_at_max_version_then_a_digest_does_not_panic() {
         updates: vec![],
     };
     let _ = node.handle_datagram(Instant::from_millis(2), addr(1), &codec.encode(&Message::Syn(syn)));
-}
-
-#[test]
-#[ignore = "replays fuzz/artifacts-regressions/known-bugs/*: fails while a known core bug is open"]
-fn known_core_bugs_still_reproduce() {
-    for file in files(&fuzz_dir().join("artifacts-regressions").join("known-bugs")) {
-        bodies::node_with_known_bugs(&std::fs::read(&file).unwrap(), false);
-    }
 }
