@@ -136,6 +136,11 @@ pub struct Config {
     pub anti_entropy_every: u32,
     /// Rumor mongering variant and `k`.
     pub rumor: RumorConfig,
+    /// Forward fresh rumors as soon as they arrive (or are written) instead of at the next
+    /// round, at most once per half interval. Spread time then tracks network latency rather
+    /// than the round length; the number of transmissions is unchanged. Off, rounds behave as
+    /// in the textbook model.
+    pub eager_rumors: bool,
     /// Largest datagram, header included.
     pub mtu: usize,
     /// A peer missing more than this many bytes of state is served over a stream.
@@ -170,6 +175,7 @@ impl Config {
             anti_entropy_every: 25,
             anti_entropy_fanout: 1,
             rumor: RumorConfig { k: 3, feedback: RumorFeedback::Feedback, stop: RumorStop::Counter },
+            eager_rumors: true,
             mtu: 1400,
             stream_threshold_bytes: 16 * 1024,
             dead_peer_probability: 0.1,

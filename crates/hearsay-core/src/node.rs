@@ -143,6 +143,9 @@ pub struct Node {
     /// suspicion and forgetting checks visit. May hold stale entries; pruned every round.
     pub(crate) watch: Vec<MemberIdx>,
     pub(crate) repair: crate::repair::Repair,
+    /// A fresh rumor arrived since the last eager forward.
+    pub(crate) eager_pending: bool,
+    pub(crate) eager_not_before: Instant,
 }
 
 pub(crate) const MAX_PENDING_SYNS: usize = 256;
@@ -199,6 +202,8 @@ impl Node {
             keyring: None,
             watch: Vec::new(),
             repair: Default::default(),
+            eager_pending: false,
+            eager_not_before: now,
             keyring_epoch: (0, Arc::from("")),
             sealer: crate::wire::crypto::Sealer::new(crate::id::name_hash(&id.name), id.generation),
         };
@@ -293,7 +298,9 @@ impl Node {
     pub fn set(&mut self, now: Instant, key: &str, value: &[u8]) -> Result<u64, WriteError> {
         self.validate_write(key, Some(value))?;
         self.ttl.remove(key);
-        Ok(self.write_own(now, key, Some(value)))
+        let version = self.write_own(now, key, Some(value));
+        self.eager_forward(now);
+        Ok(version)
     }
 
     /// Sets `key` to `value`, to be deleted automatically `ttl` after `now`.
@@ -301,6 +308,7 @@ impl Node {
         self.validate_write(key, Some(value))?;
         let version = self.write_own(now, key, Some(value));
         self.ttl.insert(Arc::from(key), (now + ttl, version));
+        self.eager_forward(now);
         Ok(version)
     }
 
@@ -312,7 +320,9 @@ impl Node {
             return Ok(None);
         }
         self.ttl.remove(key);
-        Ok(Some(self.write_own(now, key, None)))
+        let version = self.write_own(now, key, None);
+        self.eager_forward(now);
+        Ok(Some(version))
     }
 
     /// Leaves the cluster gracefully: a `left` mark is written and pushed at once to live peers;
@@ -399,6 +409,7 @@ impl Node {
         self.recent.push_back((member, generation, from, to));
         if self.config.strategy != Strategy::AntiEntropy {
             self.rumors.add(member, generation, from, to);
+            self.eager_pending = true;
         }
     }
 
@@ -465,6 +476,7 @@ impl Node {
         };
         self.stats.count_received(message.message_type(), bytes.len());
         self.handle_message(now, from, message, TransmitKind::Datagram);
+        self.eager_forward(now);
         Ok(())
     }
 
@@ -486,6 +498,7 @@ impl Node {
         }
         self.stats.count_received(message.message_type(), bytes.len());
         self.handle_message(now, from, message, TransmitKind::Stream);
+        self.eager_forward(now);
         Ok(())
     }
 

@@ -39,6 +39,10 @@ impl Node {
         // Rumor rounds with nothing hot stay silent in push and push-pull; pull must ask.
         let idle = !anti_entropy && self.rumors.is_empty() && self.config.exchange != ExchangeMode::Pull;
         let peers = if idle { Vec::new() } else { self.selector.select(&self.members, fanout, &mut self.rng) };
+        if !anti_entropy {
+            // This round carries every hot rumor.
+            self.eager_pending = false;
+        }
         // (address, anti-entropy round, full three-way sync)
         let mut targets: Vec<(SocketAddr, bool, bool)> = Vec::with_capacity(peers.len() + 2);
         for idx in &peers {
@@ -70,6 +74,24 @@ impl Node {
         }
         for (addr, anti_entropy, full_sync) in targets {
             self.start_exchange(now, addr, anti_entropy, full_sync);
+        }
+    }
+
+    /// Forwards fresh rumors now rather than at the next round (see `Config::eager_rumors`).
+    pub(crate) fn eager_forward(&mut self, now: Instant) {
+        if !self.eager_pending || !self.config.eager_rumors || self.rumors.is_empty() || self.left {
+            return;
+        }
+        if now < self.eager_not_before {
+            return; // the pending flag stays: the next round carries the rumors anyway
+        }
+        self.eager_pending = false;
+        self.eager_not_before = now + self.config.gossip_interval / 2;
+        let peers = self.selector.select(&self.members, self.config.fanout, &mut self.rng);
+        for idx in peers {
+            if let Some(addr) = self.members.get(idx).map(|m| m.id.addr) {
+                self.start_exchange(now, addr, false, false);
+            }
         }
     }
 
