@@ -23,6 +23,10 @@ use crate::node::Node;
 use crate::state::{LEFT_KEY, Member, MemberIdx, MemberStatus, SELF_IDX, VersionedValue};
 use crate::wire::{Block, WireEntry, WireNodeId, size};
 
+fn generation_of(members: &crate::state::Members, idx: MemberIdx) -> u64 {
+    members.get(idx).map_or(0, |m| m.id.generation)
+}
+
 /// Outcome of applying one block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Applied {
@@ -236,7 +240,17 @@ impl Node {
         let reset = before < block.last_gc_version;
         let advance =
             if reset { block.from_version == 0 && block.to_version >= block.last_gc_version } else { contiguous };
-        if reset && advance {
+        if !advance {
+            // A block that does not continue the replica is dropped whole: storing its entries
+            // would put versions above max_version into the replica, and blocks built from it
+            // for a lower range would then silently omit those keys.
+            if created {
+                self.advanced(idx, generation_of(&self.members, idx), 0, 0);
+                return Applied::New;
+            }
+            return Applied::Ignored;
+        }
+        if reset {
             m.keys.clear();
             m.live_keys = 0;
         }
@@ -252,10 +266,8 @@ impl Node {
             }
         }
         let generation = m.id.generation;
-        if advance {
-            m.max_version = m.max_version.max(block.to_version);
-            m.last_gc_version = m.last_gc_version.max(block.last_gc_version);
-        }
+        m.max_version = m.max_version.max(block.to_version);
+        m.last_gc_version = m.last_gc_version.max(block.last_gc_version);
         let after = m.max_version;
         let id = m.id.clone();
         let newly_left =

@@ -175,8 +175,13 @@ impl Node {
         }
         self.expire_relays(now);
         self.advance_probe(now);
-        if self.prober.current.is_none() && now >= self.prober.next_probe && !self.left {
-            self.start_probe(now);
+        if self.prober.current.is_none() && now >= self.prober.next_probe {
+            if self.left {
+                // A node that left probes nobody, but its timer must still move on.
+                self.prober.next_probe = now + self.config.probe.interval;
+            } else {
+                self.start_probe(now);
+            }
         }
         self.expire_suspicions(now);
         self.prober.expected_wake = Some(self.prober.deadline().min(self.next_round));

@@ -88,3 +88,18 @@ fn partitioned_halves_merge_again_without_help() {
         }
     }
 }
+
+#[test]
+fn a_node_that_left_never_asks_to_be_woken_in_the_past() {
+    let mut c = Cluster::new(3, Config::local(), 26);
+    c.run(20);
+    let now = c.now;
+    c.nodes[1].leave(now);
+    let mut t = now;
+    for _ in 0..50 {
+        t += Duration::from_millis(10);
+        c.nodes[1].handle_timeout(t);
+        let next = c.nodes[1].poll_timeout().unwrap();
+        assert!(next > t, "woken at {t:?}, asked again for {next:?}");
+    }
+}
