@@ -181,7 +181,13 @@ impl<'a> Source<'a> {
                 heartbeat: self.number(),
             })
             .collect();
-        Digest { slice_bits, slice, checksum: self.u64(), entries }
+        Digest {
+            slice_bits,
+            slice,
+            checksum: self.u64(),
+            slice_checksums: vec![self.u64() as u32; usize::from(slice_bits.min(6))],
+            entries,
+        }
     }
 
     /// A block: usually a well-formed ascending range, sometimes anything.

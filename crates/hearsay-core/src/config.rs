@@ -141,6 +141,10 @@ pub struct Config {
     /// than the round length; the number of transmissions is unchanged. Off, rounds behave as
     /// in the textbook model.
     pub eager_rumors: bool,
+    /// Compare whole-state checksums carried by probes and start a repair exchange when they
+    /// differ after rumors go quiet (see the `repair` module). Off, only the configured
+    /// exchanges run, as in the textbook model.
+    pub checksum_repair: bool,
     /// Largest datagram, header included.
     pub mtu: usize,
     /// A peer missing more than this many bytes of state is served over a stream.
@@ -176,6 +180,7 @@ impl Config {
             anti_entropy_fanout: 1,
             rumor: RumorConfig { k: 3, feedback: RumorFeedback::Feedback, stop: RumorStop::Counter },
             eager_rumors: true,
+            checksum_repair: true,
             mtu: 1400,
             stream_threshold_bytes: 16 * 1024,
             dead_peer_probability: 0.1,

@@ -23,6 +23,20 @@ use crate::node::Node;
 use crate::state::{LEFT_KEY, Member, MemberIdx, MemberStatus, SELF_IDX, VersionedValue};
 use crate::wire::{Block, WireEntry, WireNodeId, size};
 
+/// Encoded size of a block.
+pub(crate) fn block_size(b: &Block) -> usize {
+    size::block_head(
+        b.owner.name.len(),
+        b.owner.generation,
+        &b.owner.addr,
+        b.heartbeat,
+        b.from_version,
+        b.to_version,
+        b.last_gc_version,
+        b.entries.len(),
+    ) + b.entries.iter().map(|e| size::entry(e.key.len(), e.version, e.value.as_ref().map(Vec::len))).sum::<usize>()
+}
+
 fn generation_of(members: &crate::state::Members, idx: MemberIdx) -> u64 {
     members.get(idx).map_or(0, |m| m.id.generation)
 }

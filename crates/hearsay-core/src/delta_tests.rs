@@ -40,6 +40,7 @@ fn deltas_respect_the_budget_scuttle_depth_and_ascending_versions() {
         slice_bits: 0,
         slice: 0,
         checksum: 0,
+        slice_checksums: vec![],
         entries: vec![
             crate::wire::DigestEntry { name: "owner-0".into(), generation: 1, max_version: 15, heartbeat: 1 },
             crate::wire::DigestEntry { name: "owner-1".into(), generation: 1, max_version: 2, heartbeat: 1 },

@@ -12,7 +12,7 @@
 
 use crate::node::Node;
 use crate::state::{Member, MemberIdx, in_slice};
-use crate::wire::{Digest, DigestEntry, EXPLICIT_DIGEST, size};
+use crate::wire::{Digest, DigestEntry, EXPLICIT_DIGEST, MAX_CHECKSUMMED_SLICES, size};
 
 /// Fixed bytes of a digest around its entries (slice bits, slice, checksum, entry count).
 const DIGEST_OVERHEAD: usize = 1 + 5 + 10 + 3;
@@ -38,7 +38,8 @@ impl Node {
     pub(crate) fn build_digest(&mut self, bits: u8, slice: u32, budget: usize) -> Digest {
         self.members.sort_by_hash();
         let idxs = self.members.slice(bits, slice);
-        let mut digest = Digest { slice_bits: bits, slice, checksum: 0, entries: Vec::with_capacity(idxs.len()) };
+        let mut digest =
+            Digest { slice_bits: bits, slice, entries: Vec::with_capacity(idxs.len()), ..Digest::default() };
         let mut used = DIGEST_OVERHEAD;
         for &idx in idxs {
             let Some(m) = self.members.get(idx) else { continue };
@@ -69,6 +70,29 @@ impl Node {
             }
         }
         checksum
+    }
+
+    /// Low 32 bits of the checksum of each of the `2^bits` slices, if there are few enough.
+    pub(crate) fn slice_checksums(&mut self, bits: u8) -> Vec<u32> {
+        let count = 1usize << bits.min(16);
+        if bits == 0 || count > MAX_CHECKSUMMED_SLICES {
+            return Vec::new();
+        }
+        let mut sums = vec![0u64; count];
+        for (_, m) in self.members.iter() {
+            sums[(m.hash >> (64 - u32::from(bits))) as usize] ^= m.fingerprint();
+        }
+        sums.into_iter().map(|s| s as u32).collect()
+    }
+
+    /// Slices whose checksum differs from ours, given a peer's vector (none if the vector does
+    /// not match our slicing).
+    pub(crate) fn differing_slices(&mut self, bits: u8, theirs: &[u32]) -> Vec<u32> {
+        let ours = self.slice_checksums(bits);
+        if ours.is_empty() || ours.len() != theirs.len() {
+            return Vec::new();
+        }
+        (0..ours.len() as u32).filter(|s| ours[*s as usize] != theirs[*s as usize]).collect()
     }
 
     /// The next slice to cover: rotates so that every slice is covered in turn.

@@ -36,9 +36,18 @@ impl Node {
         }
         let room = self.datagram_budget().saturating_sub(updates_size(&updates));
         let digest_budget = if rumor { room.min(self.small_digest_budget()) } else { room };
-        let bits = self.slice_bits_for(digest_budget);
+        let mut bits = self.slice_bits_for(digest_budget);
+        let mut checksums = Vec::new();
+        if !rumor && bits > 0 {
+            // Room for the slice checksums, then slices small enough for what is left.
+            let vector = (1usize << bits.min(16)) * 5 + 3;
+            bits = self.slice_bits_for(digest_budget.saturating_sub(vector));
+            checksums = self.slice_checksums(bits);
+        }
         let slice = self.next_slice(bits);
-        let digest = self.build_digest(bits, slice, digest_budget);
+        let vector_bytes = checksums.len() * 5 + 3;
+        let mut digest = self.build_digest(bits, slice, digest_budget.saturating_sub(vector_bytes));
+        digest.slice_checksums = checksums;
         let exchange_id = self.next_exchange_id();
         let mut blocks = Vec::new();
         if rumor && push_pull {
@@ -230,7 +239,14 @@ impl Node {
         let bits = syn.digest.slice_bits.min(24);
         let slice = syn.digest.slice;
         let updates = self.piggyback(self.datagram_budget() / 4);
-        if !explicit && !syn.rumor && syn.blocks.is_empty() && self.checksum_of(bits, slice) == syn.digest.checksum {
+        let all_slices_agree = syn.digest.slice_checksums.is_empty()
+            || self.differing_slices(bits, &syn.digest.slice_checksums).is_empty();
+        if !explicit
+            && !syn.rumor
+            && syn.blocks.is_empty()
+            && all_slices_agree
+            && self.checksum_of(bits, slice) == syn.digest.checksum
+        {
             self.stats.in_sync += 1;
             let reply = SynAck {
                 exchange_id: syn.exchange_id,
@@ -246,7 +262,14 @@ impl Node {
         let digest = match (syn.push_pull && !syn.rumor, explicit) {
             (false, _) => None,
             (true, true) => Some(self.answer_digest(&syn.digest, self.datagram_budget() / 2)),
-            (true, false) => Some(self.build_digest(bits, slice, self.datagram_budget() / 2)),
+            (true, false) => {
+                let checksums =
+                    if syn.digest.slice_checksums.is_empty() { Vec::new() } else { self.slice_checksums(bits) };
+                let budget = (self.datagram_budget() / 2).saturating_sub(checksums.len() * 5 + 3);
+                let mut digest = self.build_digest(bits, slice, budget);
+                digest.slice_checksums = checksums;
+                Some(digest)
+            }
         };
         let budget = self
             .datagram_budget()
@@ -289,11 +312,18 @@ impl Node {
         }
     }
 
-    /// Everything the digest's sender lacks, by datagram if it fits, else by stream.
+    /// Everything the digest's sender lacks, by datagram if it fits, else by stream; then, with
+    /// what room is left, our recent changes of owners in other slices that differ.
     fn anti_entropy_blocks(&mut self, digest: &Digest, datagram_budget: usize) -> (Vec<Block>, TransmitKind) {
         let lacking = compare(self, digest);
+        let differing = if digest.slice_bits == EXPLICIT_DIGEST {
+            Vec::new()
+        } else {
+            self.differing_slices(digest.slice_bits, &digest.slice_checksums)
+        };
         if lacking.is_empty() {
-            return (Vec::new(), TransmitKind::Datagram);
+            let blocks = self.recent_blocks_in(digest.slice_bits, &differing, &[], datagram_budget);
+            return (blocks, TransmitKind::Datagram);
         }
         let plan = self.plan(lacking);
         let stream = plan.total_bytes > self.config.stream_threshold_bytes || plan.largest_unit > datagram_budget;
@@ -302,12 +332,49 @@ impl Node {
         } else {
             (datagram_budget, TransmitKind::Datagram)
         };
-        let (blocks, overflow) = self.build_blocks(&plan, budget);
+        let (mut blocks, overflow) = self.build_blocks(&plan, budget);
         if overflow {
             self.stats.delta_overflows += 1;
             self.flow.overflow(plan.total_bytes.saturating_sub(budget));
+        } else if kind == TransmitKind::Datagram {
+            let used: usize = blocks.iter().map(crate::delta::block_size).sum();
+            let covered: Vec<MemberIdx> = plan.items.iter().map(|(idx, _, _)| *idx).collect();
+            let extra = self.recent_blocks_in(digest.slice_bits, &differing, &covered, budget.saturating_sub(used + 3));
+            blocks.extend(extra);
         }
         (blocks, kind)
+    }
+
+    /// Blocks of our recent changes (newest first, each owner from its oldest recent version)
+    /// for owners in the listed slices, except `skip`.
+    fn recent_blocks_in(&self, bits: u8, slices: &[u32], skip: &[MemberIdx], mut budget: usize) -> Vec<Block> {
+        let mut blocks = Vec::new();
+        if slices.is_empty() {
+            return blocks;
+        }
+        let mut ranges: Vec<(MemberIdx, u64, u64)> = Vec::new();
+        for &(idx, generation, from, _) in self.recent.iter().rev() {
+            match ranges.iter_mut().find(|r| r.0 == idx && r.1 == generation) {
+                Some(r) => r.2 = r.2.min(from),
+                None => ranges.push((idx, generation, from)),
+            }
+        }
+        for (idx, generation, from) in ranges {
+            let Some(m) = self.members.get(idx) else { continue };
+            if m.id.generation != generation || skip.contains(&idx) {
+                continue;
+            }
+            if !slices.iter().any(|s| in_slice(m.hash, bits, *s)) {
+                continue;
+            }
+            let reset = from < m.last_gc_version;
+            let from = if reset { 0 } else { from };
+            if let Some((block, used, _)) = self.block_for(m, from, m.max_version, reset, budget) {
+                budget -= used;
+                blocks.push(block);
+            }
+        }
+        blocks
     }
 
     /// Pull rumor mongering: our hot rumors that the digest's sender lacks. Rumors it already

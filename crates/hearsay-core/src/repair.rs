@@ -62,7 +62,7 @@ impl Node {
 
     /// A peer's checksum arrived on a probe.
     pub(crate) fn compare_checksum(&mut self, now: Instant, peer: SocketAddr, theirs: u64) {
-        if theirs == self.state_checksum() {
+        if !self.config.checksum_repair || theirs == self.state_checksum() {
             self.repair.attempt = 0;
             return;
         }
@@ -91,7 +91,7 @@ impl Node {
 
     /// An explicit digest of the owners that changed here most recently, newest first.
     pub(crate) fn recent_digest(&self, budget: usize) -> Digest {
-        let mut digest = Digest { slice_bits: EXPLICIT_DIGEST, slice: 0, checksum: 0, entries: Vec::new() };
+        let mut digest = Digest { slice_bits: EXPLICIT_DIGEST, entries: Vec::new(), ..Digest::default() };
         let mut used = 16;
         for &(idx, generation, _, _) in self.recent.iter().rev() {
             let Some(m) = self.members.get(idx) else { continue };
@@ -141,7 +141,7 @@ impl Node {
 
     /// After a repair answer: pull the owners the peer named where we are behind.
     pub(crate) fn pull_behind(&mut self, peer: SocketAddr, theirs: &Digest) {
-        let mut want = Digest { slice_bits: EXPLICIT_DIGEST, slice: 0, checksum: 0, entries: Vec::new() };
+        let mut want = Digest { slice_bits: EXPLICIT_DIGEST, entries: Vec::new(), ..Digest::default() };
         let mut used = 16;
         let budget = self.repair_budget();
         for e in &theirs.entries {

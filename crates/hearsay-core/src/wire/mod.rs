@@ -74,9 +74,17 @@ pub struct Digest {
     pub slice: u32,
     /// Checksum of (owner, generation, max_version) over the slice.
     pub checksum: u64,
+    /// Low 32 bits of the checksum of every slice, in slice order, when the state is cut in at
+    /// most [`MAX_CHECKSUMMED_SLICES`] slices (empty otherwise): the answer adds the recent
+    /// changes of owners in slices that differ, so an update outside the listed slice still
+    /// travels in this exchange.
+    pub slice_checksums: Vec<u32>,
     /// The owners.
     pub entries: Vec<DigestEntry>,
 }
+
+/// Most slices whose checksums ride along with a digest.
+pub const MAX_CHECKSUMMED_SLICES: usize = 64;
 
 /// One versioned entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
