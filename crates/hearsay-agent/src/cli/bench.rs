@@ -68,15 +68,23 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `Config::lan()` with the interval from the command line and the detector timings of
-/// `Config::local()` scaled to it (at 100 ms this is exactly `Config::local()`'s detector).
+/// `Config::lan()` with the interval from the command line, and the liveness timings of
+/// `Config::local()` (detector and SWIM probes) scaled to it: at 100 ms they are exactly
+/// `Config::local()`'s.
 pub fn bench_config(interval: Duration) -> Config {
+    let local = Config::local();
+    let ratio = interval.as_secs_f64() / local.gossip_interval.as_secs_f64();
+    let scale = |d: Duration| d.mul_f64(ratio);
     let mut config = Config::lan();
     config.gossip_interval = interval;
-    config.detector.min_std_deviation = interval / 2;
-    config.detector.max_interval = interval * 10;
-    config.detector.acceptable_pause = interval * 2;
-    config.detector.suspicion_timeout = interval * 10;
+    config.detector = local.detector;
+    config.detector.min_std_deviation = scale(local.detector.min_std_deviation);
+    config.detector.max_interval = scale(local.detector.max_interval);
+    config.detector.acceptable_pause = scale(local.detector.acceptable_pause);
+    config.detector.suspicion_timeout = scale(local.detector.suspicion_timeout);
+    config.probe = local.probe;
+    config.probe.interval = scale(local.probe.interval);
+    config.probe.min_timeout = scale(local.probe.min_timeout);
     config
 }
 
@@ -569,9 +577,14 @@ mod tests {
     }
 
     #[test]
-    fn bench_config_at_100ms_matches_the_local_detector() {
-        assert_eq!(bench_config(Duration::from_millis(100)).detector, Config::local().detector);
-        assert!(bench_config(Duration::from_millis(100)).validate().is_ok());
+    fn bench_config_at_100ms_has_the_local_liveness_timings() {
+        let config = bench_config(Duration::from_millis(100));
+        assert_eq!((config.detector, config.probe), (Config::local().detector, Config::local().probe));
+        assert_eq!(config.anti_entropy_every, Config::lan().anti_entropy_every);
+        assert!(config.validate().is_ok());
+        let slow = bench_config(Duration::from_millis(400));
+        assert_eq!(slow.probe.interval, Config::local().probe.interval * 4);
+        assert!(slow.validate().is_ok());
     }
 
     #[test]
