@@ -50,6 +50,12 @@ pub struct BenchArgs {
     /// Override how many rounds pass between anti-entropy rounds.
     #[arg(long)]
     pub anti_entropy_every: Option<u32>,
+    /// Override the SWIM probe interval, in milliseconds.
+    #[arg(long)]
+    pub probe_interval: Option<u64>,
+    /// Override the shortest direct-probe timeout, in milliseconds.
+    #[arg(long)]
+    pub probe_min_timeout: Option<u64>,
 }
 
 /// Runs the benchmark on its own multi-thread runtime and prints the report.
@@ -177,6 +183,10 @@ pub struct Report {
     pub rumor_k: u32,
     /// Rounds between anti-entropy rounds in the configuration used.
     pub anti_entropy_every: u32,
+    /// SWIM probe interval of the configuration used, ms.
+    pub probe_interval_ms: u64,
+    /// Shortest direct-probe timeout of the configuration used, ms.
+    pub probe_min_timeout_ms: u64,
     /// Seed.
     pub seed: u64,
     /// Logical CPUs of the machine and its 1-minute load average when the bench started.
@@ -239,6 +249,12 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
     }
     if let Some(every) = args.anti_entropy_every {
         config.anti_entropy_every = every;
+    }
+    if let Some(ms) = args.probe_interval {
+        config.probe.interval = Duration::from_millis(ms);
+    }
+    if let Some(ms) = args.probe_min_timeout {
+        config.probe.min_timeout = Duration::from_millis(ms);
     }
     config.validate().context("the configuration with these overrides")?;
     let loadavg_at_start = loadavg();
@@ -343,6 +359,8 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
         fanout: config.fanout,
         rumor_k: config.rumor.k,
         anti_entropy_every: config.anti_entropy_every,
+        probe_interval_ms: config.probe.interval.as_millis() as u64,
+        probe_min_timeout_ms: config.probe.min_timeout.as_millis() as u64,
         seed: args.seed,
         machine_cpus: std::thread::available_parallelism().map_or(1, |c| c.get()),
         loadavg_at_start,
@@ -505,8 +523,17 @@ fn print_traffic(name: &str, t: &Traffic) {
 
 fn print_report(r: &Report) {
     println!(
-        "hearsay bench: {} nodes, interval {} ms, fanout {}, rumor k {}, anti-entropy every {} rounds, seed {} ({} CPUs, load {:.2} at start)",
-        r.nodes, r.interval_ms, r.fanout, r.rumor_k, r.anti_entropy_every, r.seed, r.machine_cpus, r.loadavg_at_start
+        "hearsay bench: {} nodes, interval {} ms, fanout {}, rumor k {}, anti-entropy every {} rounds, probes every {} ms (timeout from {} ms), seed {} ({} CPUs, load {:.2} at start)",
+        r.nodes,
+        r.interval_ms,
+        r.fanout,
+        r.rumor_k,
+        r.anti_entropy_every,
+        r.probe_interval_ms,
+        r.probe_min_timeout_ms,
+        r.seed,
+        r.machine_cpus,
+        r.loadavg_at_start
     );
     match r.membership_ms {
         Some(ms) => println!("membership: every node saw every node after {ms:.0} ms"),
