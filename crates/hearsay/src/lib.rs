@@ -23,6 +23,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A subscription made after `spawn` returns may miss the node's first events (its seeds answer
+//! at once); [`ClusterBuilder::spawn_with_subscription`] returns one made before the task
+//! starts.
+//!
 //! The task stops when [`Cluster::leave`] or [`Cluster::shutdown`] is called, or when every
 //! handle has been dropped (without leaving: peers will see the node die).
 
