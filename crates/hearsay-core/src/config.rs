@@ -242,7 +242,7 @@ impl Config {
         config.detector.acceptable_pause = Duration::from_millis(200);
         config.detector.suspicion_timeout = Duration::from_secs(10);
         config.probe.interval = Duration::from_millis(100);
-        config.probe.min_timeout = Duration::from_millis(25);
+        config.probe.min_timeout = Duration::from_millis(40);
         config.anti_entropy_every = 30;
         config.tombstone_grace = Duration::from_secs(60);
         config.dead_member_grace = Duration::from_secs(60);

@@ -273,7 +273,7 @@ impl Node {
         };
         let budget = self
             .datagram_budget()
-            .saturating_sub(digest.as_ref().map_or(0, digest_size) + 2 * known.len() + updates_size(&updates));
+            .saturating_sub(digest.as_ref().map_or(0, digest_size) + 3 * known.len() + updates_size(&updates));
         let (blocks, kind) = if syn.rumor {
             (self.rumor_reply_blocks(&syn.digest, budget), TransmitKind::Datagram)
         } else {
@@ -432,6 +432,8 @@ fn digest_size(digest: &Digest) -> usize {
     use crate::wire::size;
     1 + size::varint(u64::from(digest.slice))
         + size::varint(digest.checksum)
+        + size::varint(digest.slice_checksums.len() as u64)
+        + digest.slice_checksums.iter().map(|c| size::varint(u64::from(*c))).sum::<usize>()
         + size::varint(digest.entries.len() as u64)
         + digest
             .entries

@@ -149,6 +149,26 @@ pub struct Node {
 }
 
 pub(crate) const MAX_PENDING_SYNS: usize = 256;
+
+/// Removes one optional part of a message (its last block, else its last piggybacked update,
+/// else its last digest entry); false if nothing is left to remove.
+fn shed_one(message: &mut Message) -> bool {
+    fn pop<T>(v: &mut Vec<T>) -> bool {
+        v.pop().is_some()
+    }
+    match message {
+        Message::Syn(m) => pop(&mut m.blocks) || pop(&mut m.updates) || pop(&mut m.digest.entries),
+        Message::SynAck(m) => {
+            pop(&mut m.blocks) || pop(&mut m.updates) || m.digest.as_mut().is_some_and(|d| pop(&mut d.entries))
+        }
+        Message::Ack(m) => pop(&mut m.blocks),
+        Message::Push(m) => pop(&mut m.blocks) || pop(&mut m.updates) || pop(&mut m.digest.entries),
+        Message::Ping(m) => pop(&mut m.updates),
+        Message::PingAck(m) => pop(&mut m.updates),
+        Message::PingReq(m) => pop(&mut m.updates),
+        Message::PushAck(_) | Message::Nack(_) => false,
+    }
+}
 /// Recent advances remembered for push anti-entropy.
 pub(crate) const MAX_RECENT: usize = 64;
 
@@ -550,14 +570,26 @@ impl Node {
             TransmitKind::Datagram => self.codec,
             TransmitKind::Stream => self.stream_codec,
         };
-        let Some(payload) = self.seal(codec.encode(message)) else {
+        let Some(mut payload) = self.seal(codec.encode(message)) else {
             self.stats.count_drop("seal_failed");
             return;
         };
         if payload.len() > codec.max_len {
-            // Packing keeps us under the limit; this guards the invariant rather than trust it.
-            self.stats.count_drop("oversized_outgoing");
-            return;
+            // Packing estimates sizes; should it overshoot, shed the optional parts (blocks
+            // from the end, then piggybacked updates) rather than lose the whole message.
+            let mut trimmed = message.clone();
+            while payload.len() > codec.max_len {
+                if !shed_one(&mut trimmed) {
+                    self.stats.count_drop("oversized_outgoing");
+                    return;
+                }
+                let Some(again) = self.seal(codec.encode(&trimmed)) else {
+                    self.stats.count_drop("seal_failed");
+                    return;
+                };
+                payload = again;
+            }
+            self.stats.trimmed += 1;
         }
         if self.transmits.len() >= self.config.limits.max_pending_transmits {
             self.stats.count_drop("transmit_queue_full");

@@ -166,3 +166,22 @@ fn rumor_residue_is_repaired_within_a_few_rounds_of_going_quiet() {
     let repairs: u64 = c.nodes.iter().map(|n| n.stats().repairs).sum();
     assert!(repairs > 0, "joining leaves a residue that only checksum repairs can close here");
 }
+
+#[test]
+fn large_clusters_with_long_names_never_drop_their_own_messages_as_oversized() {
+    let mut config = Config::local();
+    config.limits.max_key_bytes = 256;
+    let mut c = Cluster::new(120, config, 9);
+    c.run(80);
+    let now = c.now;
+    for i in 0..120 {
+        let key = format!("{}-{}", "k".repeat(120), i % 7);
+        c.nodes[i].set(now, &key, &[b'v'; 300]).unwrap();
+    }
+    c.run(80);
+    for n in &c.nodes {
+        assert_eq!(n.stats().dropped.get("oversized_outgoing"), None, "{:?}", n.stats());
+        assert_eq!(n.member_count(), 120);
+    }
+    assert!(c.run_until_converged(300).is_ok());
+}
