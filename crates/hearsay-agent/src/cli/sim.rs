@@ -142,6 +142,10 @@ pub struct SimArgs {
     /// Print every packet this slot receives, run by run (debugging a replay).
     #[arg(long)]
     pub trace_node: Option<usize>,
+    /// Only the configured exchange and strategy, as in the textbook model: no probe-triggered
+    /// checksum repairs and no rumor forwarded before the next round.
+    #[arg(long)]
+    pub textbook: bool,
 }
 
 fn params(args: &SimArgs) -> Result<Params> {
@@ -203,6 +207,7 @@ fn params(args: &SimArgs) -> Result<Params> {
         max_rounds: args.max_rounds,
         mtu: args.mtu,
         trace_node: args.trace_node,
+        textbook: args.textbook,
     })
 }
 

@@ -116,6 +116,9 @@ pub struct Params {
     pub mtu: Option<usize>,
     /// Log every packet this slot receives into [`RunReport::trace`] (debugging a replay).
     pub trace_node: Option<usize>,
+    /// Run only the configured exchange mode and strategy, as the textbook models them: no
+    /// checksum repairs started by probes, no rumor forwarded before the next round.
+    pub textbook: bool,
 }
 
 impl Default for Params {
@@ -134,6 +137,7 @@ impl Default for Params {
             max_rounds: 1_000,
             mtu: None,
             trace_node: None,
+            textbook: false,
         }
     }
 }
@@ -147,6 +151,10 @@ impl Params {
         config.strategy = self.strategy;
         config.fanout = self.fanout;
         config.rumor = self.rumor;
+        if self.textbook {
+            config.checksum_repair = false;
+            config.eager_rumors = false;
+        }
         if let Some(mtu) = self.mtu {
             config.mtu = mtu;
         }
@@ -166,7 +174,7 @@ impl Params {
         };
         format!(
             "hearsay sim --scenario {} --nodes {} --exchange {} --strategy {} --fanout {} --rumor-k {} \
-             --rumor-feedback {} --rumor-stop {} --loss {} --latency-ms {} --max-rounds {}{} --runs 1 --seed {}",
+             --rumor-feedback {} --rumor-stop {} --loss {} --latency-ms {} --max-rounds {}{}{} --runs 1 --seed {}",
             self.scenario,
             self.nodes,
             exchange_name(self.exchange),
@@ -185,6 +193,7 @@ impl Params {
             latency,
             self.max_rounds,
             self.mtu.map_or(String::new(), |m| format!(" --mtu {m}")),
+            if self.textbook { " --textbook" } else { "" },
             self.run_seed(run)
         )
     }
