@@ -146,16 +146,20 @@ impl Node {
         }
     }
 
-    /// This node failed to reach `idx` directly and indirectly.
+    /// This node failed to reach `idx` directly and indirectly: a new suspicion, or an
+    /// independent confirmation of an open one (which shortens its timeout).
     pub(crate) fn suspect_locally(&mut self, now: Instant, idx: MemberIdx) {
         let Some(m) = self.members.get(idx) else { return };
-        if m.status != MemberStatus::Alive {
+        if !matches!(m.status, MemberStatus::Alive | MemberStatus::Suspect) {
             return;
         }
         let mut update = self.update_about(m, &self.members.me().id.name);
         update.status = WireStatus::Suspect;
+        let (addr, name) = (m.id.addr, m.id.name.to_string());
         self.stats.suspicions_raised += 1;
         self.apply_update(now, &update);
+        // Tell the suspect at once (Lifeguard's buddy system).
+        self.tell(addr, &name, update);
     }
 
     fn apply_update(&mut self, now: Instant, u: &MemberUpdate) {
@@ -298,9 +302,13 @@ impl Node {
         let me = self.members.me_mut();
         me.incarnation = me.incarnation.max(incarnation);
         let update = self.update_about(self.members.me(), &self.members.me().id.name);
-        let _ = accuser;
         self.stats.refutations += 1;
         self.health_penalty(1);
+        // The accuser hears the refutation directly; everyone else by gossip.
+        if let Some(m) = self.members.lookup(accuser).and_then(|i| self.members.get(i)) {
+            let (addr, name) = (m.id.addr, m.id.name.to_string());
+            self.tell(addr, &name, update.clone());
+        }
         self.broadcast(update);
     }
 

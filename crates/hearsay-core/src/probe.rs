@@ -211,6 +211,12 @@ impl Node {
                 let req = PingReq { seq, target: target_wire.clone(), updates };
                 self.send(*addr, TransmitKind::Datagram, &Message::PingReq(req));
             }
+            // A second direct ping with the same sequence number: on a lossy link a single
+            // lost datagram must not be what starts a suspicion (memberlist retries over TCP).
+            let checksum = self.state_checksum();
+            let ping =
+                Ping { seq, target: target_wire.name.clone(), source: self.me_wire(), checksum, updates: Vec::new() };
+            self.send(target_wire.addr, TransmitKind::Datagram, &Message::Ping(ping));
             if let Some(p) = &mut self.prober.current {
                 p.indirect_sent = true;
                 p.nacks_expected = helpers.len();
@@ -256,7 +262,14 @@ impl Node {
         let (addr, generation, name) = (m.id.addr, m.id.generation, m.id.name.to_string());
         let timeout = self.probe_timeout(target) * stretch;
         let seq = self.next_seq();
-        let updates = self.piggyback(self.probe_budget());
+        let mut updates = self.piggyback(self.probe_budget());
+        // Lifeguard's buddy system: a member we suspect hears it from us directly, so it can
+        // refute before the suspicion times out.
+        if let Some(m) = self.members.get(target)
+            && m.status == MemberStatus::Suspect
+        {
+            updates.insert(0, self.update_about(m, &self.members.me().id.name));
+        }
         let checksum = self.state_checksum();
         let ping = Ping { seq, target: name, source: self.me_wire(), checksum, updates };
         self.send(addr, TransmitKind::Datagram, &Message::Ping(ping));
@@ -338,6 +351,15 @@ impl Node {
         let checksum = self.state_checksum();
         let ping = Ping { seq, target: req.target.name, source: self.me_wire(), checksum, updates: Vec::new() };
         self.send(req.target.addr, TransmitKind::Datagram, &Message::Ping(ping));
+    }
+
+    /// Sends `update` straight to `to` on a ping (the answer is ignored): for news its
+    /// receiver must not miss, such as a suspicion about itself or its refutation.
+    pub(crate) fn tell(&mut self, to: SocketAddr, target: &str, update: crate::wire::MemberUpdate) {
+        let seq = self.next_seq();
+        let checksum = self.state_checksum();
+        let ping = Ping { seq, target: target.to_string(), source: self.me_wire(), checksum, updates: vec![update] };
+        self.send(to, TransmitKind::Datagram, &Message::Ping(ping));
     }
 
     pub(crate) fn on_nack(&mut self, nack: Nack) {

@@ -31,5 +31,6 @@ mod sim;
 pub mod sweep;
 
 pub use sim::{
-    Bootstrap, NetStats, Sim, SimConfig, SimError, Slot, TIMER_SPIN_DELAY_US, Watch, mix, slot_addr, slot_name,
+    Bootstrap, LivenessEvent, NetStats, Sim, SimConfig, SimError, Slot, TIMER_SPIN_DELAY_US, Watch, mix, slot_addr,
+    slot_name,
 };

@@ -170,6 +170,13 @@ pub struct Report {
     pub anomalies: u64,
     /// Timer re-arms the engine had to force, over all runs (see [`crate::TIMER_SPIN_DELAY_US`]).
     pub timer_spins: u64,
+    /// Detect and false-positives: deaths declared about live nodes, over all runs.
+    pub false_deaths: u64,
+    /// Detect and false-positives: suspicions declared about live nodes, over all runs.
+    pub suspicions: u64,
+    /// Detect and false-positives: live node-hours observed, over all runs (divide the two
+    /// counts above by it for rates per node-hour).
+    pub node_hours: f64,
     /// Runs that broke an invariant.
     pub failures: Vec<Failure>,
     /// Every run.
@@ -248,6 +255,9 @@ pub fn aggregate(params: &Params, runs: Vec<RunReport>) -> Report {
         violations: runs.iter().map(|r| r.violations.len()).sum(),
         anomalies: runs.iter().map(|r| r.anomalies).sum(),
         timer_spins: runs.iter().map(|r| r.timer_spins).sum(),
+        false_deaths: runs.iter().map(|r| r.false_deaths).sum(),
+        suspicions: runs.iter().map(|r| r.suspicions).sum(),
+        node_hours: runs.iter().map(|r| r.node_hours).sum(),
         failures,
         run_reports: runs,
     }

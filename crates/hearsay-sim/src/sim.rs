@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hearsay_core::wire::{Codec, Message};
-use hearsay_core::{Config, ConfigError, Instant, Node, NodeId, TransmitKind, WriteError};
+use hearsay_core::{Config, ConfigError, Event, Instant, Node, NodeId, TransmitKind, WriteError};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use thiserror::Error;
@@ -202,6 +202,19 @@ pub struct NetStats {
 /// Delay before re-waking a node whose `poll_timeout` is the instant it was just woken at.
 pub const TIMER_SPIN_DELAY_US: u64 = 1_000;
 
+/// A suspicion or death declared by a node (recorded by the engine).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LivenessEvent {
+    /// Virtual time, microseconds.
+    pub at: u64,
+    /// The slot whose node declared it.
+    pub observer: usize,
+    /// The member it is about.
+    pub subject: Arc<str>,
+    /// Dead (else suspect).
+    pub dead: bool,
+}
+
 /// The simulator: nodes, virtual clock, event queue, network and the write model.
 #[derive(Debug)]
 pub struct Sim {
@@ -218,6 +231,8 @@ pub struct Sim {
     pub model: Model,
     /// Engine counters.
     pub stats: NetStats,
+    /// Every suspicion and death a node declared after the cluster was formed.
+    pub liveness: Vec<LivenessEvent>,
     watch: Option<Watch>,
     /// Slot whose received packets are logged in `trace_log` (debugging a replayed run).
     pub trace_slot: Option<usize>,
@@ -244,6 +259,7 @@ impl Sim {
             net: config.net.clone(),
             model: Model::default(),
             stats: NetStats::default(),
+            liveness: Vec::new(),
             watch: None,
             trace_slot: None,
             trace_log: Vec::new(),
@@ -466,7 +482,17 @@ impl Sim {
         while let Some(t) = node.poll_transmit() {
             transmits.push(t);
         }
-        while node.poll_event().is_some() {}
+        while let Some(event) = node.poll_event() {
+            match event {
+                Event::MemberSuspect { id, .. } => {
+                    self.liveness.push(LivenessEvent { at: self.now, observer: slot, subject: id.name, dead: false })
+                }
+                Event::MemberDead(id) => {
+                    self.liveness.push(LivenessEvent { at: self.now, observer: slot, subject: id.name, dead: true })
+                }
+                _ => {}
+            }
+        }
         let next = node.poll_timeout().map(Instant::as_micros);
         for t in transmits {
             self.stats.sent += 1;

@@ -113,3 +113,30 @@ fn churn_converges_once_faults_stop() {
         assert_eq!(report.rounds_to_all.samples, 2, "{report:#?}");
     }
 }
+
+#[test]
+fn a_crash_is_declared_dead_by_every_live_node_and_nobody_else_is() {
+    let params =
+        Params { nodes: 30, runs: 3, seed: 5, scenario: ScenarioKind::Detect, max_rounds: 200, ..Params::default() };
+    let report = hearsay_sim::report::run_many(&params, |_, _| {}).unwrap();
+    assert_eq!(report.incomplete_runs, 0, "{report:?}");
+    assert!(report.rounds_to_all.max.unwrap() < 30.0, "{:?}", report.rounds_to_all);
+    assert_eq!(report.false_deaths, 0);
+    assert!(report.node_hours > 0.0);
+}
+
+#[test]
+fn a_calm_cluster_declares_no_live_node_dead() {
+    let params = Params {
+        nodes: 30,
+        runs: 1,
+        seed: 6,
+        loss: 0.05,
+        scenario: ScenarioKind::FalsePositives,
+        max_rounds: 1_200,
+        ..Params::default()
+    };
+    let report = hearsay_sim::report::run_many(&params, |_, _| {}).unwrap();
+    assert_eq!(report.false_deaths, 0, "{report:?}");
+    assert!((report.node_hours - 30.0 * 120.0 / 3600.0).abs() < 0.2, "{}", report.node_hours);
+}

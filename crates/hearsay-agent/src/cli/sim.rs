@@ -70,6 +70,10 @@ pub enum ScenarioArg {
     PartitionHeal,
     /// Crashes, restarts, joins, leaves, pauses, a hostile network; then calm.
     Churn,
+    /// One node crashes: time until every live node declares it dead.
+    Detect,
+    /// Only live nodes for --max-rounds rounds: false deaths and suspicions per node-hour.
+    FalsePositives,
 }
 
 /// What to run.
@@ -146,6 +150,13 @@ pub struct SimArgs {
     /// checksum repairs and no rumor forwarded before the next round.
     #[arg(long)]
     pub textbook: bool,
+    /// Gossip and probe interval in milliseconds (default: Config::local()'s 100); probe
+    /// timeouts and the detector scale with it.
+    #[arg(long)]
+    pub interval_ms: Option<u64>,
+    /// false-positives: pause one random node this many seconds every 1,800 rounds.
+    #[arg(long, default_value_t = 0.0)]
+    pub pause_secs: f64,
 }
 
 fn params(args: &SimArgs) -> Result<Params> {
@@ -201,6 +212,8 @@ fn params(args: &SimArgs) -> Result<Params> {
             ScenarioArg::Join => ScenarioKind::Join,
             ScenarioArg::PartitionHeal => ScenarioKind::PartitionHeal,
             ScenarioArg::Churn => ScenarioKind::Churn,
+            ScenarioArg::Detect => ScenarioKind::Detect,
+            ScenarioArg::FalsePositives => ScenarioKind::FalsePositives,
         },
         runs: args.runs,
         seed: args.seed,
@@ -208,6 +221,8 @@ fn params(args: &SimArgs) -> Result<Params> {
         mtu: args.mtu,
         trace_node: args.trace_node,
         textbook: args.textbook,
+        interval_ms: args.interval_ms,
+        pause_secs: args.pause_secs,
     })
 }
 
@@ -323,6 +338,20 @@ fn table(report: &Report) -> String {
         ("bytes per node", format!("{:.0}", report.bytes_per_node.mean)),
         ("invariant violations", report.violations.to_string()),
         ("stale views below max_version", report.anomalies.to_string()),
+        ("false deaths / suspicions", format!("{} / {}", report.false_deaths, report.suspicions)),
+        (
+            "per node-hour",
+            if report.node_hours > 0.0 {
+                format!(
+                    "{:.4} / {:.4} ({:.1} node-hours)",
+                    report.false_deaths as f64 / report.node_hours,
+                    report.suspicions as f64 / report.node_hours,
+                    report.node_hours
+                )
+            } else {
+                "-".into()
+            },
+        ),
     ];
     for (name, value) in rows {
         out.push_str(&format!("  {name:<34} {value}\n"));

@@ -10,6 +10,7 @@
 
 pub mod faults;
 pub mod join;
+pub mod liveness;
 pub mod spread;
 
 use std::fmt;
@@ -34,12 +35,23 @@ pub enum ScenarioKind {
     PartitionHeal,
     /// Crashes, restarts, joins, leaves, pauses and a hostile network, then calm.
     Churn,
+    /// One node crashes in a formed cluster: time until every live node declares it dead.
+    Detect,
+    /// Only live nodes for `max_rounds` rounds (with loss and optional pauses): deaths and
+    /// suspicions declared about them.
+    FalsePositives,
 }
 
 impl ScenarioKind {
     /// Every scenario.
-    pub const ALL: [ScenarioKind; 4] =
-        [ScenarioKind::Spread, ScenarioKind::Join, ScenarioKind::PartitionHeal, ScenarioKind::Churn];
+    pub const ALL: [ScenarioKind; 6] = [
+        ScenarioKind::Spread,
+        ScenarioKind::Join,
+        ScenarioKind::PartitionHeal,
+        ScenarioKind::Churn,
+        ScenarioKind::Detect,
+        ScenarioKind::FalsePositives,
+    ];
 
     /// The CLI name.
     pub fn name(self) -> &'static str {
@@ -48,6 +60,8 @@ impl ScenarioKind {
             ScenarioKind::Join => "join",
             ScenarioKind::PartitionHeal => "partition-heal",
             ScenarioKind::Churn => "churn",
+            ScenarioKind::Detect => "detect",
+            ScenarioKind::FalsePositives => "false-positives",
         }
     }
 }
@@ -55,10 +69,9 @@ impl ScenarioKind {
 impl FromStr for ScenarioKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        ScenarioKind::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| format!("unknown scenario `{s}` (spread, join, partition-heal, churn)"))
+        ScenarioKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            format!("unknown scenario `{s}` (spread, join, partition-heal, churn, detect, false-positives)")
+        })
     }
 }
 
@@ -119,6 +132,11 @@ pub struct Params {
     /// Run only the configured exchange mode and strategy, as the textbook models them: no
     /// checksum repairs started by probes, no rumor forwarded before the next round.
     pub textbook: bool,
+    /// Gossip and probe interval in milliseconds, if not `Config::local()`'s 100 ms; the
+    /// probe timeout floor and the detector scale with it.
+    pub interval_ms: Option<u64>,
+    /// `false-positives`: pause one random node this long every 1,800 rounds (0: no pauses).
+    pub pause_secs: f64,
 }
 
 impl Default for Params {
@@ -138,6 +156,8 @@ impl Default for Params {
             mtu: None,
             trace_node: None,
             textbook: false,
+            interval_ms: None,
+            pause_secs: 0.0,
         }
     }
 }
@@ -155,6 +175,16 @@ impl Params {
             config.checksum_repair = false;
             config.eager_rumors = false;
         }
+        if let Some(ms) = self.interval_ms {
+            let interval = std::time::Duration::from_millis(ms.max(1));
+            config.gossip_interval = interval;
+            config.probe.interval = interval;
+            config.probe.min_timeout = interval * 2 / 5;
+            config.detector.min_std_deviation = interval / 2;
+            config.detector.max_interval = interval * 10;
+            config.detector.acceptable_pause = interval * 2;
+            config.detector.suspicion_timeout = interval * 100;
+        }
         if let Some(mtu) = self.mtu {
             config.mtu = mtu;
         }
@@ -164,6 +194,20 @@ impl Params {
     /// The seed of run `run`.
     pub fn run_seed(&self, run: usize) -> u64 {
         self.seed.wrapping_add(run as u64)
+    }
+
+    fn extra_flags(&self) -> String {
+        let mut flags = String::new();
+        if self.textbook {
+            flags.push_str(" --textbook");
+        }
+        if let Some(ms) = self.interval_ms {
+            flags.push_str(&format!(" --interval-ms {ms}"));
+        }
+        if self.pause_secs > 0.0 {
+            flags.push_str(&format!(" --pause-secs {}", self.pause_secs));
+        }
+        flags
     }
 
     /// The command that replays run `run` alone.
@@ -193,7 +237,7 @@ impl Params {
             latency,
             self.max_rounds,
             self.mtu.map_or(String::new(), |m| format!(" --mtu {m}")),
-            if self.textbook { " --textbook" } else { "" },
+            self.extra_flags(),
             self.run_seed(run)
         )
     }
@@ -235,6 +279,12 @@ pub struct RunReport {
     /// The first few of them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub anomaly_examples: Vec<Violation>,
+    /// Detect and false-positives: deaths declared about live nodes.
+    pub false_deaths: u64,
+    /// Detect and false-positives: suspicions declared about live nodes.
+    pub suspicions: u64,
+    /// Detect and false-positives: live nodes times virtual hours observed.
+    pub node_hours: f64,
     /// Packets received by `Params::trace_node`, one line each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trace: Vec<String>,
@@ -250,6 +300,8 @@ pub fn run_one(params: &Params, run: usize) -> Result<RunReport, RunError> {
         ScenarioKind::Join => join::run(params, params.run_seed(run))?,
         ScenarioKind::PartitionHeal => faults::partition_heal(params, params.run_seed(run))?,
         ScenarioKind::Churn => faults::churn(params, params.run_seed(run))?,
+        ScenarioKind::Detect => liveness::detect(params, params.run_seed(run))?,
+        ScenarioKind::FalsePositives => liveness::false_positives(params, params.run_seed(run))?,
     };
     report.run = run;
     report.seed = params.run_seed(run);

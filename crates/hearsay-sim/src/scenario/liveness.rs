@@ -1,0 +1,122 @@
+//! Scenarios `detect` and `false-positives`: how fast a crash is declared, and how often a
+//! live node is wrongly declared suspect or dead.
+//!
+//! Both start from a formed cluster (full membership) and let it settle for 30 rounds; only
+//! suspicions and deaths declared after that count.
+//!
+//! * `detect`: one node (chosen by the seed, never slot 0) crashes. Measured: the time until
+//!   every live node has declared it dead, in gossip intervals (`rounds_to_all`, rounded up;
+//!   `t_avg` and `t_last` are the mean and the latest per-node detection time, not rounded),
+//!   and deaths or suspicions declared about any other node (false ones).
+//! * `false-positives`: nothing crashes; the run lasts `max_rounds` rounds (36,000 rounds of
+//!   100 ms is one virtual hour) over the configured loss. With `--pause-secs S`, one random
+//!   node is paused for `S` seconds every 1,800 rounds (3 minutes at 100 ms). Measured: deaths
+//!   and suspicions declared about live nodes, with the node-hours observed, so the report can
+//!   give rates per node-hour.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+
+use crate::net::NetConfig;
+use crate::scenario::{Params, RunReport, rounds_between};
+use crate::sim::{Bootstrap, Sim, SimConfig, SimError, mix, slot_name};
+
+/// Rounds a formed cluster runs before anything is measured.
+const SETTLE_ROUNDS: u64 = 30;
+/// Rounds between two pauses in `false-positives`.
+const PAUSE_EVERY_ROUNDS: u64 = 1_800;
+
+fn formed(params: &Params, seed: u64) -> Result<Sim, SimError> {
+    let config = SimConfig {
+        nodes: params.nodes,
+        config: params.node_config(),
+        net: NetConfig { latency: params.latency, loss: params.loss, ..NetConfig::default() },
+        seed,
+        bootstrap: Bootstrap::FullMembership,
+    };
+    let mut sim = Sim::new(config)?;
+    sim.trace_slot = params.trace_node;
+    sim.run_rounds(SETTLE_ROUNDS);
+    sim.liveness.clear();
+    Ok(sim)
+}
+
+/// One `detect` run.
+pub fn detect(params: &Params, seed: u64) -> Result<RunReport, SimError> {
+    let mut sim = formed(params, seed)?;
+    let n = params.nodes;
+    let interval = sim.interval_us();
+    let victim = 1 + (mix(seed) as usize % (n - 1).max(1));
+    let victim_name: Arc<str> = Arc::from(slot_name(victim));
+    let crashed_at = sim.now();
+    sim.crash(victim);
+    let mut rounds_to_all = None;
+    for round in 1..=params.max_rounds {
+        sim.run_rounds(1);
+        let everyone = (0..n)
+            .filter(|i| *i != victim)
+            .all(|i| sim.liveness.iter().any(|e| e.dead && e.observer == i && e.subject == victim_name));
+        if everyone {
+            rounds_to_all = Some(round);
+            break;
+        }
+    }
+    let mut per_node: Vec<f64> = Vec::new();
+    let mut seen = HashSet::new();
+    for e in sim.liveness.iter().filter(|e| e.dead && e.subject == victim_name) {
+        if seen.insert(e.observer) {
+            per_node.push(e.at.saturating_sub(crashed_at) as f64 / interval as f64);
+        }
+    }
+    let last = per_node.iter().copied().fold(0.0, f64::max);
+    let mean = if per_node.is_empty() { 0.0 } else { per_node.iter().sum::<f64>() / per_node.len() as f64 };
+    let elapsed_h = sim.now().saturating_sub(crashed_at) as f64 / 3.6e9;
+    Ok(RunReport {
+        rounds_to_all: rounds_to_all
+            .map(|_| rounds_between(crashed_at, crashed_at + (last * interval as f64) as u64, interval)),
+        t_avg: mean,
+        t_last: last,
+        residue: 1.0 - seen.len() as f64 / (n - 1) as f64,
+        messages_per_node: sim.stats.sent as f64 / n as f64,
+        bytes_per_node: sim.stats.sent_bytes as f64 / n as f64,
+        false_deaths: sim.liveness.iter().filter(|e| e.dead && e.subject != victim_name).count() as u64,
+        suspicions: sim.liveness.iter().filter(|e| !e.dead && e.subject != victim_name).count() as u64,
+        node_hours: (n - 1) as f64 * elapsed_h,
+        timer_spins: sim.stats.timer_spins,
+        trace: std::mem::take(&mut sim.trace_log),
+        ..RunReport::default()
+    })
+}
+
+/// One `false-positives` run.
+pub fn false_positives(params: &Params, seed: u64) -> Result<RunReport, SimError> {
+    let mut sim = formed(params, seed)?;
+    let n = params.nodes;
+    let start = sim.now();
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(mix(seed ^ 0x9a05e));
+    let mut done = 0;
+    while done < params.max_rounds {
+        let step = PAUSE_EVERY_ROUNDS.min(params.max_rounds - done);
+        if params.pause_secs > 0.0 && done > 0 {
+            let slot = rng.random_range(0..n);
+            sim.pause(slot, Duration::from_secs_f64(params.pause_secs))?;
+        }
+        sim.run_rounds(step);
+        done += step;
+    }
+    let hours = sim.now().saturating_sub(start) as f64 / 3.6e9;
+    Ok(RunReport {
+        rounds_to_all: Some(done),
+        messages_per_node: sim.stats.sent as f64 / n as f64,
+        bytes_per_node: sim.stats.sent_bytes as f64 / n as f64,
+        false_deaths: sim.liveness.iter().filter(|e| e.dead).count() as u64,
+        suspicions: sim.liveness.iter().filter(|e| !e.dead).count() as u64,
+        node_hours: n as f64 * hours,
+        timer_spins: sim.stats.timer_spins,
+        trace: std::mem::take(&mut sim.trace_log),
+        ..RunReport::default()
+    })
+}
