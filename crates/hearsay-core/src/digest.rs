@@ -49,12 +49,7 @@ impl Node {
                 continue;
             }
             used += len;
-            digest.entries.push(DigestEntry {
-                name: m.id.name.to_string(),
-                generation: m.id.generation,
-                max_version: m.max_version,
-                heartbeat: m.heartbeat,
-            });
+            digest.entries.push(entry_of(m));
         }
         digest
     }
@@ -99,6 +94,16 @@ impl Node {
     pub(crate) fn next_slice(&mut self, bits: u8) -> u32 {
         self.slice_cursor = self.slice_cursor.wrapping_add(1);
         if bits == 0 { 0 } else { self.slice_cursor & ((1u32 << bits.min(31)) - 1) }
+    }
+}
+
+/// What this node says about `m` in a digest.
+pub(crate) fn entry_of(m: &Member) -> DigestEntry {
+    DigestEntry {
+        name: m.id.name.to_string(),
+        generation: m.id.generation,
+        max_version: m.max_version,
+        heartbeat: m.heartbeat,
     }
 }
 

@@ -22,6 +22,7 @@
 use std::net::SocketAddr;
 
 use crate::Instant;
+use crate::digest::entry_of;
 use crate::node::Node;
 use crate::state::MemberStatus;
 use crate::transmit::TransmitKind;
@@ -103,12 +104,7 @@ impl Node {
                 break;
             }
             used += len;
-            digest.entries.push(DigestEntry {
-                name: m.id.name.to_string(),
-                generation: m.id.generation,
-                max_version: m.max_version,
-                heartbeat: m.heartbeat,
-            });
+            digest.entries.push(entry_of(m));
         }
         digest
     }
@@ -124,12 +120,7 @@ impl Node {
             if digest.entries.iter().any(|d| *d.name == *m.id.name) {
                 continue;
             }
-            let entry = DigestEntry {
-                name: m.id.name.to_string(),
-                generation: m.id.generation,
-                max_version: m.max_version,
-                heartbeat: m.heartbeat,
-            };
+            let entry = entry_of(m);
             used += entry_size(&entry);
             if used > budget {
                 break;
