@@ -199,7 +199,7 @@ impl Config {
                 interval: Duration::from_millis(200),
                 min_timeout: Duration::from_millis(40),
                 indirect_checks: 3,
-                suspicion_mult: 2,
+                suspicion_mult: 1,
                 suspicion_max_mult: 6,
                 retransmit_mult: 4,
                 max_health_score: 8,

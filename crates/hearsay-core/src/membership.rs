@@ -293,6 +293,9 @@ impl Node {
             m.status = MemberStatus::Suspect;
             m.status_since = now;
             let id = m.id.clone();
+            if *from != *self.members.me().id.name {
+                self.prober.priority = Some((idx, id.generation));
+            }
             self.push_event(Event::MemberSuspect { id, phi_centi: (phi.min(1e9) * 100.0) as u64, by: from });
         }
         true

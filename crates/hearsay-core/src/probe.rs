@@ -79,6 +79,9 @@ pub(crate) struct Prober {
     relays: VecDeque<Relay>,
     seq: u32,
     pub(crate) health: u32,
+    /// A member suspected by someone else: probed next, out of turn, so independent
+    /// confirmations (or the lack of them) come within a round.
+    pub(crate) priority: Option<(MemberIdx, u64)>,
     /// When this node last asked to be woken up (pause detection).
     expected_wake: Option<Instant>,
 }
@@ -92,6 +95,7 @@ impl Prober {
             relays: VecDeque::new(),
             seq: 0,
             health: 0,
+            priority: None,
             expected_wake: None,
         }
     }
@@ -255,7 +259,14 @@ impl Node {
         let stretch = self.health_multiplier();
         let interval = self.config.probe.interval * stretch;
         self.prober.next_probe = now + interval;
-        let Some(target) = self.prober.selector.select(&self.members, 1, &mut self.rng).first().copied() else {
+        let urgent = self.prober.priority.take().and_then(|(idx, generation)| {
+            self.members
+                .get(idx)
+                .is_some_and(|m| m.id.generation == generation && m.status == MemberStatus::Suspect)
+                .then_some(idx)
+        });
+        let chosen = urgent.or_else(|| self.prober.selector.select(&self.members, 1, &mut self.rng).first().copied());
+        let Some(target) = chosen else {
             return;
         };
         let Some(m) = self.members.get(target) else { return };
