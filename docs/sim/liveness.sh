@@ -15,3 +15,6 @@ done
 $HEARSAY sim --scenario false-positives --nodes 100 --runs 1 --seed 1 --pause-secs 5 --max-rounds 36000 --json > $OUT/fp-pause-100ms.json
 $HEARSAY sim --scenario false-positives --nodes 100 --runs 1 --seed 1 --pause-secs 5 --interval-ms 1000 --max-rounds 3600 --json > $OUT/fp-pause-1s.json
 $HEARSAY sim --scenario detect --nodes 100 --runs 20 --seed 1 --interval-ms 1000 --max-rounds 400 --json > $OUT/detect-1s.json
+# A 2 s interval: four 5 s pauses over five virtual hours, and detection in intervals.
+$HEARSAY sim --scenario false-positives --nodes 100 --runs 1 --seed 1 --pause-secs 5 --interval-ms 2000 --max-rounds 9000 --json > $OUT/fp-pause-2s.json
+$HEARSAY sim --scenario detect --nodes 100 --runs 20 --seed 1 --interval-ms 2000 --max-rounds 400 --json > $OUT/detect-2s.json
