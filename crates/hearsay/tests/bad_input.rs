@@ -4,34 +4,16 @@
 //!
 //! Nothing here asserts a duration: every wait polls a condition with a generous deadline.
 
-use std::collections::BTreeSet;
-use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use hearsay::core::wire::{Codec, Message, PushAck};
-use hearsay::{Cluster, Config, DriverStats, Key, Keyring, MemberStatus};
+use hearsay::{Cluster, Config, DriverStats, Key, Keyring};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-const DEADLINE: Duration = Duration::from_secs(30);
-
-fn localhost() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
-
-/// Polls `check` until it holds, or panics naming `what` after [`DEADLINE`].
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = tokio::time::Instant::now();
-    while !check().await {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+mod common;
+use common::*;
 
 async fn spawn(config: Config, seeds: Vec<SocketAddr>, keyring: Option<Keyring>) -> Cluster {
     let mut builder = Cluster::builder(config).bind(localhost()).seeds(seeds);
@@ -50,26 +32,6 @@ async fn start(n: usize) -> Vec<Cluster> {
         nodes.push(spawn(Config::local(), vec![seed], None).await);
     }
     nodes
-}
-
-async fn alive_names(node: &Cluster) -> BTreeSet<String> {
-    node.members()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.status == MemberStatus::Alive)
-        .map(|m| m.id.name.to_string())
-        .collect()
-}
-
-async fn all_see_each_other(nodes: &[Cluster]) -> bool {
-    let want: BTreeSet<String> = nodes.iter().map(|n| n.id().name.to_string()).collect();
-    for node in nodes {
-        if alive_names(node).await != want {
-            return false;
-        }
-    }
-    true
 }
 
 async fn stats(node: &Cluster) -> DriverStats {

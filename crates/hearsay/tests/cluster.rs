@@ -3,31 +3,14 @@
 //! Nothing here asserts a duration: every wait polls a condition with a generous deadline.
 
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use hearsay::{Cluster, Config, Error, Event, MemberStatus};
 use tokio::io::AsyncWriteExt;
 
-const DEADLINE: Duration = Duration::from_secs(30);
-
-fn localhost() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
-
-/// Polls `check` until it holds, or panics naming `what` after [`DEADLINE`].
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = tokio::time::Instant::now();
-    while !check().await {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+mod common;
+use common::*;
 
 /// `n` nodes with `Config::local()`; every node but the first joins through the first.
 async fn start(n: usize) -> Vec<Cluster> {
@@ -45,26 +28,6 @@ async fn start(n: usize) -> Vec<Cluster> {
         nodes.push(node);
     }
     nodes
-}
-
-async fn alive_names(node: &Cluster) -> BTreeSet<String> {
-    node.members()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.status == MemberStatus::Alive)
-        .map(|m| m.id.name.to_string())
-        .collect()
-}
-
-async fn all_see_each_other(nodes: &[Cluster]) -> bool {
-    let want: BTreeSet<String> = nodes.iter().map(|n| n.id().name.to_string()).collect();
-    for node in nodes {
-        if alive_names(node).await != want {
-            return false;
-        }
-    }
-    true
 }
 
 async fn value_everywhere(nodes: &[Cluster], owner: &str, key: &str) -> Vec<Option<Vec<u8>>> {

@@ -3,7 +3,6 @@
 //!
 //! Nothing here asserts a duration: every wait polls a condition with a generous deadline.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,19 +10,8 @@ use std::time::Duration;
 
 use hearsay::{Cluster, Config, Key, Keyring, MemberStatus};
 
-const DEADLINE: Duration = Duration::from_secs(30);
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = tokio::time::Instant::now();
-    while !check().await {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+mod common;
+use common::*;
 
 async fn spawn(seeds: Vec<SocketAddr>, key: Key) -> Cluster {
     Cluster::builder(Config::local())
