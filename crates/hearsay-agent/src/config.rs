@@ -386,24 +386,6 @@ fn parse_strategy(text: &str) -> Result<Strategy, ConfigProblem> {
     }
 }
 
-/// Name of an exchange mode as written in the config.
-pub fn exchange_name(mode: ExchangeMode) -> &'static str {
-    match mode {
-        ExchangeMode::Push => "push",
-        ExchangeMode::Pull => "pull",
-        ExchangeMode::PushPull => "push-pull",
-    }
-}
-
-/// Name of a strategy as written in the config.
-pub fn strategy_name(strategy: Strategy) -> &'static str {
-    match strategy {
-        Strategy::AntiEntropy => "anti-entropy",
-        Strategy::Rumor => "rumor",
-        Strategy::Hybrid => "hybrid",
-    }
-}
-
 /// The agent's name for a core config field, so errors name what the user wrote.
 fn agent_field_name(core_field: &str) -> &str {
     match core_field {

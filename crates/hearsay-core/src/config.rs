@@ -20,6 +20,17 @@ pub enum ExchangeMode {
     PushPull,
 }
 
+impl ExchangeMode {
+    /// The name used in configuration files, CLI flags and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExchangeMode::Push => "push",
+            ExchangeMode::Pull => "pull",
+            ExchangeMode::PushPull => "push-pull",
+        }
+    }
+}
+
 /// What is exchanged each round.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Strategy {
@@ -29,6 +40,17 @@ pub enum Strategy {
     Rumor,
     /// Rumors every round, and an anti-entropy round every `anti_entropy_every` rounds.
     Hybrid,
+}
+
+impl Strategy {
+    /// The name used in configuration files, CLI flags and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::AntiEntropy => "anti-entropy",
+            Strategy::Rumor => "rumor",
+            Strategy::Hybrid => "hybrid",
+        }
+    }
 }
 
 /// Whether a rumor's sender learns that the receiver already knew it (Demers et al.).

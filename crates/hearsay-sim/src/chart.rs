@@ -10,7 +10,6 @@ use plotters::prelude::*;
 use thiserror::Error;
 
 use crate::report::{Report, theory};
-use crate::scenario::{exchange_name, strategy_name};
 use crate::sweep::SweepReport;
 
 /// A chart could not be drawn or written.
@@ -71,7 +70,7 @@ pub fn infection_curves(path: &Path, report: &Report) -> Result<(), ChartError> 
 /// Rounds to all against N (log axis) for one strategy: one line per exchange mode and fanout,
 /// and the textbook line (fanout 1) of each exchange mode, dashed.
 pub fn sweep_rounds(path: &Path, sweep: &SweepReport, strategy: Strategy) -> Result<(), ChartError> {
-    let strategy_label = strategy_name(strategy);
+    let strategy_label = strategy.as_str();
     let rows: Vec<&Report> = sweep.rows.iter().filter(|r| r.strategy == strategy_label).collect();
     let max_n = rows.iter().map(|r| r.nodes).max().unwrap_or(1000).max(10) as f64;
     let min_n = rows.iter().map(|r| r.nodes).min().unwrap_or(100).max(2) as f64;
@@ -96,7 +95,7 @@ pub fn sweep_rounds(path: &Path, sweep: &SweepReport, strategy: Strategy) -> Res
         for fanout in [1usize, 3] {
             let mut points: Vec<(f64, f64)> = rows
                 .iter()
-                .filter(|r| r.exchange == exchange_name(*exchange) && r.fanout == fanout)
+                .filter(|r| r.exchange == exchange.as_str() && r.fanout == fanout)
                 .filter_map(|r| r.rounds_to_all.mean.map(|m| (r.nodes as f64, m)))
                 .collect();
             if points.is_empty() {
@@ -104,7 +103,7 @@ pub fn sweep_rounds(path: &Path, sweep: &SweepReport, strategy: Strategy) -> Res
             }
             points.sort_by(|a, b| a.0.total_cmp(&b.0));
             let color = PALETTE[(e * 2 + fanout / 3) % PALETTE.len()];
-            let label = format!("{} fanout {fanout}", exchange_name(*exchange));
+            let label = format!("{} fanout {fanout}", exchange.as_str());
             chart
                 .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
                 .map_err(|e| err(path, e))?
@@ -125,7 +124,7 @@ pub fn sweep_rounds(path: &Path, sweep: &SweepReport, strategy: Strategy) -> Res
             let series = chart.draw_series(LineSeries::new(dash, color.mix(0.7))).map_err(|e| err(path, e))?;
             if first {
                 series
-                    .label(format!("theory {}: {formula}", exchange_name(*exchange)))
+                    .label(format!("theory {}: {formula}", exchange.as_str()))
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 8, y)], color.mix(0.7)));
                 first = false;
             }

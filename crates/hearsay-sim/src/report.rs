@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::check::Violation;
 use crate::net::Latency;
-use crate::scenario::{Params, RunError, RunReport, exchange_name, run_one, strategy_name};
+use crate::scenario::{Params, RunError, RunReport, run_one};
 
 /// Mean, median, 99th percentile and maximum.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -219,8 +219,8 @@ pub fn aggregate(params: &Params, runs: Vec<RunReport>) -> Report {
     Report {
         scenario: params.scenario.name(),
         nodes: params.nodes,
-        exchange: exchange_name(params.exchange),
-        strategy: strategy_name(params.strategy),
+        exchange: params.exchange.as_str(),
+        strategy: params.strategy.as_str(),
         fanout: params.fanout,
         rumor: RumorReport {
             k: params.rumor.k,

@@ -9,7 +9,7 @@ use hearsay_core::{ExchangeMode, Strategy};
 use serde::Serialize;
 
 use crate::report::{Report, run_many};
-use crate::scenario::{Params, RunError, RunReport, exchange_name, strategy_name};
+use crate::scenario::{Params, RunError, RunReport};
 
 /// Peak memory per member record held by one node, measured (`/usr/bin/time -v` on spread runs
 /// of 1,000 and 2,000 nodes, see docs/simulation.md); a full-membership run of `n` nodes holds
@@ -130,7 +130,7 @@ pub fn run(
 
 /// A short label of a configuration: `push-pull/anti-entropy/f1`.
 pub fn label(exchange: ExchangeMode, strategy: Strategy, fanout: usize) -> String {
-    format!("{}/{}/f{}", exchange_name(exchange), strategy_name(strategy), fanout)
+    format!("{}/{}/f{}", exchange.as_str(), strategy.as_str(), fanout)
 }
 
 #[cfg(test)]

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use hearsay::{Cluster, Config, MemberStatus};
 use tokio::sync::watch;
 
-use crate::config::{exchange_name, strategy_name};
 use crate::http;
 
 /// Arguments of `hearsay demo`.
@@ -187,8 +186,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         args.nodes,
         c.gossip_interval.as_millis(),
         c.fanout,
-        strategy_name(c.strategy),
-        exchange_name(c.exchange),
+        c.strategy.as_str(),
+        c.exchange.as_str(),
         c.detector.phi_threshold
     );
     let clock = Clock(Instant::now());

@@ -393,7 +393,7 @@ fn run_sweep(args: &SimArgs) -> Result<bool> {
         std::fs::write(dir.join("sweep.md"), sweep_table(&report))
             .with_context(|| format!("writing {}", dir.join("sweep.md").display()))?;
         for strategy in [Strategy::AntiEntropy, Strategy::Rumor, Strategy::Hybrid] {
-            let name = hearsay_sim::scenario::strategy_name(strategy);
+            let name = strategy.as_str();
             chart::sweep_rounds(&dir.join(format!("sweep-{name}.svg")), &report, strategy)?;
         }
     }

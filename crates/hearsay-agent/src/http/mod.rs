@@ -20,7 +20,6 @@ use hearsay_core::{KeyError, KeyringError, WriteError};
 use tokio::sync::watch;
 
 use crate::api::{ErrorJson, HealthJson, InfoJson};
-use crate::config::{exchange_name, strategy_name};
 use crate::store::Store;
 
 mod auth;
@@ -206,8 +205,8 @@ async fn info(State(state): State<AppState>) -> Result<Json<InfoJson>, ApiError>
     config.insert("cluster_id".to_string(), c.cluster_id.to_string());
     config.insert("gossip_interval_ms".to_string(), c.gossip_interval.as_millis().to_string());
     config.insert("fanout".to_string(), c.fanout.to_string());
-    config.insert("exchange".to_string(), exchange_name(c.exchange).to_string());
-    config.insert("strategy".to_string(), strategy_name(c.strategy).to_string());
+    config.insert("exchange".to_string(), c.exchange.as_str().to_string());
+    config.insert("strategy".to_string(), c.strategy.as_str().to_string());
     config.insert("anti_entropy_every".to_string(), c.anti_entropy_every.to_string());
     config.insert("mtu".to_string(), c.mtu.to_string());
     config.insert("phi_threshold".to_string(), c.detector.phi_threshold.to_string());

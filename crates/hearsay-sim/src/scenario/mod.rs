@@ -81,24 +81,6 @@ impl fmt::Display for ScenarioKind {
     }
 }
 
-/// The CLI name of an exchange mode.
-pub fn exchange_name(mode: ExchangeMode) -> &'static str {
-    match mode {
-        ExchangeMode::Push => "push",
-        ExchangeMode::Pull => "pull",
-        ExchangeMode::PushPull => "push-pull",
-    }
-}
-
-/// The CLI name of a strategy.
-pub fn strategy_name(strategy: Strategy) -> &'static str {
-    match strategy {
-        Strategy::AntiEntropy => "anti-entropy",
-        Strategy::Rumor => "rumor",
-        Strategy::Hybrid => "hybrid",
-    }
-}
-
 /// Everything that defines a batch of runs. The CLI flags map one to one onto these fields.
 #[derive(Clone, Debug)]
 pub struct Params {
@@ -221,8 +203,8 @@ impl Params {
              --rumor-feedback {} --rumor-stop {} --loss {} --latency-ms {} --max-rounds {}{}{} --runs 1 --seed {}",
             self.scenario,
             self.nodes,
-            exchange_name(self.exchange),
-            strategy_name(self.strategy),
+            self.exchange.as_str(),
+            self.strategy.as_str(),
             self.fanout,
             self.rumor.k,
             match self.rumor.feedback {
