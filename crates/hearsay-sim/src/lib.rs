@@ -28,7 +28,9 @@ pub mod net;
 pub mod report;
 pub mod scenario;
 mod sim;
+mod stats;
 pub mod sweep;
+mod trace;
 
 pub use sim::{
     Bootstrap, LivenessEvent, NetStats, Sim, SimConfig, SimError, Slot, TIMER_SPIN_DELAY_US, Watch, mix, slot_addr,

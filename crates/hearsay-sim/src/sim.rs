@@ -17,6 +17,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::stats::{LivenessEvent, NetStats, TIMER_SPIN_DELAY_US};
 use hearsay_core::wire::{Codec, Message};
 use hearsay_core::{Config, ConfigError, Event, Instant, Node, NodeId, TransmitKind, WriteError};
 use rand::SeedableRng;
@@ -173,46 +174,6 @@ pub struct Watch {
     /// Transmits that carried the watched value (decoded and found in a block).
     pub carriers: u64,
     needle: Vec<u8>,
-}
-
-/// Counters kept by the engine itself (they survive crashes, unlike a node's stats).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NetStats {
-    /// Transmits handed to the network.
-    pub sent: u64,
-    /// Bytes handed to the network.
-    pub sent_bytes: u64,
-    /// Packets delivered to a node.
-    pub delivered: u64,
-    /// Packets dropped by loss or one-way loss.
-    pub lost: u64,
-    /// Packets dropped by a partition.
-    pub partitioned: u64,
-    /// Packets that arrived at a down node.
-    pub to_down: u64,
-    /// Extra copies made by duplication.
-    pub duplicated: u64,
-    /// Packets the receiver rejected.
-    pub rejected: u64,
-    /// Times a node asked to be woken at the instant it had just been woken at (re-armed
-    /// [`TIMER_SPIN_DELAY_US`] later instead).
-    pub timer_spins: u64,
-}
-
-/// Delay before re-waking a node whose `poll_timeout` is the instant it was just woken at.
-pub const TIMER_SPIN_DELAY_US: u64 = 1_000;
-
-/// A suspicion or death declared by a node (recorded by the engine).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LivenessEvent {
-    /// Virtual time, microseconds.
-    pub at: u64,
-    /// The slot whose node declared it.
-    pub observer: usize,
-    /// The member it is about.
-    pub subject: Arc<str>,
-    /// Dead (else suspect).
-    pub dead: bool,
 }
 
 /// The simulator: nodes, virtual clock, event queue, network and the write model.
@@ -462,7 +423,14 @@ impl Sim {
             self.stats.rejected += 1;
         }
         if self.trace_slot == Some(to) {
-            let line = trace_line(self.now, &self.slots[from].name, kind, payload, self.codec, self.stream_codec);
+            let line = crate::trace::trace_line(
+                self.now,
+                &self.slots[from].name,
+                kind,
+                payload,
+                self.codec,
+                self.stream_codec,
+            );
             self.trace_log.push(line);
         }
         let Some(node) = self.slots[to].node.as_ref() else { return };
@@ -693,39 +661,6 @@ impl Sim {
     pub fn any_hot_rumors(&self) -> bool {
         self.slots.iter().any(|s| s.node.as_ref().is_some_and(Node::has_hot_rumors))
     }
-}
-
-/// A one-line summary of a received packet: type and, per block, owner, range and entries.
-fn trace_line(now: u64, from: &str, kind: TransmitKind, payload: &[u8], codec: Codec, stream: Codec) -> String {
-    let codec = if kind == TransmitKind::Stream { stream } else { codec };
-    let message = match codec.decode(payload) {
-        Ok(m) => m,
-        Err(e) => return format!("{now} from {from}: rejected: {e}"),
-    };
-    let blocks = match &message {
-        Message::Syn(m) => m.blocks.as_slice(),
-        Message::SynAck(m) => m.blocks.as_slice(),
-        Message::Ack(m) => m.blocks.as_slice(),
-        Message::Push(m) => m.blocks.as_slice(),
-        #[allow(unreachable_patterns)]
-        _ => &[],
-    };
-    let blocks: Vec<String> = blocks
-        .iter()
-        .map(|b| {
-            let entries: Vec<String> = b.entries.iter().map(|e| format!("{}@{}", e.key, e.version)).collect();
-            format!(
-                "{}#{} ({}, {}] gc {} [{}]",
-                b.owner.name,
-                b.owner.generation,
-                b.from_version,
-                b.to_version,
-                b.last_gc_version,
-                entries.join(" ")
-            )
-        })
-        .collect();
-    format!("{now} from {from}: {:?} {kind:?} {}", message.message_type(), blocks.join("; "))
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
