@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use crate::Instant;
-use crate::config::{RumorFeedback, Strategy};
+use crate::config::RumorFeedback;
 use crate::delta::Applied;
 use crate::digest::compare;
 use crate::node::{MAX_PENDING_SYNS, Node, PendingSyn};
@@ -406,12 +406,6 @@ impl Node {
             self.after_rumor_send(0, &blocks);
         }
         blocks
-    }
-
-    /// Whether the strategy tracks rumors at all.
-    #[allow(dead_code)]
-    pub(crate) fn tracks_rumors(&self) -> bool {
-        self.config.strategy != Strategy::AntiEntropy
     }
 }
 
