@@ -63,7 +63,7 @@ pub(crate) struct Plan {
 }
 
 fn block_head(m: &Member, from: u64, to: u64, count: usize) -> usize {
-    size::block_head(m.id.name.len(), m.id.generation, &m.id.addr, m.heartbeat, from, to, m.last_gc_version, count)
+    size::block_head(m.id.name.len(), m.id.generation, &m.id.addr, m.heartbeat, from, to, m.last_gc_version(), count)
 }
 
 fn entry_size(key: &str, v: &VersionedValue) -> usize {
@@ -81,20 +81,20 @@ impl Node {
         for (idx, has) in lacking {
             let Some(m) = self.members.get(idx) else { continue };
             let (from, reset) = match has {
-                Some(h) if h.generation == m.id.generation && h.max_version >= m.last_gc_version => {
+                Some(h) if h.generation == m.id.generation && h.max_version >= m.last_gc_version() => {
                     (h.max_version, false)
                 }
                 Some(h) if h.generation == m.id.generation => (0, true),
-                _ => (0, m.last_gc_version > 0),
+                _ => (0, m.last_gc_version() > 0),
             };
-            let mut bytes = block_head(m, from, m.max_version, 0) + 3;
+            let mut bytes = block_head(m, from, m.max_version(), 0) + 3;
             let mut largest = 0;
-            for (k, v) in m.keys.iter().filter(|(_, v)| v.version > from) {
+            for (k, v) in m.keys().iter().filter(|(_, v)| v.version > from) {
                 let e = entry_size(k, v);
                 largest = largest.max(e);
                 bytes += e;
             }
-            let unit = if reset { bytes } else { largest + block_head(m, from, m.max_version, 1) };
+            let unit = if reset { bytes } else { largest + block_head(m, from, m.max_version(), 1) };
             plan.largest_unit = plan.largest_unit.max(unit);
             plan.total_bytes += bytes;
             plan.items.push((idx, from, reset));
@@ -110,7 +110,7 @@ impl Node {
         budget = budget.saturating_sub(3); // block count prefix
         for &(idx, from, reset) in &plan.items {
             let Some(m) = self.members.get(idx) else { continue };
-            match self.block_for(m, from, m.max_version, reset, budget) {
+            match self.block_for(m, from, m.max_version(), reset, budget) {
                 Some((block, used, complete)) => {
                     budget -= used;
                     overflow |= !complete;
@@ -166,7 +166,7 @@ impl Node {
             heartbeat: m.heartbeat,
             from_version: from,
             to_version: if complete { to } else { last },
-            last_gc_version: m.last_gc_version,
+            last_gc_version: m.last_gc_version(),
             entries: wire,
         };
         Some((block, used, complete))
@@ -236,9 +236,7 @@ impl Node {
             // A restart: everything about the old generation goes.
             let id = crate::NodeId::new(owner.name.as_str(), owner.generation, owner.addr);
             self.rumors.forget_member(idx);
-            if let Some(m) = self.members.get_mut(idx) {
-                m.reset(id.clone(), now);
-            }
+            self.members.reset(idx, id.clone(), now);
             self.push_event(Event::MemberJoined(id));
             created = true;
         }
@@ -246,7 +244,7 @@ impl Node {
 
         let grace = self.config.tombstone_grace;
         let Some(m) = self.members.get_mut(idx) else { return Applied::Ignored };
-        let before = m.max_version;
+        let before = m.max_version();
         if block.to_version <= before && before >= block.last_gc_version && !created {
             return Applied::Known;
         }
@@ -265,8 +263,7 @@ impl Node {
             return Applied::Ignored;
         }
         if reset {
-            m.keys.clear();
-            m.live_keys = 0;
+            m.clear_keys();
         }
         let mut changed: Vec<(Arc<str>, VersionedValue)> = Vec::new();
         for e in &block.entries {
@@ -280,16 +277,17 @@ impl Node {
             }
         }
         let generation = m.id.generation;
-        m.max_version = m.max_version.max(block.to_version);
-        m.last_gc_version = m.last_gc_version.max(block.last_gc_version);
-        let after = m.max_version;
-        let id = m.id.clone();
+        if block.last_gc_version > m.last_gc_version() {
+            m.cold_mut().last_gc_version = block.last_gc_version;
+        }
+        let after = m.max_version().max(block.to_version);
+        let id = crate::NodeId::clone(&m.id);
         let newly_left =
             changed.iter().any(|(k, v)| &**k == LEFT_KEY && !v.tombstone) && m.status != MemberStatus::Left;
         if newly_left {
-            m.status = MemberStatus::Left;
-            m.status_since = now;
+            m.set_status(MemberStatus::Left, now);
         }
+        self.members.raise_max_version(idx, after);
         self.stats.entries_applied += changed.len() as u64;
         for (key, value) in changed {
             if value.tombstone {

@@ -24,10 +24,12 @@ use std::time::Duration;
 use crate::Instant;
 use crate::config::DetectorConfig;
 
-/// Arrival statistics of one member.
-#[derive(Clone, Debug, Default)]
+/// Arrival statistics of one member: 20 bytes (every node holds one per member).
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C, packed(4))]
 pub(crate) struct Detector {
-    last_arrival: Option<Instant>,
+    /// Meaningful once `samples > 0`.
+    last_arrival: Instant,
     /// Mean interval, microseconds.
     mean: f32,
     /// Variance, microseconds squared.
@@ -40,14 +42,15 @@ impl Detector {
     ///
     /// `prior` seeds the statistics before the second arrival (the expected interval).
     pub(crate) fn arrival(&mut self, now: Instant, config: &DetectorConfig, prior: Duration) {
-        match self.last_arrival {
-            None => {
+        match self.samples {
+            0 => {
                 let mean = prior.as_micros() as f32;
                 self.mean = mean;
                 self.variance = (mean / 4.0) * (mean / 4.0);
                 self.samples = 1;
             }
-            Some(last) => {
+            _ => {
+                let last = self.last_arrival;
                 let interval = now.saturating_duration_since(last).min(config.max_interval);
                 let x = interval.as_micros() as f32;
                 self.samples = self.samples.saturating_add(1);
@@ -60,18 +63,22 @@ impl Detector {
                 self.variance = (1.0 - alpha) * (self.variance + diff * incr);
             }
         }
-        self.last_arrival = Some(now);
+        self.last_arrival = now;
     }
 
     /// Mean and standard deviation in microseconds, with the deviation floor applied.
     fn stats(&self, config: &DetectorConfig) -> (f64, f64) {
         let floor = config.min_std_deviation.as_micros() as f64;
-        (f64::from(self.mean), f64::from(self.variance.max(0.0)).sqrt().max(floor))
+        let (mean, variance) = (self.mean, self.variance);
+        (f64::from(mean), f64::from(variance.max(0.0)).sqrt().max(floor))
     }
 
     /// Phi at `now`; 0 before the first arrival.
     pub(crate) fn phi(&self, now: Instant, config: &DetectorConfig) -> f64 {
-        let Some(last) = self.last_arrival else { return 0.0 };
+        if self.samples == 0 {
+            return 0.0;
+        }
+        let last = self.last_arrival;
         let elapsed = now.saturating_duration_since(last).saturating_sub(config.acceptable_pause);
         let (mean, std) = self.stats(config);
         phi(elapsed.as_micros() as f64, mean, std)

@@ -44,7 +44,7 @@ impl Node {
         for &idx in idxs {
             let Some(m) = self.members.get(idx) else { continue };
             digest.checksum ^= m.fingerprint();
-            let len = size::digest_entry(m.id.name.len(), m.id.generation, m.max_version, m.heartbeat);
+            let len = size::digest_entry(m.id.name.len(), m.id.generation, m.max_version(), m.heartbeat);
             if used + len > budget {
                 continue;
             }
@@ -56,6 +56,15 @@ impl Node {
 
     /// Our checksum over the slice a received digest covers.
     pub(crate) fn checksum_of(&mut self, bits: u8, slice: u32) -> u64 {
+        if let Some(sum) = self.members.bucket_checksum(bits, slice) {
+            debug_assert_eq!(sum, self.slow_checksum_of(bits, slice));
+            return sum;
+        }
+        self.slow_checksum_of(bits, slice)
+    }
+
+    /// [`Node::checksum_of`] by visiting the slice's members.
+    fn slow_checksum_of(&mut self, bits: u8, slice: u32) -> u64 {
         self.members.sort_by_hash();
         let idxs = self.members.slice(bits, slice);
         let mut checksum = 0;
@@ -67,27 +76,26 @@ impl Node {
         checksum
     }
 
-    /// Low 32 bits of the checksum of each of the `2^bits` slices, if there are few enough.
+    /// Low 32 bits of the checksum of each of the `2^bits` slices (`bits` at most 6: past 64
+    /// slices the vector would crowd the digest out; see [`checksum_bits`]).
     pub(crate) fn slice_checksums(&mut self, bits: u8) -> Vec<u32> {
         let count = 1usize << bits.min(16);
         if bits == 0 || count > MAX_CHECKSUMMED_SLICES {
             return Vec::new();
         }
-        let mut sums = vec![0u64; count];
-        for (_, m) in self.members.iter() {
-            sums[(m.hash >> (64 - u32::from(bits))) as usize] ^= m.fingerprint();
-        }
-        sums.into_iter().map(|s| s as u32).collect()
+        (0..count as u32).map(|slice| self.checksum_of(bits, slice) as u32).collect()
     }
 
-    /// Slices whose checksum differs from ours, given a peer's vector (none if the vector does
-    /// not match our slicing).
-    pub(crate) fn differing_slices(&mut self, bits: u8, theirs: &[u32]) -> Vec<u32> {
+    /// The coarse slices (at the slicing the vector's length implies) whose checksum differs
+    /// from ours, given a peer's vector: `(bits, slices)`, no slices if the vector is empty or
+    /// malformed.
+    pub(crate) fn differing_slices(&mut self, theirs: &[u32]) -> (u8, Vec<u32>) {
+        let Some(bits) = vector_bits(theirs.len()) else { return (0, Vec::new()) };
         let ours = self.slice_checksums(bits);
-        if ours.is_empty() || ours.len() != theirs.len() {
-            return Vec::new();
+        if ours.len() != theirs.len() {
+            return (bits, Vec::new());
         }
-        (0..ours.len() as u32).filter(|s| ours[*s as usize] != theirs[*s as usize]).collect()
+        (bits, (0..ours.len() as u32).filter(|s| ours[*s as usize] != theirs[*s as usize]).collect())
     }
 
     /// The next slice to cover: rotates so that every slice is covered in turn.
@@ -97,12 +105,26 @@ impl Node {
     }
 }
 
+/// Slice bits of the checksum vector that rides with a digest of `bits` slice bits: the same
+/// slicing while it has at most [`MAX_CHECKSUMMED_SLICES`] slices, else that many coarser slices
+/// (each covering `2^(bits - 6)` digest slices). Either way an update in any slice travels in
+/// the exchange that finds its coarse slice differing.
+pub(crate) fn checksum_bits(bits: u8) -> u8 {
+    bits.min(MAX_CHECKSUMMED_SLICES.trailing_zeros() as u8)
+}
+
+/// Slice bits implied by a checksum vector of `len` entries (a power of two from 2 to
+/// [`MAX_CHECKSUMMED_SLICES`]); `None` for anything else.
+fn vector_bits(len: usize) -> Option<u8> {
+    ((2..=MAX_CHECKSUMMED_SLICES).contains(&len) && len.is_power_of_two()).then(|| len.trailing_zeros() as u8)
+}
+
 /// What this node says about `m` in a digest.
 pub(crate) fn entry_of(m: &Member) -> DigestEntry {
     DigestEntry {
         name: m.id.name.to_string(),
         generation: m.id.generation,
-        max_version: m.max_version,
+        max_version: m.max_version(),
         heartbeat: m.heartbeat,
     }
 }
@@ -132,10 +154,10 @@ pub(crate) fn compare(node: &mut Node, digest: &Digest) -> Vec<(MemberIdx, Optio
     let mut out = Vec::with_capacity(idxs.len());
     for &idx in idxs {
         let Some(m) = node.members.get(idx) else { continue };
-        debug_assert!(in_slice(m.hash, bits, digest.slice));
+        debug_assert!(in_slice(m.hash(), bits, digest.slice));
         match peer.get(&idx) {
             Some(has) if has.generation > m.id.generation => {}
-            Some(has) if has.generation == m.id.generation && has.max_version >= m.max_version => {}
+            Some(has) if has.generation == m.id.generation && has.max_version >= m.max_version() => {}
             Some(has) => out.push((idx, Some(*has))),
             None => out.push((idx, None)),
         }
@@ -151,7 +173,7 @@ fn compare_explicit(node: &Node, digest: &Digest) -> Vec<(MemberIdx, Option<Peer
         let Some(idx) = node.members.lookup(&e.name) else { continue };
         let Some(m) = node.members.get(idx) else { continue };
         let behind =
-            e.generation < m.id.generation || (e.generation == m.id.generation && e.max_version < m.max_version);
+            e.generation < m.id.generation || (e.generation == m.id.generation && e.max_version < m.max_version());
         if behind && !out.iter().any(|(i, _)| *i == idx) {
             out.push((idx, Some(PeerHas { generation: e.generation, max_version: e.max_version })));
         }
@@ -162,8 +184,8 @@ fn compare_explicit(node: &Node, digest: &Digest) -> Vec<(MemberIdx, Option<Peer
 /// How far behind the peer is for `member` (scuttle depth).
 pub(crate) fn depth(member: &Member, has: Option<PeerHas>) -> u64 {
     match has {
-        Some(h) if h.generation == member.id.generation => member.max_version - h.max_version,
-        _ => member.max_version.saturating_add(1),
+        Some(h) if h.generation == member.id.generation => member.max_version() - h.max_version,
+        _ => member.max_version().saturating_add(1),
     }
 }
 

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use crate::Instant;
 use crate::config::RumorFeedback;
 use crate::delta::Applied;
-use crate::digest::compare;
+use crate::digest::{checksum_bits, compare};
 use crate::node::{MAX_PENDING_SYNS, Node, PendingSyn};
 use crate::state::{MemberIdx, MemberStatus, in_slice};
 use crate::transmit::TransmitKind;
@@ -40,9 +40,9 @@ impl Node {
         let mut checksums = Vec::new();
         if !rumor && bits > 0 {
             // Room for the slice checksums, then slices small enough for what is left.
-            let vector = (1usize << bits.min(16)) * 5 + 3;
+            let vector = (1usize << checksum_bits(bits)) * 5 + 3;
             bits = self.slice_bits_for(digest_budget.saturating_sub(vector));
-            checksums = self.slice_checksums(bits);
+            checksums = self.slice_checksums(checksum_bits(bits));
         }
         let slice = self.next_slice(bits);
         let vector_bytes = checksums.len() * 5 + 3;
@@ -109,9 +109,9 @@ impl Node {
             if m.id.generation != r.generation {
                 continue;
             }
-            let reset = r.from < m.last_gc_version;
+            let reset = r.from < m.last_gc_version();
             let from = if reset { 0 } else { r.from };
-            if let Some((block, used, _)) = self.block_for(m, from, m.max_version.max(r.to), reset, budget) {
+            if let Some((block, used, _)) = self.block_for(m, from, m.max_version().max(r.to), reset, budget) {
                 budget -= used;
                 blocks.push(block);
             }
@@ -163,9 +163,9 @@ impl Node {
             if m.id.generation != generation {
                 continue;
             }
-            let reset = from < m.last_gc_version;
+            let reset = from < m.last_gc_version();
             let from = if reset { 0 } else { from };
-            if let Some((block, used, _)) = self.block_for(m, from, m.max_version, reset, budget) {
+            if let Some((block, used, _)) = self.block_for(m, from, m.max_version(), reset, budget) {
                 budget -= used;
                 if from == 0 {
                     included.push(idx);
@@ -183,8 +183,8 @@ impl Node {
             if included.contains(&idx) {
                 continue;
             }
-            let reset = m.last_gc_version > 0;
-            if let Some((block, used, _)) = self.block_for(m, 0, m.max_version, reset, budget) {
+            let reset = m.last_gc_version() > 0;
+            if let Some((block, used, _)) = self.block_for(m, 0, m.max_version(), reset, budget) {
                 budget -= used;
                 included.push(idx);
                 blocks.push(block);
@@ -239,8 +239,8 @@ impl Node {
         let bits = syn.digest.slice_bits.min(24);
         let slice = syn.digest.slice;
         let updates = self.piggyback(self.datagram_budget() / 4);
-        let all_slices_agree = syn.digest.slice_checksums.is_empty()
-            || self.differing_slices(bits, &syn.digest.slice_checksums).is_empty();
+        let (vector_bits, differing) = self.differing_slices(&syn.digest.slice_checksums);
+        let all_slices_agree = differing.is_empty();
         if !explicit
             && !syn.rumor
             && syn.blocks.is_empty()
@@ -263,8 +263,7 @@ impl Node {
             (false, _) => None,
             (true, true) => Some(self.answer_digest(&syn.digest, self.datagram_budget() / 2)),
             (true, false) => {
-                let checksums =
-                    if syn.digest.slice_checksums.is_empty() { Vec::new() } else { self.slice_checksums(bits) };
+                let checksums = self.slice_checksums(vector_bits);
                 let budget = (self.datagram_budget() / 2).saturating_sub(checksums.len() * 5 + 3);
                 let mut digest = self.build_digest(bits, slice, budget);
                 digest.slice_checksums = checksums;
@@ -316,13 +315,13 @@ impl Node {
     /// what room is left, our recent changes of owners in other slices that differ.
     fn anti_entropy_blocks(&mut self, digest: &Digest, datagram_budget: usize) -> (Vec<Block>, TransmitKind) {
         let lacking = compare(self, digest);
-        let differing = if digest.slice_bits == EXPLICIT_DIGEST {
-            Vec::new()
+        let (vector_bits, differing) = if digest.slice_bits == EXPLICIT_DIGEST {
+            (0, Vec::new())
         } else {
-            self.differing_slices(digest.slice_bits, &digest.slice_checksums)
+            self.differing_slices(&digest.slice_checksums)
         };
         if lacking.is_empty() {
-            let blocks = self.recent_blocks_in(digest.slice_bits, &differing, &[], datagram_budget);
+            let blocks = self.recent_blocks_in(vector_bits, &differing, &[], datagram_budget);
             return (blocks, TransmitKind::Datagram);
         }
         let plan = self.plan(lacking);
@@ -339,7 +338,7 @@ impl Node {
         } else if kind == TransmitKind::Datagram {
             let used: usize = blocks.iter().map(crate::delta::block_size).sum();
             let covered: Vec<MemberIdx> = plan.items.iter().map(|(idx, _, _)| *idx).collect();
-            let extra = self.recent_blocks_in(digest.slice_bits, &differing, &covered, budget.saturating_sub(used + 3));
+            let extra = self.recent_blocks_in(vector_bits, &differing, &covered, budget.saturating_sub(used + 3));
             blocks.extend(extra);
         }
         (blocks, kind)
@@ -364,12 +363,12 @@ impl Node {
             if m.id.generation != generation || skip.contains(&idx) {
                 continue;
             }
-            if !slices.iter().any(|s| in_slice(m.hash, bits, *s)) {
+            if !slices.iter().any(|s| in_slice(m.hash(), bits, *s)) {
                 continue;
             }
-            let reset = from < m.last_gc_version;
+            let reset = from < m.last_gc_version();
             let from = if reset { 0 } else { from };
-            if let Some((block, used, _)) = self.block_for(m, from, m.max_version, reset, budget) {
+            if let Some((block, used, _)) = self.block_for(m, from, m.max_version(), reset, budget) {
                 budget -= used;
                 blocks.push(block);
             }
@@ -384,7 +383,7 @@ impl Node {
         let mut already: Vec<(MemberIdx, u64, u64)> = Vec::new();
         for r in self.rumors.hot() {
             let Some(m) = self.members.get(r.member) else { continue };
-            if !in_slice(m.hash, digest.slice_bits, digest.slice) {
+            if !in_slice(m.hash(), digest.slice_bits, digest.slice) {
                 lacking.push(r.member);
                 continue;
             }

@@ -99,7 +99,7 @@ impl Node {
                 generation: member.id.generation,
                 addr: member.id.addr,
             },
-            incarnation: member.incarnation,
+            incarnation: member.incarnation(),
             status: wire_status(member.status),
             from: from.to_string(),
         }
@@ -174,7 +174,7 @@ impl Node {
                 && matches!(u.status, WireStatus::Suspect | WireStatus::Dead)
                 && !self.left
             {
-                if u.incarnation >= me.incarnation {
+                if u.incarnation >= me.incarnation() {
                     self.refute(u.incarnation.saturating_add(1), &u.from);
                 } else {
                     // A stale accusation: whoever still believes it missed our refutation,
@@ -196,7 +196,9 @@ impl Node {
                 }
                 let id = crate::NodeId::new(u.node.name.as_str(), u.node.generation, u.node.addr);
                 let mut member = Member::new(id.clone(), now);
-                member.incarnation = u.incarnation;
+                if u.incarnation > 0 {
+                    member.cold_mut().incarnation = u.incarnation;
+                }
                 let idx = self.members.insert(member);
                 self.push_event(Event::MemberJoined(id));
                 self.advanced(idx, u.node.generation, 0, 0);
@@ -210,22 +212,21 @@ impl Node {
         }
         if u.node.generation > m.id.generation {
             let id = crate::NodeId::new(u.node.name.as_str(), u.node.generation, u.node.addr);
-            m.reset(id.clone(), now);
+            self.members.reset(idx, id.clone(), now);
             self.rumors.forget_member(idx);
             self.push_event(Event::MemberJoined(id));
         }
         let Some(m) = self.members.get_mut(idx) else { return };
-        let id = m.id.clone();
+        let id = crate::NodeId::clone(&m.id);
         let accepted = match u.status {
             WireStatus::Alive => {
-                if u.incarnation <= m.incarnation || m.status == MemberStatus::Left {
+                if u.incarnation <= m.incarnation() || m.status == MemberStatus::Left {
                     false
                 } else {
-                    m.incarnation = u.incarnation;
+                    m.cold_mut().incarnation = u.incarnation;
                     if m.status != MemberStatus::Alive {
-                        m.status = MemberStatus::Alive;
-                        m.status_since = now;
-                        m.suspicion = None;
+                        m.set_status(MemberStatus::Alive, now);
+                        m.clear_suspicion();
                         self.push_event(Event::MemberAlive(id));
                     }
                     true
@@ -233,13 +234,14 @@ impl Node {
             }
             WireStatus::Suspect => self.apply_suspect(now, idx, u),
             WireStatus::Dead => {
-                if u.incarnation < m.incarnation || matches!(m.status, MemberStatus::Dead | MemberStatus::Left) {
+                if u.incarnation < m.incarnation() || matches!(m.status, MemberStatus::Dead | MemberStatus::Left) {
                     false
                 } else {
-                    m.incarnation = u.incarnation;
-                    m.status = MemberStatus::Dead;
-                    m.status_since = now;
-                    m.suspicion = None;
+                    if u.incarnation > 0 {
+                        m.cold_mut().incarnation = u.incarnation;
+                    }
+                    m.set_status(MemberStatus::Dead, now);
+                    m.clear_suspicion();
                     self.push_event(Event::MemberDead(id));
                     true
                 }
@@ -248,9 +250,8 @@ impl Node {
                 if m.status == MemberStatus::Left {
                     false
                 } else {
-                    m.status = MemberStatus::Left;
-                    m.status_since = now;
-                    m.suspicion = None;
+                    m.set_status(MemberStatus::Left, now);
+                    m.clear_suspicion();
                     self.push_event(Event::MemberLeft(id));
                     true
                 }
@@ -267,11 +268,11 @@ impl Node {
 
     fn apply_suspect(&mut self, now: Instant, idx: MemberIdx, u: &MemberUpdate) -> bool {
         let Some(m) = self.members.get(idx) else { return false };
-        if u.incarnation < m.incarnation || matches!(m.status, MemberStatus::Dead | MemberStatus::Left) {
+        if u.incarnation < m.incarnation() || matches!(m.status, MemberStatus::Dead | MemberStatus::Left) {
             return false;
         }
         let from: Arc<str> = Arc::from(u.from.as_str());
-        let confirmers = match (&m.suspicion, m.status) {
+        let confirmers = match (&m.cold().suspicion, m.status) {
             (Some(s), MemberStatus::Suspect) if s.incarnation == u.incarnation => {
                 if s.confirmers.contains(&from) {
                     return false;
@@ -283,16 +284,16 @@ impl Node {
             _ => vec![from.clone()],
         };
         let fresh = confirmers.len() == 1;
-        let started = if fresh { now } else { m.suspicion.as_ref().map_or(now, |s| s.started) };
+        let started = if fresh { now } else { m.cold().suspicion.as_ref().map_or(now, |s| s.started) };
         let deadline = self.suspicion_deadline(started, confirmers.len());
         let phi = m.detector.phi(now, &self.config.detector);
         let Some(m) = self.members.get_mut(idx) else { return false };
-        m.incarnation = u.incarnation;
-        m.suspicion = Some(Box::new(Suspicion { started, incarnation: u.incarnation, confirmers, deadline }));
+        let cold = m.cold_mut();
+        cold.incarnation = u.incarnation;
+        cold.suspicion = Some(Box::new(Suspicion { started, incarnation: u.incarnation, confirmers, deadline }));
         if fresh || m.status != MemberStatus::Suspect {
-            m.status = MemberStatus::Suspect;
-            m.status_since = now;
-            let id = m.id.clone();
+            m.set_status(MemberStatus::Suspect, now);
+            let id = crate::NodeId::clone(&m.id);
             if *from != *self.members.me().id.name {
                 self.prober.priority = Some((idx, id.generation));
             }
@@ -303,7 +304,7 @@ impl Node {
 
     fn refute(&mut self, incarnation: u64, accuser: &str) {
         let me = self.members.me_mut();
-        me.incarnation = me.incarnation.max(incarnation);
+        me.cold_mut().incarnation = me.incarnation().max(incarnation);
         let update = self.update_about(self.members.me(), &self.members.me().id.name);
         self.stats.refutations += 1;
         self.health_penalty(1);
@@ -324,7 +325,8 @@ impl Node {
             .filter(|idx| {
                 *idx != SELF_IDX
                     && self.members.get(*idx).is_some_and(|m| {
-                        m.status == MemberStatus::Suspect && m.suspicion.as_ref().is_some_and(|s| now >= s.deadline)
+                        m.status == MemberStatus::Suspect
+                            && m.cold().suspicion.as_ref().is_some_and(|s| now >= s.deadline)
                     })
             })
             .collect();
@@ -381,20 +383,20 @@ mod tests {
     fn a_node_refutes_suspicion_about_itself_with_a_higher_incarnation() {
         let mut n = node();
         n.apply_update(Instant::ZERO, &update("me", 5, 0, WireStatus::Suspect, "x"));
-        assert_eq!(n.members.me().incarnation, 1);
+        assert_eq!(n.members.me().incarnation(), 1);
         assert_eq!(n.stats().refutations, 1);
         let out = n.piggyback(1400);
         assert!(out.iter().any(|u| u.node.name == "me" && u.status == WireStatus::Alive && u.incarnation == 1));
         // Suspicion about an older generation of us is ignored.
         n.apply_update(Instant::ZERO, &update("me", 4, 7, WireStatus::Dead, "x"));
-        assert_eq!(n.members.me().incarnation, 1);
+        assert_eq!(n.members.me().incarnation(), 1);
     }
 
     #[test]
     fn an_accusation_at_the_largest_incarnation_does_not_overflow() {
         let mut n = node();
         n.apply_update(Instant::ZERO, &update("me", 5, u64::MAX, WireStatus::Dead, "x"));
-        assert_eq!(n.members.me().incarnation, u64::MAX);
+        assert_eq!(n.members.me().incarnation(), u64::MAX);
     }
 
     #[test]

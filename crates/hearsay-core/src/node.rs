@@ -193,13 +193,14 @@ impl Node {
         let mut rng = Pcg64::seed_from_u64(rng_seed);
         // Spread first rounds of nodes started together over the interval.
         let jitter = rand::Rng::random_range(&mut rng, 0..config.gossip_interval.as_micros().max(1) as u64);
+        let name_salt: u64 = rand::Rng::random(&mut rng);
         let mut node = Node {
             next_round: now + Duration::from_micros(jitter),
             config,
             codec,
             stream_codec,
             rng,
-            members: Members::new(me),
+            members: Members::new(me, name_salt),
             seeds,
             selector: PeerSelector::default(),
             rumors: Rumors::default(),
@@ -244,14 +245,14 @@ impl Node {
     ) -> usize {
         let mut skipped = 0;
         let limits = self.config.limits;
+        self.members.raise_max_version(SELF_IDX, max_version);
         let me = self.members.me_mut();
-        me.max_version = me.max_version.max(max_version);
         for (key, value, version) in entries {
             if key.is_empty()
                 || key.len() > limits.max_key_bytes
                 || value.len() > limits.max_value_bytes
                 || version > max_version
-                || me.live_keys >= limits.max_keys_per_node
+                || me.live_keys() >= limits.max_keys_per_node
             {
                 skipped += 1;
                 continue;
@@ -263,14 +264,25 @@ impl Node {
 
     /// Adds a member known from elsewhere (persisted peers, a bootstrap list). No-op if the
     /// name is known. It is contacted like any live member until the detector decides.
-    pub fn add_member(&mut self, now: Instant, id: NodeId) {
+    ///
+    /// A driver that runs many nodes in one process may pass the same `Arc<NodeId>` to all of
+    /// them: the identity is then stored once, not once per node.
+    pub fn add_member(&mut self, now: Instant, id: impl Into<Arc<NodeId>>) {
+        let id = id.into();
         if self.members.lookup(&id.name).is_some() || self.members.len() >= self.config.limits.max_members {
             return;
         }
         let mut member = Member::new(id.clone(), now);
         member.detector.arrival(now, &self.config.detector, self.expected_heartbeat_interval());
         self.members.insert(member);
-        self.push_event(Event::MemberJoined(id));
+        self.push_event(Event::MemberJoined(NodeId::clone(&id)));
+    }
+
+    /// Makes room for `additional` more members in one allocation, for a driver that knows
+    /// the cluster's size up front (growth otherwise leaves up to half of the room unused).
+    pub fn reserve_members(&mut self, additional: usize) {
+        let additional = additional.min(self.config.limits.max_members.saturating_sub(self.members.len()));
+        self.members.reserve(additional);
     }
 
     /// This node's identity.
@@ -336,7 +348,7 @@ impl Node {
     /// live key, in which case nothing changes.
     pub fn delete(&mut self, now: Instant, key: &str) -> Result<Option<u64>, WriteError> {
         self.validate_write(key, None)?;
-        if self.members.me().keys.get(key).is_none_or(|v| v.tombstone) {
+        if self.members.me().keys().get(key).is_none_or(|v| v.tombstone) {
             return Ok(None);
         }
         self.ttl.remove(key);
@@ -379,7 +391,7 @@ impl Node {
         if key.starts_with(RESERVED_PREFIX) {
             return Err(WriteError::ReservedKey);
         }
-        if self.members.me().max_version == u64::MAX {
+        if self.members.me().max_version() == u64::MAX {
             return Err(WriteError::VersionsExhausted);
         }
         if let Some(value) = value {
@@ -387,8 +399,8 @@ impl Node {
                 return Err(WriteError::ValueTooLarge { len: value.len(), limit: limits.max_value_bytes });
             }
             let me = self.members.me();
-            let exists = me.keys.get(key).is_some_and(|v| !v.tombstone);
-            if !exists && me.live_keys >= limits.max_keys_per_node {
+            let exists = me.keys().get(key).is_some_and(|v| !v.tombstone);
+            if !exists && me.live_keys() >= limits.max_keys_per_node {
                 return Err(WriteError::TooManyKeys { limit: limits.max_keys_per_node });
             }
         }
@@ -398,12 +410,12 @@ impl Node {
     pub(crate) fn write_own(&mut self, now: Instant, key: &str, value: Option<&[u8]>) -> u64 {
         let grace = self.config.tombstone_grace;
         let me = self.members.me_mut();
-        let version = me.max_version.saturating_add(1);
+        let version = me.max_version().saturating_add(1);
         let stored =
             VersionedValue { value: Arc::from(value.unwrap_or_default()), version, tombstone: value.is_none() };
         me.store(key, stored.clone());
-        me.max_version = version;
-        let (owner, generation) = (me.id.clone(), me.id.generation);
+        let (owner, generation) = (NodeId::clone(&me.id), me.id.generation);
+        self.members.raise_max_version(SELF_IDX, version);
         if stored.tombstone {
             self.members.schedule_gc(now + grace, SELF_IDX, Arc::from(key), version);
         }
@@ -439,7 +451,7 @@ impl Node {
             return None;
         }
         let idx = self.members.lookup(node)?;
-        self.members.get(idx)?.keys.get(key).filter(|v| !v.tombstone)
+        self.members.get(idx)?.keys().get(key).filter(|v| !v.tombstone)
     }
 
     /// Live keys of `node` in key order, or `None` for an unknown node.
@@ -447,7 +459,11 @@ impl Node {
         let idx = self.members.lookup(node)?;
         let member = self.members.get(idx)?;
         Some(
-            member.keys.iter().filter(|(k, v)| !v.tombstone && !k.starts_with(RESERVED_PREFIX)).map(|(k, v)| (&**k, v)),
+            member
+                .keys()
+                .iter()
+                .filter(|(k, v)| !v.tombstone && !k.starts_with(RESERVED_PREFIX))
+                .map(|(k, v)| (&**k, v)),
         )
     }
 
@@ -471,12 +487,12 @@ impl Node {
 
     fn info(&self, idx: MemberIdx, m: &Member) -> MemberInfo {
         MemberInfo {
-            id: m.id.clone(),
+            id: NodeId::clone(&m.id),
             status: m.status,
             phi: if idx == SELF_IDX { 0.0 } else { m.detector.phi(self.now, &self.config.detector) },
-            max_version: m.max_version,
+            max_version: m.max_version(),
             heartbeat: m.heartbeat,
-            live_keys: m.keys.iter().filter(|(k, v)| !v.tombstone && !k.starts_with(RESERVED_PREFIX)).count(),
+            live_keys: m.keys().iter().filter(|(k, v)| !v.tombstone && !k.starts_with(RESERVED_PREFIX)).count(),
             is_self: idx == SELF_IDX,
         }
     }

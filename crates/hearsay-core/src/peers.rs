@@ -29,7 +29,10 @@ impl PeerSelector {
                 if refilled {
                     break; // fewer live members than fanout
                 }
-                self.order = members.iter().map(|(i, _)| i).filter(|i| is_live(members, *i)).collect();
+                // Refilled in place, sized exactly: one entry per member on every node.
+                self.order.clear();
+                self.order.reserve_exact(members.len());
+                self.order.extend(members.iter().map(|(i, _)| i).filter(|i| is_live(members, *i)));
                 self.order.shuffle(rng);
                 self.pos = 0;
                 refilled = true;
@@ -66,7 +69,7 @@ mod tests {
 
     fn members(n: usize) -> Members {
         let addr = "127.0.0.1:1".parse().unwrap();
-        let mut m = Members::new(Member::new(NodeId::new("me", 1, addr), Instant::ZERO));
+        let mut m = Members::new(Member::new(NodeId::new("me", 1, addr), Instant::ZERO), 1);
         for i in 0..n {
             m.insert(Member::new(NodeId::new(format!("n{i}"), 1, addr), Instant::ZERO));
         }

@@ -37,6 +37,9 @@ pub(crate) struct Rtt {
 }
 
 impl Rtt {
+    /// No samples yet.
+    pub(crate) const ZERO: Rtt = Rtt { mean: 0.0, variance: 0.0, samples: 0 };
+
     fn record(&mut self, rtt: Duration) {
         let x = rtt.as_micros() as f32;
         self.samples = self.samples.saturating_add(1);
@@ -146,7 +149,8 @@ impl Node {
     }
 
     fn probe_budget(&self) -> usize {
-        self.config.mtu - HEADER_LEN - 64 - 2 * self.config.limits.max_key_bytes - self.seal_overhead()
+        // Saturating: a small MTU with long keys allowed leaves no room, never a wrapped one.
+        self.config.mtu.saturating_sub(HEADER_LEN + 64 + 2 * self.config.limits.max_key_bytes + self.seal_overhead())
     }
 
     /// Direct-probe timeout for `idx`: mean round trip plus `y` deviations, where `y` is the
@@ -156,11 +160,12 @@ impl Node {
         let p = &self.config.probe;
         let cap = p.interval / 2;
         let Some(m) = self.members.get(idx) else { return cap };
-        if m.rtt.samples < 3 {
+        let rtt = m.cold().rtt;
+        if rtt.samples < 3 {
             return cap;
         }
-        let mean = f64::from(m.rtt.mean);
-        let std = f64::from(m.rtt.variance.max(0.0)).sqrt().max(mean / 4.0);
+        let mean = f64::from(rtt.mean);
+        let std = f64::from(rtt.variance.max(0.0)).sqrt().max(mean / 4.0);
         let y = crate::detector::threshold_y(self.config.detector.phi_threshold);
         Duration::from_micros((mean + y * std) as u64).clamp(p.min_timeout, cap)
     }
@@ -333,7 +338,7 @@ impl Node {
                 // Relayed answers take longer and say nothing about the link to the target.
                 direct = m.id.addr == from;
                 if direct {
-                    m.rtt.record(rtt);
+                    m.cold_mut().rtt.record(rtt);
                 }
             }
             if direct {

@@ -99,7 +99,7 @@ impl Node {
             if m.id.generation != generation || digest.entries.iter().any(|e| *e.name == *m.id.name) {
                 continue;
             }
-            let len = size::digest_entry(m.id.name.len(), m.id.generation, m.max_version, m.heartbeat);
+            let len = size::digest_entry(m.id.name.len(), m.id.generation, m.max_version(), m.heartbeat);
             if used + len > budget {
                 break;
             }
@@ -138,8 +138,8 @@ impl Node {
         for e in &theirs.entries {
             let (generation, max_version) = match self.members.lookup(&e.name).and_then(|i| self.members.get(i)) {
                 Some(m) if m.id.generation > e.generation => continue,
-                Some(m) if m.id.generation == e.generation && m.max_version >= e.max_version => continue,
-                Some(m) if m.id.generation == e.generation => (m.id.generation, m.max_version),
+                Some(m) if m.id.generation == e.generation && m.max_version() >= e.max_version => continue,
+                Some(m) if m.id.generation == e.generation => (m.id.generation, m.max_version()),
                 // Unknown, or an older generation here: ask for everything.
                 _ => (0, 0),
             };

@@ -114,7 +114,7 @@ impl Node {
             self.ttl.iter().filter(|(_, (at, _))| *at <= now).map(|(k, (_, v))| (k.clone(), *v)).collect();
         for (key, version) in expired {
             self.ttl.remove(&key);
-            let current = self.members.me().keys.get(&key).map(|v| (v.version, v.tombstone));
+            let current = self.members.me().keys().get(&key).map(|v| (v.version, v.tombstone));
             if current == Some((version, false)) {
                 // A later write without TTL would have removed the entry; this one is still due.
                 let _ = self.delete(now, &key);
@@ -135,7 +135,7 @@ impl Node {
             .filter(|idx| {
                 *idx != SELF_IDX
                     && self.members.get(*idx).is_some_and(|m| {
-                        matches!(m.status, MemberStatus::Dead | MemberStatus::Left) && now >= m.status_since + grace
+                        matches!(m.status, MemberStatus::Dead | MemberStatus::Left) && now >= m.status_since() + grace
                     })
             })
             .collect();
@@ -145,7 +145,7 @@ impl Node {
                 self.rumors.forget_member(idx);
                 self.recent.retain(|r| r.0 != idx);
                 self.forgotten.insert(m.id.name.clone(), (m.id.generation, now + grace));
-                self.push_event(Event::MemberRemoved(m.id));
+                self.push_event(Event::MemberRemoved(crate::NodeId::clone(&m.id)));
             }
         }
         self.forgotten.retain(|_, (_, until)| *until > now);

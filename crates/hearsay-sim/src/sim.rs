@@ -235,11 +235,13 @@ impl Sim {
             sim.add_slot(seeds.clone())?;
         }
         if sim.config.bootstrap == Bootstrap::FullMembership {
-            let ids: Vec<NodeId> =
-                sim.slots.iter().map(|s| NodeId::new(s.name.clone(), s.generation, s.addr)).collect();
+            // One shared identity per member for all nodes: N^2 member records, N identities.
+            let ids: Vec<Arc<NodeId>> =
+                sim.slots.iter().map(|s| Arc::new(NodeId::new(s.name.clone(), s.generation, s.addr))).collect();
             let now = Instant::from_micros(sim.now);
             for i in 0..n {
                 if let Some(node) = sim.slots[i].node.as_mut() {
+                    node.reserve_members(n.saturating_sub(1));
                     for (j, id) in ids.iter().enumerate() {
                         if i != j {
                             node.add_member(now, id.clone());

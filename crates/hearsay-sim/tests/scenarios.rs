@@ -39,6 +39,19 @@ fn spread_reaches_every_node_in_every_exchange_mode() {
 }
 
 #[test]
+fn anti_entropy_stays_fast_when_digests_are_cut_in_more_than_64_slices() {
+    // 600 owners in 512-byte datagrams: each digest covers one of 128 or more slices. Without
+    // the coarse checksum vector an update outside the listed slice would wait for its slice
+    // to come round (about 128 exchanges); with it, the update rides in the first exchange
+    // whose coarse slice differs.
+    let params =
+        Params { nodes: 600, runs: 1, seed: 5, mtu: Some(512), textbook: true, max_rounds: 60, ..Params::default() };
+    let report = assert_passes(&params);
+    let rounds = report.rounds_to_all.mean.expect("every node got the update");
+    assert!(rounds <= 20.0, "{rounds} rounds: {report:#?}");
+}
+
+#[test]
 fn rumor_mongering_goes_quiet_and_reports_its_residue() {
     // Blind coin with k = 1: rumors die fast, so some nodes may never hear (Demers et al.).
     let rumor = RumorConfig { k: 1, feedback: RumorFeedback::Blind, stop: RumorStop::Coin };

@@ -74,10 +74,11 @@ pub struct Digest {
     pub slice: u32,
     /// Checksum of (owner, generation, max_version) over the slice.
     pub checksum: u64,
-    /// Low 32 bits of the checksum of every slice, in slice order, when the state is cut in at
-    /// most [`MAX_CHECKSUMMED_SLICES`] slices (empty otherwise): the answer adds the recent
-    /// changes of owners in slices that differ, so an update outside the listed slice still
-    /// travels in this exchange.
+    /// Low 32 bits of the checksum of every slice of a coarse slicing, in slice order: the
+    /// digest's own slicing when it has at most [`MAX_CHECKSUMMED_SLICES`] slices, else that
+    /// many (the length says which: `2^b` entries cover slices of `b` bits). The answer adds
+    /// the recent changes of owners in slices that differ, so an update outside the listed
+    /// slice still travels in this exchange. Empty in rumor and small digests.
     pub slice_checksums: Vec<u32>,
     /// The owners.
     pub entries: Vec<DigestEntry>,
