@@ -63,7 +63,16 @@ pub(crate) struct Plan {
 }
 
 fn block_head(m: &Member, from: u64, to: u64, count: usize) -> usize {
-    size::block_head(m.id.name.len(), m.id.generation, &m.id.addr, m.heartbeat, from, to, m.last_gc_version(), count)
+    size::block_head(
+        m.id.name.len(),
+        m.id.generation,
+        &m.id.addr,
+        u64::from(m.heartbeat),
+        from,
+        to,
+        m.last_gc_version(),
+        count,
+    )
 }
 
 fn entry_size(key: &str, v: &VersionedValue) -> usize {
@@ -163,7 +172,7 @@ impl Node {
         }
         let block = Block {
             owner: WireNodeId { name: m.id.name.to_string(), generation: m.id.generation, addr: m.id.addr },
-            heartbeat: m.heartbeat,
+            heartbeat: u64::from(m.heartbeat),
             from_version: from,
             to_version: if complete { to } else { last },
             last_gc_version: m.last_gc_version(),
@@ -331,10 +340,10 @@ impl Node {
         let prior = self.expected_heartbeat_interval();
         let config = self.config.detector;
         let Some(m) = self.members.get_mut(idx) else { return };
-        if heartbeat <= m.heartbeat {
+        if heartbeat <= u64::from(m.heartbeat) {
             return;
         }
-        m.heartbeat = heartbeat;
+        m.heartbeat = u32::try_from(heartbeat).unwrap_or(u32::MAX);
         // Heartbeats feed the phi figure only; liveness decisions come from probes, so late
         // gossip about a dead member cannot bring it back.
         m.detector.arrival(now, &config, prior);

@@ -44,7 +44,7 @@ impl Node {
         for &idx in idxs {
             let Some(m) = self.members.get(idx) else { continue };
             digest.checksum ^= m.fingerprint();
-            let len = size::digest_entry(m.id.name.len(), m.id.generation, m.max_version(), m.heartbeat);
+            let len = size::digest_entry(m.id.name.len(), m.id.generation, m.max_version(), u64::from(m.heartbeat));
             if used + len > budget {
                 continue;
             }
@@ -125,7 +125,7 @@ pub(crate) fn entry_of(m: &Member) -> DigestEntry {
         name: m.id.name.to_string(),
         generation: m.id.generation,
         max_version: m.max_version(),
-        heartbeat: m.heartbeat,
+        heartbeat: u64::from(m.heartbeat),
     }
 }
 

@@ -491,7 +491,7 @@ impl Node {
             status: m.status,
             phi: if idx == SELF_IDX { 0.0 } else { m.detector.phi(self.now, &self.config.detector) },
             max_version: m.max_version(),
-            heartbeat: m.heartbeat,
+            heartbeat: u64::from(m.heartbeat),
             live_keys: m.keys().iter().filter(|(k, v)| !v.tombstone && !k.starts_with(RESERVED_PREFIX)).count(),
             is_self: idx == SELF_IDX,
         }

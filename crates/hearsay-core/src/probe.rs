@@ -41,7 +41,7 @@ impl Rtt {
     pub(crate) const ZERO: Rtt = Rtt { mean: 0.0, variance: 0.0, samples: 0 };
 
     fn record(&mut self, rtt: Duration) {
-        let x = rtt.as_micros() as f32;
+        let x = rtt.as_micros() as u64 as f32;
         self.samples = self.samples.saturating_add(1);
         let alpha = 1.0 / f32::from(self.samples.min(32));
         let diff = x - self.mean;

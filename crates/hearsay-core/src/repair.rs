@@ -99,7 +99,7 @@ impl Node {
             if m.id.generation != generation || digest.entries.iter().any(|e| *e.name == *m.id.name) {
                 continue;
             }
-            let len = size::digest_entry(m.id.name.len(), m.id.generation, m.max_version(), m.heartbeat);
+            let len = size::digest_entry(m.id.name.len(), m.id.generation, m.max_version(), u64::from(m.heartbeat));
             if used + len > budget {
                 break;
             }

@@ -18,7 +18,8 @@ impl Node {
         self.stats.rounds += 1;
         self.flow.end_round();
         if !self.left {
-            self.members.me_mut().heartbeat += 1;
+            let me = self.members.me_mut();
+            me.heartbeat = me.heartbeat.saturating_add(1);
         }
         self.expire_ttl(now);
         self.members.collect_garbage(now);

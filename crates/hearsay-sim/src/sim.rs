@@ -239,18 +239,29 @@ impl Sim {
             let ids: Vec<Arc<NodeId>> =
                 sim.slots.iter().map(|s| Arc::new(NodeId::new(s.name.clone(), s.generation, s.addr))).collect();
             let now = Instant::from_micros(sim.now);
-            for i in 0..n {
-                if let Some(node) = sim.slots[i].node.as_mut() {
+            // Each node is formed on its own, so the work splits across threads without
+            // changing any outcome.
+            let form = |slots: &mut [Slot], first: usize| {
+                for (k, slot) in slots.iter_mut().enumerate() {
+                    let Some(node) = slot.node.as_mut() else { continue };
                     node.reserve_members(n.saturating_sub(1));
                     for (j, id) in ids.iter().enumerate() {
-                        if i != j {
+                        if first + k != j {
                             node.add_member(now, id.clone());
                         }
                         // The event queue is bounded; drain as we go.
                         while node.poll_event().is_some() {}
                     }
                 }
-            }
+            };
+            let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 8);
+            let chunk = n.div_ceil(threads).max(64);
+            std::thread::scope(|scope| {
+                for (c, slots) in sim.slots.chunks_mut(chunk).enumerate() {
+                    let form = &form;
+                    scope.spawn(move || form(slots, c * chunk));
+                }
+            });
         }
         for i in 0..n {
             sim.after_input(i);
