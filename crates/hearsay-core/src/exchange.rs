@@ -44,10 +44,24 @@ impl Node {
             bits = self.slice_bits_for(digest_budget.saturating_sub(vector));
             checksums = self.slice_checksums(checksum_bits(bits));
         }
-        let slice = self.next_slice(bits);
-        let vector_bytes = checksums.len() * 5 + 3;
-        let mut digest = self.build_digest(bits, slice, digest_budget.saturating_sub(vector_bytes));
-        digest.slice_checksums = checksums;
+        let digest = if rumor && !push_pull {
+            // A pull for rumors lists the peer itself and the owners that changed here
+            // recently: the responder's hot rumors are its own news or recent news, so a
+            // requester that has one lists it, and the responder counts that as feedback
+            // whatever the owner's digest slice.
+            let mut digest = self.recent_digest(digest_budget.saturating_sub(self.members.average_name_len() + 32));
+            let peer = self.members.iter().map(|(_, m)| m).find(|m| m.id.addr == to);
+            if let Some(m) = peer.filter(|m| !digest.entries.iter().any(|e| *e.name == *m.id.name)) {
+                digest.entries.insert(0, crate::digest::entry_of(m));
+            }
+            digest
+        } else {
+            let slice = self.next_slice(bits);
+            let vector_bytes = checksums.len() * 5 + 3;
+            let mut digest = self.build_digest(bits, slice, digest_budget.saturating_sub(vector_bytes));
+            digest.slice_checksums = checksums;
+            digest
+        };
         let exchange_id = self.next_exchange_id();
         let mut blocks = Vec::new();
         if rumor && push_pull {
@@ -377,13 +391,15 @@ impl Node {
     }
 
     /// Pull rumor mongering: our hot rumors that the digest's sender lacks. Rumors it already
-    /// has count as feedback; rumors of owners outside its slice are sent blind.
+    /// has count as feedback. An explicit digest (a pull for rumors) covers the owners it lists;
+    /// a sliced one, the owners of its slice; rumors of owners it does not cover are sent.
     fn rumor_reply_blocks(&mut self, digest: &Digest, budget: usize) -> Vec<Block> {
         let mut lacking: Vec<MemberIdx> = Vec::new();
         let mut already: Vec<(MemberIdx, u64, u64)> = Vec::new();
+        let explicit = digest.slice_bits == EXPLICIT_DIGEST;
         for r in self.rumors.hot() {
             let Some(m) = self.members.get(r.member) else { continue };
-            if !in_slice(m.hash(), digest.slice_bits, digest.slice) {
+            if !explicit && !in_slice(m.hash(), digest.slice_bits, digest.slice) {
                 lacking.push(r.member);
                 continue;
             }

@@ -87,7 +87,7 @@ impl Node {
     }
 
     fn repair_budget(&self) -> usize {
-        (self.config.mtu - crate::wire::HEADER_LEN - 32 - self.seal_overhead()) / 2
+        self.config.mtu.saturating_sub(crate::wire::HEADER_LEN + 32 + self.seal_overhead()) / 2
     }
 
     /// An explicit digest of the owners that changed here most recently, newest first.

@@ -52,6 +52,26 @@ fn anti_entropy_stays_fast_when_digests_are_cut_in_more_than_64_slices() {
 }
 
 #[test]
+fn pull_rumor_mongering_cools_when_the_digest_is_sliced() {
+    // 200 owners do not fit one 1,400-byte digest. A pull for rumors lists the peer and the
+    // requester's recent owners, so responders learn that requesters already have the update
+    // and stop sending it (with only the requester's slice to go by, each node used to send it
+    // dozens of times and, at N = 1,000, for ever).
+    let params = Params {
+        nodes: 200,
+        runs: 2,
+        seed: 11,
+        strategy: Strategy::Rumor,
+        exchange: ExchangeMode::Pull,
+        max_rounds: 300,
+        ..Params::default()
+    };
+    let report = assert_passes(&params);
+    assert_eq!(report.incomplete_runs, 0, "{report:#?}");
+    assert!(report.updates_sent_per_node.mean < 3.0, "{report:#?}");
+}
+
+#[test]
 fn rumor_mongering_goes_quiet_and_reports_its_residue() {
     // Blind coin with k = 1: rumors die fast, so some nodes may never hear (Demers et al.).
     let rumor = RumorConfig { k: 1, feedback: RumorFeedback::Blind, stop: RumorStop::Coin };
