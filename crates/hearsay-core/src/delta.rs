@@ -231,7 +231,7 @@ impl Node {
                 }
                 let id = crate::NodeId::new(owner.name.as_str(), owner.generation, owner.addr);
                 self.forgotten.remove(owner.name.as_str());
-                let idx = self.members.insert(Member::new(id.clone(), now));
+                let idx = self.members.insert(Member::new(id.clone()));
                 self.push_event(Event::MemberJoined(id));
                 created = true;
                 idx
@@ -245,7 +245,7 @@ impl Node {
             // A restart: everything about the old generation goes.
             let id = crate::NodeId::new(owner.name.as_str(), owner.generation, owner.addr);
             self.rumors.forget_member(idx);
-            self.members.reset(idx, id.clone(), now);
+            self.members.reset(idx, id.clone());
             self.push_event(Event::MemberJoined(id));
             created = true;
         }

@@ -195,7 +195,7 @@ impl Node {
                     return;
                 }
                 let id = crate::NodeId::new(u.node.name.as_str(), u.node.generation, u.node.addr);
-                let mut member = Member::new(id.clone(), now);
+                let mut member = Member::new(id.clone());
                 if u.incarnation > 0 {
                     member.cold_mut().incarnation = u.incarnation;
                 }
@@ -212,7 +212,7 @@ impl Node {
         }
         if u.node.generation > m.id.generation {
             let id = crate::NodeId::new(u.node.name.as_str(), u.node.generation, u.node.addr);
-            self.members.reset(idx, id.clone(), now);
+            self.members.reset(idx, id.clone());
             self.rumors.forget_member(idx);
             self.push_event(Event::MemberJoined(id));
         }

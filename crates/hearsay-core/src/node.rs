@@ -188,7 +188,7 @@ impl Node {
         let codec = Codec { cluster_id: config.cluster_id, max_len: config.mtu };
         let stream_codec = Codec { cluster_id: config.cluster_id, max_len: config.limits.max_stream_bytes };
         let seeds = seeds.into_iter().filter(|s| *s != id.addr).collect();
-        let mut me = Member::new(id.clone(), now);
+        let mut me = Member::new(id.clone());
         me.heartbeat = 1;
         let mut rng = Pcg64::seed_from_u64(rng_seed);
         // Spread first rounds of nodes started together over the interval.
@@ -272,7 +272,7 @@ impl Node {
         if self.members.lookup(&id.name).is_some() || self.members.len() >= self.config.limits.max_members {
             return;
         }
-        let mut member = Member::new(id.clone(), now);
+        let mut member = Member::new(id.clone());
         member.detector.arrival(now, &self.config.detector, self.expected_heartbeat_interval());
         self.members.insert(member);
         self.push_event(Event::MemberJoined(NodeId::clone(&id)));

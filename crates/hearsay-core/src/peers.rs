@@ -63,15 +63,15 @@ pub(crate) fn random_dead(members: &Members, candidates: &[MemberIdx], rng: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::NodeId;
     use crate::state::Member;
-    use crate::{Instant, NodeId};
     use rand::SeedableRng;
 
     fn members(n: usize) -> Members {
         let addr = "127.0.0.1:1".parse().unwrap();
-        let mut m = Members::new(Member::new(NodeId::new("me", 1, addr), Instant::ZERO), 1);
+        let mut m = Members::new(Member::new(NodeId::new("me", 1, addr)), 1);
         for i in 0..n {
-            m.insert(Member::new(NodeId::new(format!("n{i}"), 1, addr), Instant::ZERO));
+            m.insert(Member::new(NodeId::new(format!("n{i}"), 1, addr)));
         }
         m
     }

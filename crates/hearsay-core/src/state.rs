@@ -113,7 +113,7 @@ static NO_COLD: Cold = Cold {
 };
 
 impl Member {
-    pub(crate) fn new(id: impl Into<Arc<NodeId>>, _now: Instant) -> Self {
+    pub(crate) fn new(id: impl Into<Arc<NodeId>>) -> Self {
         let mut id = id.into();
         if !id.hash_is_current() {
             // A caller replaced the public name after building the id: rebuild the cache.
@@ -390,9 +390,9 @@ impl Members {
     }
 
     /// Forgets the replica of member `idx` (a newer generation `id` replaces it).
-    pub(crate) fn reset(&mut self, idx: MemberIdx, id: impl Into<Arc<NodeId>>, now: Instant) {
+    pub(crate) fn reset(&mut self, idx: MemberIdx, id: impl Into<Arc<NodeId>>) {
         let Some(m) = self.slots.get_mut(idx as usize).and_then(Option::as_mut) else { return };
-        let fresh = Member::new(id, now);
+        let fresh = Member::new(id);
         if fresh.id.name != m.id.name {
             debug_assert!(false, "reset must keep the name");
             return;
@@ -510,9 +510,9 @@ mod tests {
 
     #[test]
     fn slices_partition_the_members() {
-        let mut members = Members::new(Member::new(id("me"), Instant::ZERO), 7);
+        let mut members = Members::new(Member::new(id("me")), 7);
         for i in 0..500 {
-            members.insert(Member::new(id(&format!("n{i}")), Instant::ZERO));
+            members.insert(Member::new(id(&format!("n{i}"))));
         }
         for bits in 0..6u8 {
             let mut seen = 0;
@@ -545,9 +545,8 @@ mod tests {
             }
             assert_eq!(members.bucket_checksum(7, 0), None);
         };
-        let mut members = Members::new(Member::new(id("me"), Instant::ZERO), 3);
-        let idxs: Vec<MemberIdx> =
-            (0..300).map(|i| members.insert(Member::new(id(&format!("n{i}")), Instant::ZERO))).collect();
+        let mut members = Members::new(Member::new(id("me")), 3);
+        let idxs: Vec<MemberIdx> = (0..300).map(|i| members.insert(Member::new(id(&format!("n{i}"))))).collect();
         check(&members);
         for (n, idx) in idxs.iter().enumerate() {
             members.raise_max_version(*idx, n as u64 % 7);
@@ -558,19 +557,19 @@ mod tests {
             members.remove(*idx);
         }
         check(&members);
-        members.reset(idxs[1], NodeId::new("n1", 9, "127.0.0.1:1".parse().unwrap()), Instant::ZERO);
+        members.reset(idxs[1], NodeId::new("n1", 9, "127.0.0.1:1".parse().unwrap()));
         assert_eq!(members.get(idxs[1]).unwrap().max_version(), 0);
         check(&members);
         assert_eq!(members.lookup("n1"), Some(idxs[1]));
         assert_eq!(members.lookup("n0"), None);
-        let again = members.insert(Member::new(id("n0"), Instant::ZERO));
+        let again = members.insert(Member::new(id("n0")));
         assert_eq!(members.lookup("n0"), Some(again));
         check(&members);
     }
 
     #[test]
     fn store_keeps_only_newer_versions_and_counts_live_keys() {
-        let mut m = Member::new(id("a"), Instant::ZERO);
+        let mut m = Member::new(id("a"));
         let v = |version, tombstone| VersionedValue { value: Arc::from(&b"x"[..]), version, tombstone };
         assert!(m.store("k", v(2, false)));
         assert!(!m.store("k", v(1, true)));
@@ -583,7 +582,7 @@ mod tests {
 
     #[test]
     fn tombstones_are_collected_after_grace_and_raise_last_gc_version() {
-        let mut members = Members::new(Member::new(id("me"), Instant::ZERO), 7);
+        let mut members = Members::new(Member::new(id("me")), 7);
         let me = members.me_mut();
         me.store("k", VersionedValue { value: Arc::from(&[][..]), version: 4, tombstone: true });
         members.schedule_gc(Instant::from_millis(10), SELF_IDX, Arc::from("k"), 4);
