@@ -473,6 +473,38 @@ mod tests {
     }
 
     #[test]
+    fn every_suspect_heard_of_is_probed_out_of_turn_in_the_order_heard() {
+        let mut n = node();
+        let y: SocketAddr = "10.0.0.3:1".parse().unwrap();
+        n.add_member(Instant::ZERO, NodeId::new("y", 1, y));
+        n.apply_update(Instant::ZERO, &update("x", 2, 0, WireStatus::Suspect, "a"));
+        n.apply_update(Instant::ZERO, &update("y", 1, 0, WireStatus::Suspect, "a"));
+        while n.poll_transmit().is_some() {}
+        // The first probe (its start is jittered) goes to x.
+        let step = Duration::from_millis(1);
+        let mut t = Instant::ZERO;
+        let first = loop {
+            n.probe_tick(t);
+            if let Some(transmit) = n.poll_transmit() {
+                break transmit.to;
+            }
+            t += step;
+        };
+        assert_eq!(first, "10.0.0.2:1".parse().unwrap());
+        // It runs its course (nobody answers); the next probe goes to y, not to a member of
+        // the round-robin.
+        let start = t;
+        let interval = n.config.probe.interval;
+        while t + step < start + interval {
+            t += step;
+            n.probe_tick(t);
+            while n.poll_transmit().is_some() {}
+        }
+        n.probe_tick(start + interval);
+        assert_eq!(n.poll_transmit().map(|t| t.to), Some(y));
+    }
+
+    #[test]
     fn a_fresh_membership_update_is_pushed_at_once_to_three_members_then_rate_limited() {
         let mut n = node();
         for (i, name) in ["y", "z", "w"].iter().enumerate() {
