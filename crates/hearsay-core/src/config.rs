@@ -159,9 +159,10 @@ pub struct Config {
     /// Rumor mongering variant and `k`.
     pub rumor: RumorConfig,
     /// Forward fresh rumors as soon as they arrive (or are written) instead of at the next
-    /// round, at most once per half interval. Spread time then tracks network latency rather
-    /// than the round length; the number of transmissions is unchanged. Off, rounds behave as
-    /// in the textbook model.
+    /// round, at most once per half interval; likewise push fresh membership updates
+    /// (suspicions, refutations, deaths) to three live members at once instead of waiting for
+    /// the next probe. Spread time then tracks network latency rather than the round length;
+    /// the number of transmissions is unchanged. Off, rounds behave as in the textbook model.
     pub eager_rumors: bool,
     /// Compare whole-state checksums carried by probes and start a repair exchange when they
     /// differ after rumors go quiet (see the `repair` module). Off, only the configured

@@ -11,7 +11,11 @@
 //! out; the timeout starts at `suspicion_max_mult` times the floor and shrinks toward the floor
 //! (`suspicion_mult * max(1, log10 N) * probe interval`) as independent members confirm the
 //! suspicion (Lifeguard), so real failures are declared fast while a lone accuser with a bad
-//! link gives the suspect time to refute.
+//! link gives the suspect time to refute. A suspicion whose timeout runs out before all
+//! `indirect_checks + 1` confirmations came is not declared at once: this node first probes
+//! the suspect itself (direct and indirect, carrying the suspicion), so a suspect that refuted
+//! while the refutation missed this node answers with it; only a failed last probe makes it
+//! dead. Fully confirmed suspicions, which is what a crash produces, die at the timeout.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +33,9 @@ pub(crate) struct Suspicion {
     incarnation: u64,
     confirmers: Vec<Arc<str>>,
     deadline: Instant,
+    /// The timeout ran out before every confirmation came, and this node went to probe the
+    /// suspect itself once more (see [`Node::expire_suspicions`]).
+    last_probe: bool,
 }
 
 /// Most updates queued for dissemination; the oldest are dropped beyond it.
@@ -38,6 +45,9 @@ const MAX_BROADCASTS: usize = 1024;
 pub(crate) struct Broadcasts {
     items: Vec<(MemberUpdate, u32)>,
     pub(crate) dropped: u64,
+    /// An update was queued since the last push to random members (see
+    /// [`Node::push_member_updates`]).
+    pub(crate) fresh: bool,
 }
 
 impl Broadcasts {
@@ -49,6 +59,7 @@ impl Broadcasts {
             self.dropped += 1;
         }
         self.items.push((update, 0));
+        self.fresh = true;
     }
 
     /// Least-transmitted updates first, within `budget` bytes; each taken update counts one
@@ -285,17 +296,19 @@ impl Node {
         };
         let fresh = confirmers.len() == 1;
         let started = if fresh { now } else { m.cold().suspicion.as_ref().map_or(now, |s| s.started) };
+        let last_probe = !fresh && m.cold().suspicion.as_ref().is_some_and(|s| s.last_probe);
         let deadline = self.suspicion_deadline(started, confirmers.len());
         let phi = m.detector.phi(now, &self.config.detector);
         let Some(m) = self.members.get_mut(idx) else { return false };
         let cold = m.cold_mut();
         cold.incarnation = u.incarnation;
-        cold.suspicion = Some(Box::new(Suspicion { started, incarnation: u.incarnation, confirmers, deadline }));
+        cold.suspicion =
+            Some(Box::new(Suspicion { started, incarnation: u.incarnation, confirmers, deadline, last_probe }));
         if fresh || m.status != MemberStatus::Suspect {
             m.set_status(MemberStatus::Suspect, now);
             let id = crate::NodeId::clone(&m.id);
             if *from != *self.members.me().id.name {
-                self.prober.priority = Some((idx, id.generation));
+                self.prober.probe_soon(idx, id.generation);
             }
             self.push_event(Event::MemberSuspect { id, phi_centi: (phi.min(1e9) * 100.0) as u64, by: from });
         }
@@ -316,7 +329,8 @@ impl Node {
         self.broadcast(update);
     }
 
-    /// Suspects whose timeout ran out become dead.
+    /// Suspects whose timeout ran out become dead; those not fully confirmed are first probed
+    /// once more by this node (their deadline moves past the end of that probe).
     pub(crate) fn expire_suspicions(&mut self, now: Instant) {
         let expired: Vec<MemberIdx> = self
             .watch
@@ -331,7 +345,21 @@ impl Node {
             })
             .collect();
         let me: Arc<str> = self.members.me().id.name.clone();
+        let confirmed = self.config.probe.indirect_checks + 1;
+        // The probe starts at the latest when the current one ends and lasts an interval.
+        let last_probe_time = self.config.probe.interval * 2 * (self.prober.health + 1);
         for idx in expired {
+            let Some(m) = self.members.get_mut(idx) else { continue };
+            if let Some(s) = m.cold_mut().suspicion.as_mut()
+                && !s.last_probe
+                && s.confirmers.len() < confirmed
+            {
+                s.last_probe = true;
+                s.deadline = now + last_probe_time;
+                let generation = m.id.generation;
+                self.prober.probe_next(now, idx, generation);
+                continue;
+            }
             let Some(m) = self.members.get(idx) else { continue };
             let mut update = self.update_about(m, &me);
             update.status = WireStatus::Dead;
@@ -342,6 +370,8 @@ impl Node {
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+
     use super::*;
     use crate::{Config, NodeId};
 
@@ -413,14 +443,93 @@ mod tests {
     }
 
     #[test]
-    fn suspicion_expires_into_death() {
+    fn an_unconfirmed_suspicion_is_probed_once_more_before_it_expires_into_death() {
         let mut n = node();
         n.apply_update(Instant::ZERO, &update("x", 2, 0, WireStatus::Suspect, "a"));
         let (_, max) = n.suspicion_bounds();
         n.expire_suspicions(Instant::ZERO + max / 2);
         assert_eq!(n.member("x").unwrap().status, MemberStatus::Suspect);
+        // The timeout ran out with one accuser: this node probes x itself first.
         n.expire_suspicions(Instant::ZERO + max);
+        assert_eq!(n.member("x").unwrap().status, MemberStatus::Suspect);
+        while n.poll_transmit().is_some() {}
+        n.probe_tick(Instant::ZERO + max);
+        let x: SocketAddr = "10.0.0.2:1".parse().unwrap();
+        let probe = n.poll_transmit().expect("a probe of the suspect");
+        assert_eq!(probe.to, x);
+        // No answer within the last probe's time: dead.
+        let interval = n.config.probe.interval;
+        n.expire_suspicions(Instant::ZERO + max + interval * 2);
         assert_eq!(n.member("x").unwrap().status, MemberStatus::Dead);
+    }
+
+    #[test]
+    fn a_fully_confirmed_suspicion_dies_at_the_floor_without_a_last_probe() {
+        let mut n = node();
+        for accuser in ["a", "b", "c", "d"] {
+            n.apply_update(Instant::ZERO, &update("x", 2, 0, WireStatus::Suspect, accuser));
+        }
+        let (min, _) = n.suspicion_bounds();
+        n.expire_suspicions(Instant::ZERO + min);
+        assert_eq!(n.member("x").unwrap().status, MemberStatus::Dead);
+    }
+
+    #[test]
+    fn every_suspect_heard_of_is_probed_out_of_turn_in_the_order_heard() {
+        let mut n = node();
+        let y: SocketAddr = "10.0.0.3:1".parse().unwrap();
+        n.add_member(Instant::ZERO, NodeId::new("y", 1, y));
+        n.apply_update(Instant::ZERO, &update("x", 2, 0, WireStatus::Suspect, "a"));
+        n.apply_update(Instant::ZERO, &update("y", 1, 0, WireStatus::Suspect, "a"));
+        while n.poll_transmit().is_some() {}
+        // The first probe (its start is jittered) goes to x.
+        let step = Duration::from_millis(1);
+        let mut t = Instant::ZERO;
+        let first = loop {
+            n.probe_tick(t);
+            if let Some(transmit) = n.poll_transmit() {
+                break transmit.to;
+            }
+            t += step;
+        };
+        assert_eq!(first, "10.0.0.2:1".parse().unwrap());
+        // It runs its course (nobody answers); the next probe goes to y, not to a member of
+        // the round-robin.
+        let start = t;
+        let interval = n.config.probe.interval;
+        while t + step < start + interval {
+            t += step;
+            n.probe_tick(t);
+            while n.poll_transmit().is_some() {}
+        }
+        n.probe_tick(start + interval);
+        assert_eq!(n.poll_transmit().map(|t| t.to), Some(y));
+    }
+
+    #[test]
+    fn a_fresh_membership_update_is_pushed_at_once_to_three_members_then_rate_limited() {
+        let mut n = node();
+        for (i, name) in ["y", "z", "w"].iter().enumerate() {
+            let addr = format!("10.0.0.{}:1", i + 3).parse().unwrap();
+            n.add_member(Instant::ZERO, NodeId::new(*name, 1, addr));
+        }
+        while n.poll_transmit().is_some() {}
+        let t = Instant::ZERO + Duration::from_secs(1);
+        n.apply_update(t, &update("x", 2, 0, WireStatus::Suspect, "a"));
+        n.push_member_updates(t);
+        let mut to = Vec::new();
+        while let Some(transmit) = n.poll_transmit() {
+            to.push(transmit.to);
+        }
+        to.sort();
+        to.dedup();
+        assert_eq!(to.len(), 3, "{to:?}");
+        // Another change within half an interval waits for the next push.
+        n.apply_update(t, &update("y", 1, 0, WireStatus::Suspect, "a"));
+        n.push_member_updates(t);
+        assert!(n.poll_transmit().is_none());
+        n.push_member_updates(t + n.config.probe.interval / 2);
+        assert!(n.poll_transmit().is_some());
     }
 
     #[test]

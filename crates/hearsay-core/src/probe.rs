@@ -74,6 +74,13 @@ struct Relay {
 /// Most indirect probes relayed at once for others.
 const MAX_RELAYS: usize = 256;
 
+/// Most suspects queued for an out-of-turn probe (the oldest go first when more come).
+const MAX_PRIORITY: usize = 16;
+
+/// Members a fresh membership update is pushed to at once (memberlist gossips its broadcasts
+/// to 3 members per gossip interval).
+const PUSH_FANOUT: usize = 3;
+
 #[derive(Debug)]
 pub(crate) struct Prober {
     selector: PeerSelector,
@@ -82,11 +89,17 @@ pub(crate) struct Prober {
     relays: VecDeque<Relay>,
     seq: u32,
     pub(crate) health: u32,
-    /// A member suspected by someone else: probed next, out of turn, so independent
-    /// confirmations (or the lack of them) come within a round.
-    pub(crate) priority: Option<(MemberIdx, u64)>,
+    /// Members suspected by someone else, probed next, out of turn and in order, so
+    /// independent confirmations (or the lack of them) come within a round or two. A queue,
+    /// not one slot: on a lossy network suspicions overlap, and a suspicion this node never
+    /// probes may be one whose refutation it never hears.
+    priority: VecDeque<(MemberIdx, u64)>,
     /// When this node last asked to be woken up (pause detection).
     expected_wake: Option<Instant>,
+    /// Round-robin over live members for pushing fresh membership updates.
+    push_selector: PeerSelector,
+    /// No push of membership updates before this instant.
+    push_not_before: Instant,
 }
 
 impl Prober {
@@ -98,8 +111,31 @@ impl Prober {
             relays: VecDeque::new(),
             seq: 0,
             health: 0,
-            priority: None,
+            priority: VecDeque::new(),
             expected_wake: None,
+            push_selector: PeerSelector::default(),
+            push_not_before: start,
+        }
+    }
+
+    /// Probes `idx` after the members already queued, out of turn.
+    pub(crate) fn probe_soon(&mut self, idx: MemberIdx, generation: u64) {
+        if self.priority.contains(&(idx, generation)) {
+            return;
+        }
+        if self.priority.len() >= MAX_PRIORITY {
+            self.priority.pop_front();
+        }
+        self.priority.push_back((idx, generation));
+    }
+
+    /// Probes `idx` next, before anything queued; at once if no probe is running.
+    pub(crate) fn probe_next(&mut self, now: Instant, idx: MemberIdx, generation: u64) {
+        self.priority.retain(|p| *p != (idx, generation));
+        self.priority.push_front((idx, generation));
+        self.priority.truncate(MAX_PRIORITY);
+        if self.current.is_none() {
+            self.next_probe = self.next_probe.min(now);
         }
     }
 
@@ -193,6 +229,7 @@ impl Node {
             }
         }
         self.expire_suspicions(now);
+        self.push_member_updates(now);
         self.prober.expected_wake = Some(self.prober.deadline().min(self.next_round));
     }
 
@@ -222,9 +259,10 @@ impl Node {
             }
             // A second direct ping with the same sequence number: on a lossy link a single
             // lost datagram must not be what starts a suspicion (memberlist retries over TCP).
+            // It carries our suspicion of the target too, so its answer can carry the refutation.
             let checksum = self.state_checksum();
-            let ping =
-                Ping { seq, target: target_wire.name.clone(), source: self.me_wire(), checksum, updates: Vec::new() };
+            let updates = self.buddy_update(target).into_iter().collect();
+            let ping = Ping { seq, target: target_wire.name.clone(), source: self.me_wire(), checksum, updates };
             self.send(target_wire.addr, TransmitKind::Datagram, &Message::Ping(ping));
             if let Some(p) = &mut self.prober.current {
                 p.indirect_sent = true;
@@ -264,12 +302,14 @@ impl Node {
         let stretch = self.health_multiplier();
         let interval = self.config.probe.interval * stretch;
         self.prober.next_probe = now + interval;
-        let urgent = self.prober.priority.take().and_then(|(idx, generation)| {
-            self.members
-                .get(idx)
-                .is_some_and(|m| m.id.generation == generation && m.status == MemberStatus::Suspect)
-                .then_some(idx)
-        });
+        let mut urgent = None;
+        while let Some((idx, generation)) = self.prober.priority.pop_front() {
+            if self.members.get(idx).is_some_and(|m| m.id.generation == generation && m.status == MemberStatus::Suspect)
+            {
+                urgent = Some(idx);
+                break;
+            }
+        }
         let chosen = urgent.or_else(|| self.prober.selector.select(&self.members, 1, &mut self.rng).first().copied());
         let Some(target) = chosen else {
             return;
@@ -279,12 +319,8 @@ impl Node {
         let timeout = self.probe_timeout(target) * stretch;
         let seq = self.next_seq();
         let mut updates = self.piggyback(self.probe_budget());
-        // Lifeguard's buddy system: a member we suspect hears it from us directly, so it can
-        // refute before the suspicion times out.
-        if let Some(m) = self.members.get(target)
-            && m.status == MemberStatus::Suspect
-        {
-            updates.insert(0, self.update_about(m, &self.members.me().id.name));
+        if let Some(update) = self.buddy_update(target) {
+            updates.insert(0, update);
         }
         let checksum = self.state_checksum();
         let ping = Ping { seq, target: name, source: self.me_wire(), checksum, updates };
@@ -324,6 +360,13 @@ impl Node {
         self.compare_checksum(now, from, ping.checksum);
     }
 
+    /// Lifeguard's buddy system: a member we suspect hears it from us directly, so it can
+    /// refute before the suspicion times out.
+    fn buddy_update(&self, target: MemberIdx) -> Option<crate::wire::MemberUpdate> {
+        let m = self.members.get(target)?;
+        (m.status == MemberStatus::Suspect).then(|| self.update_about(m, &self.members.me().id.name))
+    }
+
     pub(crate) fn on_ping_ack(&mut self, now: Instant, from: SocketAddr, ack: PingAck) {
         self.apply_updates(now, &ack.updates);
         if let Some(p) = &self.prober.current
@@ -343,6 +386,15 @@ impl Node {
             }
             if direct {
                 self.compare_checksum(now, from, ack.checksum);
+            }
+            // It answered, yet we still hold it suspect: its refutation has not reached us (it
+            // may have retired it, or never heard of this suspicion). Tell it again; its answer
+            // to that carries the refutation.
+            if let Some(update) = self.buddy_update(target)
+                && let Some(m) = self.members.get(target)
+            {
+                let (addr, name) = (m.id.addr, m.id.name.to_string());
+                self.tell(addr, &name, update);
             }
             return;
         }
@@ -376,6 +428,34 @@ impl Node {
         let checksum = self.state_checksum();
         let ping = Ping { seq, target: target.to_string(), source: self.me_wire(), checksum, updates: vec![update] };
         self.send(to, TransmitKind::Datagram, &Message::Ping(ping));
+    }
+
+    /// Pushes freshly queued membership updates at once to [`PUSH_FANOUT`] live members, on
+    /// pings whose acks bring the receivers' own updates back; at most once per half probe
+    /// interval, and only with `eager_rumors`. Piggybacking alone moves an update a hop or two
+    /// per probe interval, so a refutation could reach the last holders of a suspicion only
+    /// after their timers ran out (and a death only after several intervals); pushed, both
+    /// cross the cluster in a few network round trips. Each push counts toward the update's
+    /// retransmission limit, so the total number of transmissions does not grow.
+    pub(crate) fn push_member_updates(&mut self, now: Instant) {
+        if !self.broadcasts.fresh || !self.config.eager_rumors || self.left || now < self.prober.push_not_before {
+            return;
+        }
+        self.broadcasts.fresh = false;
+        self.prober.push_not_before = now + self.config.probe.interval / 2;
+        let peers = self.prober.push_selector.select(&self.members, PUSH_FANOUT, &mut self.rng);
+        for idx in peers {
+            let Some(m) = self.members.get(idx) else { continue };
+            let (addr, name) = (m.id.addr, m.id.name.to_string());
+            let updates = self.piggyback(self.probe_budget());
+            if updates.is_empty() {
+                break;
+            }
+            let seq = self.next_seq();
+            let checksum = self.state_checksum();
+            let ping = Ping { seq, target: name, source: self.me_wire(), checksum, updates };
+            self.send(addr, TransmitKind::Datagram, &Message::Ping(ping));
+        }
     }
 
     pub(crate) fn on_nack(&mut self, nack: Nack) {

@@ -80,6 +80,7 @@ impl Node {
 
     /// Forwards fresh rumors now rather than at the next round (see `Config::eager_rumors`).
     pub(crate) fn eager_forward(&mut self, now: Instant) {
+        self.push_member_updates(now);
         if !self.eager_pending || !self.config.eager_rumors || self.rumors.is_empty() || self.left {
             return;
         }

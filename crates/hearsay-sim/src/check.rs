@@ -15,6 +15,8 @@
 //!   of order leaves the key out of blocks for lower ranges); it heals with the next delta.
 //! * **convergence** (once faults stop): every live replica holds, for every live owner, that
 //!   owner's current generation and exactly the map the model says it wrote.
+//! * **everyone alive** (after a partition heals, [`all_alive`]): every live, unpaused node
+//!   sees every other live node as alive, not suspect or dead.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -248,6 +250,26 @@ pub fn converged(sim: &Sim, model: &Model) -> Result<(), Violation> {
                     expected.len(),
                     first_difference(&held, &expected)
                 ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every live, unpaused node sees every other live node alive (the liveness half of healing:
+/// members declared dead across a partition must be alive again).
+pub fn all_alive(sim: &Sim) -> Result<(), Violation> {
+    let live: Vec<_> = sim.slots().iter().filter(|s| s.is_live()).collect();
+    for observer in live.iter().filter(|s| !s.is_paused()) {
+        let Some(node) = observer.node.as_ref() else { continue };
+        for subject in live.iter().filter(|s| s.name != observer.name) {
+            let status = node.member(&subject.name).filter(|m| m.id.generation == subject.generation).map(|m| m.status);
+            if status != Some(hearsay_core::MemberStatus::Alive) {
+                return Err(Violation {
+                    invariant: "all_alive",
+                    time_us: sim.now(),
+                    detail: format!("{} sees {}#{} as {:?}", observer.name, subject.name, subject.generation, status),
+                });
             }
         }
     }

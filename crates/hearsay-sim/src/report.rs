@@ -137,6 +137,12 @@ pub struct Report {
     pub latency_ms: String,
     /// Datagram size limit in force.
     pub mtu: usize,
+    /// Gossip and probe interval in force, in milliseconds.
+    pub interval_ms: u64,
+    /// `probe.suspicion_mult` in force.
+    pub suspicion_mult: u32,
+    /// `probe.suspicion_max_mult` in force.
+    pub suspicion_max_mult: u32,
     /// Runs.
     pub runs: usize,
     /// Seed of run 0 (run `r` uses `seed + r`).
@@ -205,6 +211,7 @@ pub fn latency_ms(latency: Latency) -> String {
 
 /// Aggregates finished runs.
 pub fn aggregate(params: &Params, runs: Vec<RunReport>) -> Report {
+    let config = params.node_config();
     let complete: Vec<f64> = runs.iter().filter_map(|r| r.rounds_to_all.map(|x| x as f64)).collect();
     let failures: Vec<Failure> = runs
         .iter()
@@ -235,7 +242,10 @@ pub fn aggregate(params: &Params, runs: Vec<RunReport>) -> Report {
         },
         loss: params.loss,
         latency_ms: latency_ms(params.latency),
-        mtu: params.node_config().mtu,
+        mtu: config.mtu,
+        interval_ms: config.probe.interval.as_millis() as u64,
+        suspicion_mult: config.probe.suspicion_mult,
+        suspicion_max_mult: config.probe.suspicion_max_mult,
         runs: runs.len(),
         seed: params.seed,
         max_rounds: params.max_rounds,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use hearsay_core::Config;
-use hearsay_sim::check::{Checker, converged};
+use hearsay_sim::check::{Checker, all_alive, converged};
 use hearsay_sim::net::{NetConfig, Partition};
 use hearsay_sim::{Bootstrap, Sim, SimConfig};
 
@@ -138,4 +138,23 @@ fn a_node_that_leaves_is_seen_as_left_and_stops() {
     assert!(sim.node(5).is_none(), "the node stops after lingering");
     let status = sim.node(0).unwrap().member("node-5").unwrap().status;
     assert_eq!(status, hearsay_core::MemberStatus::Left);
+}
+
+#[test]
+fn all_alive_fails_while_a_paused_node_is_seen_dead_and_holds_once_it_refutes() {
+    let mut sim = sim(8, 4);
+    sim.run_rounds(20);
+    assert_eq!(all_alive(&sim), Ok(()));
+    // Paused far longer than the suspicion timeout: the others declare it dead.
+    sim.pause(5, Duration::from_secs(20)).unwrap();
+    sim.run_rounds(150);
+    let violation = all_alive(&sim).unwrap_err();
+    assert_eq!(violation.invariant, "all_alive");
+    assert!(violation.detail.contains("node-5"), "{}", violation.detail);
+    // Resumed, it learns it was declared dead and refutes with a higher incarnation.
+    let healed = (0..300).find(|_| {
+        sim.run_rounds(1);
+        all_alive(&sim).is_ok()
+    });
+    assert!(healed.is_some(), "{:?}", all_alive(&sim));
 }

@@ -154,9 +154,21 @@ pub struct SimArgs {
     /// timeouts and the detector scale with it.
     #[arg(long)]
     pub interval_ms: Option<u64>,
-    /// false-positives: pause one random node this many seconds every 1,800 rounds.
+    /// false-positives: pause one random node this many seconds every --pause-every-secs.
     #[arg(long, default_value_t = 0.0)]
     pub pause_secs: f64,
+    /// false-positives: virtual seconds between two pauses (180 is 1,800 rounds of 100 ms).
+    #[arg(long, default_value_t = 180.0)]
+    pub pause_every_secs: f64,
+    /// partition-heal: virtual seconds the cut lasts (default: 30 rounds).
+    #[arg(long)]
+    pub partition_secs: Option<f64>,
+    /// Suspicion timeout floor in probe intervals per log10 N (default: Config::local()'s 1).
+    #[arg(long)]
+    pub suspicion_mult: Option<u32>,
+    /// Suspicion timeout ceiling as a multiple of the floor (default: Config::local()'s 6).
+    #[arg(long)]
+    pub suspicion_max_mult: Option<u32>,
 }
 
 fn params(args: &SimArgs) -> Result<Params> {
@@ -174,6 +186,18 @@ fn params(args: &SimArgs) -> Result<Params> {
     }
     if args.runs == 0 {
         bail!("--runs must be at least 1");
+    }
+    if !(args.pause_secs.is_finite() && args.pause_secs >= 0.0) {
+        bail!("--pause-secs must be a number of seconds, at least 0");
+    }
+    if !(args.pause_every_secs.is_finite() && args.pause_every_secs > args.pause_secs) {
+        bail!("--pause-every-secs must be longer than --pause-secs");
+    }
+    if args.partition_secs.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+        bail!("--partition-secs must be a number of seconds above 0");
+    }
+    if args.suspicion_mult == Some(0) || args.suspicion_max_mult == Some(0) {
+        bail!("--suspicion-mult and --suspicion-max-mult must be at least 1");
     }
     if let Some(mtu) = args.mtu {
         let mut config = hearsay_core::Config::local();
@@ -223,6 +247,10 @@ fn params(args: &SimArgs) -> Result<Params> {
         textbook: args.textbook,
         interval_ms: args.interval_ms,
         pause_secs: args.pause_secs,
+        pause_every_secs: args.pause_every_secs,
+        partition_secs: args.partition_secs,
+        suspicion_mult: args.suspicion_mult,
+        suspicion_max_mult: args.suspicion_max_mult,
     })
 }
 
@@ -495,6 +523,34 @@ mod tests {
     }
 
     #[test]
+    fn liveness_flags_map_onto_params_the_config_and_the_replay_command() {
+        let args = parse(&[
+            "--scenario",
+            "false-positives",
+            "--interval-ms",
+            "1250",
+            "--suspicion-mult",
+            "2",
+            "--suspicion-max-mult",
+            "5",
+            "--pause-secs",
+            "5",
+            "--pause-every-secs",
+            "120",
+        ]);
+        let p = params(&args).unwrap();
+        let config = p.node_config();
+        assert_eq!((config.probe.suspicion_mult, config.probe.suspicion_max_mult), (2, 5));
+        assert_eq!((p.pause_secs, p.pause_every_secs), (5.0, 120.0));
+        let replay = p.replay_command(0);
+        for flag in ["--suspicion-mult 2", "--suspicion-max-mult 5", "--pause-secs 5 --pause-every-secs 120"] {
+            assert!(replay.contains(flag), "{replay}");
+        }
+        let heal = params(&parse(&["--scenario", "partition-heal", "--partition-secs", "60"])).unwrap();
+        assert!(heal.replay_command(0).contains("--partition-secs 60"));
+    }
+
+    #[test]
     fn bad_input_is_refused_with_the_flag_named() {
         for (flags, flag) in [
             (&["--loss", "1.5"][..], "--loss"),
@@ -502,6 +558,9 @@ mod tests {
             (&["--nodes", "1"][..], "--nodes"),
             (&["--mtu", "20"][..], "--mtu"),
             (&["--runs", "0"][..], "--runs"),
+            (&["--suspicion-mult", "0"][..], "--suspicion-mult"),
+            (&["--partition-secs", "0"][..], "--partition-secs"),
+            (&["--pause-secs", "5", "--pause-every-secs", "5"][..], "--pause-every-secs"),
         ] {
             let message = format!("{:#}", params(&parse(flags)).unwrap_err());
             assert!(message.contains(flag), "{flags:?}: {message}");

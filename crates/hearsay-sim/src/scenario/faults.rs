@@ -5,7 +5,8 @@
 //! with the protocol's own healing means switched on (`Config::local()` probabilities of
 //! gossiping with a dead member or a seed). The checkers of [`crate::check`] run after every
 //! round. Once the faults stop, the run goes on round by round until every live replica equals
-//! the model; the rounds that takes are the run's `rounds_to_all`. Not converging within
+//! the model (and, in `partition-heal`, every live node sees every live node alive again); the
+//! rounds that takes are the run's `rounds_to_all`. Not converging within
 //! `max_rounds` is a `convergence` violation, except with the `rumor` strategy, which by
 //! design may leave a residue (it is then reported as residue and an incomplete run).
 
@@ -16,12 +17,13 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
-use crate::check::{Checker, converged};
+use crate::check::{Checker, all_alive, converged};
 use crate::net::{Latency, NetConfig, OneWayLoss, Partition};
 use crate::scenario::{Params, RunReport};
 use crate::sim::{Bootstrap, Sim, SimConfig, SimError, mix};
 
-/// Rounds the partition lasts in `partition-heal`.
+/// Rounds the partition lasts in `partition-heal`, unless `Params::partition_secs` says how
+/// many virtual seconds.
 pub const PARTITION_ROUNDS: u64 = 30;
 /// Rounds of faults in `churn`.
 pub const CHURN_ROUNDS: u64 = 60;
@@ -52,12 +54,13 @@ fn random_write(sim: &mut Sim, rng: &mut Pcg64, tag: &str) -> Result<(), SimErro
     Ok(())
 }
 
-/// Runs round by round with checks until converged; returns the rounds it took.
-fn settle(sim: &mut Sim, checker: &mut Checker, params: &Params, informed: &mut Vec<f64>) -> Option<u64> {
+/// Runs round by round with checks until converged (and, with `alive`, until everyone sees
+/// everyone alive); returns the rounds it took.
+fn settle(sim: &mut Sim, checker: &mut Checker, params: &Params, alive: bool, informed: &mut Vec<f64>) -> Option<u64> {
     for round in 1..=params.max_rounds {
         sim.run_rounds(1);
         checker.check(sim, &sim.model);
-        let ok = converged(sim, &sim.model).is_ok();
+        let ok = converged(sim, &sim.model).is_ok() && (!alive || all_alive(sim).is_ok());
         informed.push(agreeing_fraction(sim));
         if ok {
             return Some(round);
@@ -91,12 +94,26 @@ fn agreeing_fraction(sim: &Sim) -> f64 {
     agreeing as f64 / live.len() as f64
 }
 
-fn finish(sim: &Sim, mut checker: Checker, rounds: Option<u64>, informed: Vec<f64>, params: &Params) -> RunReport {
+fn finish(
+    sim: &Sim,
+    mut checker: Checker,
+    rounds: Option<u64>,
+    alive: bool,
+    informed: Vec<f64>,
+    params: &Params,
+) -> RunReport {
     // Rumor mongering alone promises no convergence (Demers et al.: it leaves a residue); for
     // it, not converging is measured as residue, not reported as a broken invariant.
     if rounds.is_none()
         && params.strategy != Strategy::Rumor
         && let Err(v) = converged(sim, &sim.model)
+    {
+        checker.violations.push(v);
+    }
+    // Liveness does not depend on the data strategy: members must be alive again whatever it is.
+    if rounds.is_none()
+        && alive
+        && let Err(v) = all_alive(sim)
     {
         checker.violations.push(v);
     }
@@ -120,7 +137,7 @@ fn finish(sim: &Sim, mut checker: Checker, rounds: Option<u64>, informed: Vec<f6
 }
 
 /// Scenario `partition-heal`: the cluster is cut in two random halves for
-/// [`PARTITION_ROUNDS`] rounds while both sides write; then it heals.
+/// [`PARTITION_ROUNDS`] rounds (or `partition_secs`) while both sides write; then it heals.
 pub fn partition_heal(params: &Params, seed: u64) -> Result<RunReport, SimError> {
     let net = NetConfig { latency: params.latency, loss: params.loss, ..NetConfig::default() };
     let mut sim = formed(params, seed, net)?;
@@ -134,10 +151,12 @@ pub fn partition_heal(params: &Params, seed: u64) -> Result<RunReport, SimError>
     sim.run_rounds(5);
     checker.check(&sim, &sim.model);
     let interval = sim.interval_us();
+    let cut_rounds =
+        params.partition_secs.map_or(PARTITION_ROUNDS, |secs| (secs * 1e6 / interval as f64).ceil().max(1.0) as u64);
     let group_of: Vec<u16> = (0..n).map(|_| rng.random_range(0..2u16)).collect();
-    let (start_at, heal_at) = (sim.now(), sim.now() + PARTITION_ROUNDS * interval);
+    let (start_at, heal_at) = (sim.now(), sim.now() + cut_rounds * interval);
     sim.net.partitions.push(Partition { group_of, start_at, heal_at });
-    for round in 0..PARTITION_ROUNDS {
+    for round in 0..cut_rounds {
         for _ in 0..2 {
             random_write(&mut sim, &mut rng, &format!("p{round}"))?;
         }
@@ -145,8 +164,8 @@ pub fn partition_heal(params: &Params, seed: u64) -> Result<RunReport, SimError>
         checker.check(&sim, &sim.model);
     }
     let mut informed = vec![agreeing_fraction(&sim)];
-    let rounds = settle(&mut sim, &mut checker, params, &mut informed);
-    Ok(finish(&sim, checker, rounds, informed, params))
+    let rounds = settle(&mut sim, &mut checker, params, true, &mut informed);
+    Ok(finish(&sim, checker, rounds, true, informed, params))
 }
 
 /// Scenario `churn`: for [`CHURN_ROUNDS`] rounds, writes and deletes, crashes, restarts with a
@@ -234,6 +253,6 @@ pub fn churn(params: &Params, seed: u64) -> Result<RunReport, SimError> {
     sim.run_rounds(1);
     checker.check(&sim, &sim.model);
     let mut informed = vec![agreeing_fraction(&sim)];
-    let rounds = settle(&mut sim, &mut checker, params, &mut informed);
-    Ok(finish(&sim, checker, rounds, informed, params))
+    let rounds = settle(&mut sim, &mut checker, params, false, &mut informed);
+    Ok(finish(&sim, checker, rounds, false, informed, params))
 }

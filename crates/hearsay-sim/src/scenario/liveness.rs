@@ -10,7 +10,9 @@
 //!   and deaths or suspicions declared about any other node (false ones).
 //! * `false-positives`: nothing crashes; the run lasts `max_rounds` rounds (36,000 rounds of
 //!   100 ms is one virtual hour) over the configured loss. With `--pause-secs S`, one random
-//!   node is paused for `S` seconds every 1,800 rounds (3 minutes at 100 ms). Measured: deaths
+//!   node is paused for `S` seconds every `--pause-every-secs` virtual seconds (default 180:
+//!   1,800 rounds at 100 ms, 180 rounds at 1 s), the first one pause period after the start.
+//!   Measured: deaths
 //!   and suspicions declared about live nodes, with the node-hours observed, so the report can
 //!   give rates per node-hour.
 
@@ -26,8 +28,6 @@ use crate::sim::{Bootstrap, Sim, SimConfig, SimError, mix, slot_name};
 
 /// Rounds a formed cluster runs before anything is measured.
 const SETTLE_ROUNDS: u64 = 30;
-/// Rounds between two pauses in `false-positives`.
-const PAUSE_EVERY_ROUNDS: u64 = 1_800;
 
 fn formed(params: &Params, seed: u64) -> Result<Sim, SimError> {
     let config = SimConfig {
@@ -97,9 +97,12 @@ pub fn false_positives(params: &Params, seed: u64) -> Result<RunReport, SimError
     let n = params.nodes;
     let start = sim.now();
     let mut rng = rand_pcg::Pcg64::seed_from_u64(mix(seed ^ 0x9a05e));
+    // Whole rounds between pauses, so the run still lasts exactly `max_rounds` rounds.
+    let interval = sim.interval_us();
+    let pause_every = (params.pause_every_secs * 1e6 / interval as f64).round().max(1.0) as u64;
     let mut done = 0;
     while done < params.max_rounds {
-        let step = PAUSE_EVERY_ROUNDS.min(params.max_rounds - done);
+        let step = pause_every.min(params.max_rounds - done);
         if params.pause_secs > 0.0 && done > 0 {
             let slot = rng.random_range(0..n);
             sim.pause(slot, Duration::from_secs_f64(params.pause_secs))?;

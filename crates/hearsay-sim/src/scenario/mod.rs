@@ -117,8 +117,18 @@ pub struct Params {
     /// Gossip and probe interval in milliseconds, if not `Config::local()`'s 100 ms; the
     /// probe timeout floor and the detector scale with it.
     pub interval_ms: Option<u64>,
-    /// `false-positives`: pause one random node this long every 1,800 rounds (0: no pauses).
+    /// `false-positives`: pause one random node this long every `pause_every_secs` (0: no
+    /// pauses).
     pub pause_secs: f64,
+    /// `false-positives`: virtual seconds between two pauses (180: 1,800 rounds of 100 ms).
+    pub pause_every_secs: f64,
+    /// `partition-heal`: virtual seconds the cut lasts, if not [`faults::PARTITION_ROUNDS`]
+    /// rounds.
+    pub partition_secs: Option<f64>,
+    /// `probe.suspicion_mult`, if not `Config::local()`'s.
+    pub suspicion_mult: Option<u32>,
+    /// `probe.suspicion_max_mult`, if not `Config::local()`'s.
+    pub suspicion_max_mult: Option<u32>,
 }
 
 impl Default for Params {
@@ -140,6 +150,10 @@ impl Default for Params {
             textbook: false,
             interval_ms: None,
             pause_secs: 0.0,
+            pause_every_secs: 180.0,
+            partition_secs: None,
+            suspicion_mult: None,
+            suspicion_max_mult: None,
         }
     }
 }
@@ -167,6 +181,12 @@ impl Params {
             config.detector.acceptable_pause = interval * 2;
             config.detector.suspicion_timeout = interval * 100;
         }
+        if let Some(mult) = self.suspicion_mult {
+            config.probe.suspicion_mult = mult;
+        }
+        if let Some(mult) = self.suspicion_max_mult {
+            config.probe.suspicion_max_mult = mult;
+        }
         if let Some(mtu) = self.mtu {
             config.mtu = mtu;
         }
@@ -187,7 +207,16 @@ impl Params {
             flags.push_str(&format!(" --interval-ms {ms}"));
         }
         if self.pause_secs > 0.0 {
-            flags.push_str(&format!(" --pause-secs {}", self.pause_secs));
+            flags.push_str(&format!(" --pause-secs {} --pause-every-secs {}", self.pause_secs, self.pause_every_secs));
+        }
+        if let Some(secs) = self.partition_secs {
+            flags.push_str(&format!(" --partition-secs {secs}"));
+        }
+        if let Some(mult) = self.suspicion_mult {
+            flags.push_str(&format!(" --suspicion-mult {mult}"));
+        }
+        if let Some(mult) = self.suspicion_max_mult {
+            flags.push_str(&format!(" --suspicion-max-mult {mult}"));
         }
         flags
     }
