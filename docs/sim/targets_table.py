@@ -21,7 +21,8 @@ def rows(exchange, n):
         rounds = [run["rounds_to_all"] for run in r["run_reports"] if run["rounds_to_all"] is not None]
         return (r["runs"], rounds, r["t_avg"]["mean"], r["messages_per_node"]["mean"],
                 r["bytes_per_node"]["mean"], r["theory"]["rounds_to_all"])
-    reports = [json.load(open(p)) for p in sorted(glob.glob(f"docs/sim/scale/{exchange}-{n}-seed*.json"))]
+    paths = [p for p in sorted(glob.glob(f"docs/sim/scale/{exchange}-{n}-seed*.json")) if re.search(r"seed\d+\.json$", p)]
+    reports = [json.load(open(p)) for p in paths]
     if not reports:
         return None
     rounds = [r["rounds_to_all"]["mean"] for r in reports if r["rounds_to_all"]["mean"] is not None]
