@@ -28,9 +28,7 @@ impl Node {
         let mut updates = self.piggyback(self.datagram_budget() / 4);
         if full_sync {
             // Across a healed partition, tell a member we think dead what we think: it refutes.
-            if let Some(m) =
-                self.members.iter().map(|(_, m)| m).find(|m| m.id.addr == to && m.status == MemberStatus::Dead)
-            {
+            if let Some(m) = self.members.at_addr(to).filter(|m| m.status == MemberStatus::Dead) {
                 updates.push(self.update_about(m, &self.members.me().id.name));
             }
         }
@@ -50,7 +48,7 @@ impl Node {
             // requester that has one lists it, and the responder counts that as feedback
             // whatever the owner's digest slice.
             let mut digest = self.recent_digest(digest_budget.saturating_sub(self.members.average_name_len() + 32));
-            let peer = self.members.iter().map(|(_, m)| m).find(|m| m.id.addr == to);
+            let peer = self.members.at_addr(to);
             if let Some(m) = peer.filter(|m| !digest.entries.iter().any(|e| *e.name == *m.id.name)) {
                 digest.entries.insert(0, crate::digest::entry_of(m));
             }

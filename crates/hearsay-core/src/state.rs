@@ -425,6 +425,11 @@ impl Members {
         Some(buckets.iter().fold(0, |acc, c| acc ^ c))
     }
 
+    /// The member whose gossip address is `addr`, if any (a scan: for occasional use).
+    pub(crate) fn at_addr(&self, addr: std::net::SocketAddr) -> Option<&Member> {
+        self.iter().map(|(_, m)| m).find(|m| m.id.addr == addr)
+    }
+
     /// Members in index order (deterministic).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (MemberIdx, &Member)> {
         self.slots.iter().enumerate().filter_map(|(i, m)| m.as_ref().map(|m| (i as MemberIdx, m)))
