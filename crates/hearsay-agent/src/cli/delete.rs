@@ -1,0 +1,27 @@
+//! `hearsay delete KEY`: delete a key of the agent's own node.
+
+use std::process::ExitCode;
+
+use super::client::{self, ClientOpts, print_json};
+
+/// `hearsay delete KEY`.
+#[derive(clap::Args, Debug)]
+pub struct DeleteArgs {
+    /// The key (owned by the agent's node).
+    key: String,
+    #[command(flatten)]
+    opts: ClientOpts,
+}
+
+/// Runs `hearsay delete`.
+pub fn run(args: DeleteArgs) -> ExitCode {
+    client::run(&args.opts, async |client| {
+        let written = client.delete(&args.key).await?;
+        if args.opts.json {
+            print_json(&written)
+        } else {
+            println!("{}: deleted `{}` at version {}", written.node, written.key, written.version);
+            Ok(())
+        }
+    })
+}
