@@ -23,7 +23,7 @@ const LEAVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the agent could not run; decides the exit code.
 #[derive(Debug)]
-pub enum AgentError {
+pub(crate) enum AgentError {
     /// Bad configuration or an unusable store: exit code 2.
     Setup(anyhow::Error),
     /// Anything else (sockets, a crashed node): exit code 1.
@@ -35,7 +35,7 @@ fn unix_ms() -> u64 {
 }
 
 /// Opens the store and reads what the node starts from. Errors here are setup errors.
-pub fn prepare(settings: &AgentSettings) -> anyhow::Result<(Arc<Store>, u64, Persisted)> {
+pub(crate) fn prepare(settings: &AgentSettings) -> anyhow::Result<(Arc<Store>, u64, Persisted)> {
     let store = Store::open(&settings.data_dir)?;
     let generation = store.begin_generation(unix_ms()).with_context(|| format!("store {}", store.path().display()))?;
     let persisted = store.load().with_context(|| format!("store {}", store.path().display()))?;
@@ -43,7 +43,7 @@ pub fn prepare(settings: &AgentSettings) -> anyhow::Result<(Arc<Store>, u64, Per
 }
 
 /// Runs the agent until it leaves. Returns once it has stopped.
-pub async fn run(settings: AgentSettings) -> Result<(), AgentError> {
+pub(crate) async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     let (store, generation, persisted) = prepare(&settings).map_err(AgentError::Setup)?;
     for seed in &settings.unresolved_seeds {
         tracing::warn!(seed = %seed, "seed does not resolve; skipped");

@@ -14,16 +14,16 @@ use hearsay_core::{Config, ConfigError, ExchangeMode, Key, Keyring, Strategy};
 use serde::Deserialize;
 
 /// Default gossip address (UDP and TCP).
-pub const DEFAULT_BIND: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7946);
+pub(crate) const DEFAULT_BIND: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7946);
 /// Default HTTP API address: loopback only, so the API is not exposed unless asked for.
-pub const DEFAULT_HTTP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7947);
+pub(crate) const DEFAULT_HTTP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7947);
 /// Longest node name in bytes.
 const MAX_NAME_BYTES: usize = 128;
 
 /// Every agent setting. All optional: a flag overrides the file, the file overrides the default.
 #[derive(Debug, Default, Clone, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
-pub struct AgentOptions {
+pub(crate) struct AgentOptions {
     /// Stable, cluster-unique node name [default: the host name].
     #[arg(long)]
     pub name: Option<String>,
@@ -109,7 +109,7 @@ pub struct AgentOptions {
 
 impl AgentOptions {
     /// `self` with every unset field taken from `file`.
-    pub fn or(self, file: AgentOptions) -> AgentOptions {
+    pub(crate) fn or(self, file: AgentOptions) -> AgentOptions {
         AgentOptions {
             name: self.name.or(file.name),
             bind: self.bind.or(file.bind),
@@ -143,7 +143,7 @@ impl AgentOptions {
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// Human-readable lines.
     Text,
     /// One JSON object per line.
@@ -152,7 +152,7 @@ pub enum LogFormat {
 
 /// Everything the agent runs with, validated.
 #[derive(Debug, Clone)]
-pub struct AgentSettings {
+pub(crate) struct AgentSettings {
     /// Node name.
     pub name: String,
     /// Gossip listen address.
@@ -184,7 +184,7 @@ pub struct AgentSettings {
 
 /// A configuration the agent cannot run with.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ConfigProblem {
+pub(crate) enum ConfigProblem {
     /// The file could not be read or parsed.
     File {
         /// The file.
@@ -217,19 +217,19 @@ fn field(field: &str, reason: impl Into<String>) -> ConfigProblem {
 }
 
 /// Reads and parses a TOML config file.
-pub fn read_file(path: &Path) -> Result<AgentOptions, ConfigProblem> {
+pub(crate) fn read_file(path: &Path) -> Result<AgentOptions, ConfigProblem> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigProblem::File { path: path.to_path_buf(), reason: format!("cannot read it: {e}") })?;
     parse_file(path, &text)
 }
 
 /// Parses the text of a TOML config file.
-pub fn parse_file(path: &Path, text: &str) -> Result<AgentOptions, ConfigProblem> {
+pub(crate) fn parse_file(path: &Path, text: &str) -> Result<AgentOptions, ConfigProblem> {
     toml::from_str(text).map_err(|e| ConfigProblem::File { path: path.to_path_buf(), reason: e.to_string() })
 }
 
 /// Parses a socket address given as `ip:port`.
-pub fn parse_addr(name: &str, text: &str) -> Result<SocketAddr, ConfigProblem> {
+pub(crate) fn parse_addr(name: &str, text: &str) -> Result<SocketAddr, ConfigProblem> {
     text.trim().parse().map_err(|_| field(name, format!("`{text}` is not an address of the form ip:port")))
 }
 
@@ -284,7 +284,7 @@ fn resolve_seed(text: &str) -> Result<Option<SocketAddr>, ConfigProblem> {
 
 /// Parses a keyring file: one key (64 hex digits) per line, the first is the primary; blank
 /// lines and lines starting with `#` are ignored.
-pub fn parse_keyring(text: &str) -> Result<Keyring, ConfigProblem> {
+pub(crate) fn parse_keyring(text: &str) -> Result<Keyring, ConfigProblem> {
     let mut keys = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -300,7 +300,7 @@ pub fn parse_keyring(text: &str) -> Result<Keyring, ConfigProblem> {
 }
 
 /// The text of a keyring file for `ring`, the primary first.
-pub fn format_keyring(ring: &Keyring) -> String {
+pub(crate) fn format_keyring(ring: &Keyring) -> String {
     let mut out = String::from(
         "# hearsay cluster keys, the primary first. The agent rewrites this file when the\n\
          # cluster's keyring changes (hearsay keys install/use/remove).\n",
@@ -313,7 +313,7 @@ pub fn format_keyring(ring: &Keyring) -> String {
 }
 
 /// Replaces the keyring file atomically (write a sibling, then rename), readable by its owner only.
-pub fn write_keyring(path: &Path, ring: &Keyring) -> std::io::Result<()> {
+pub(crate) fn write_keyring(path: &Path, ring: &Keyring) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     {
         let mut options = std::fs::OpenOptions::new();
@@ -338,7 +338,7 @@ const MIN_TOKEN_BYTES: usize = 16;
 
 /// Parses the text of an HTTP token file: the token is the file's text without surrounding
 /// whitespace, printable ASCII (it travels in a header), at least [`MIN_TOKEN_BYTES`] long.
-pub fn parse_token(text: &str) -> Result<String, ConfigProblem> {
+pub(crate) fn parse_token(text: &str) -> Result<String, ConfigProblem> {
     let token = text.trim();
     if token.len() < MIN_TOKEN_BYTES {
         return Err(field(
@@ -359,7 +359,7 @@ fn read_token(path: &Path) -> Result<String, ConfigProblem> {
 }
 
 /// The protocol preset named `preset`.
-pub fn preset(name: &str) -> Result<Config, ConfigProblem> {
+pub(crate) fn preset(name: &str) -> Result<Config, ConfigProblem> {
     match name {
         "lan" => Ok(Config::lan()),
         "wan" => Ok(Config::wan()),
@@ -401,7 +401,7 @@ fn agent_field_name(core_field: &str) -> &str {
 }
 
 /// Applies the defaults and checks everything.
-pub fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProblem> {
+pub(crate) fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProblem> {
     let name = options.name.unwrap_or_else(default_name);
     check_name(&name)?;
     let bind = match &options.bind {

@@ -1,5 +1,9 @@
 //! `hearsay`: the agent daemon, its CLI client, the local demo, the simulator and benchmarks.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![warn(unreachable_pub)]
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 

@@ -16,7 +16,7 @@ use crate::config::DEFAULT_HTTP;
 
 /// Options every client subcommand takes.
 #[derive(clap::Args, Debug, Clone)]
-pub struct ClientOpts {
+pub(crate) struct ClientOpts {
     /// The agent's HTTP address [env: HEARSAY_HTTP] [default: 127.0.0.1:7947].
     #[arg(long)]
     pub http: Option<String>,
@@ -30,7 +30,7 @@ pub struct ClientOpts {
 
 /// `hearsay leave` and `hearsay info`: nothing but the common options.
 #[derive(clap::Args, Debug)]
-pub struct PlainArgs {
+pub(crate) struct PlainArgs {
     #[command(flatten)]
     pub(super) opts: ClientOpts,
 }

@@ -6,7 +6,7 @@ use super::client::{self, ClientOpts, print_json};
 
 /// `hearsay delete KEY`.
 #[derive(clap::Args, Debug)]
-pub struct DeleteArgs {
+pub(crate) struct DeleteArgs {
     /// The key (owned by the agent's node).
     key: String,
     #[command(flatten)]
@@ -14,7 +14,7 @@ pub struct DeleteArgs {
 }
 
 /// Runs `hearsay delete`.
-pub fn run(args: DeleteArgs) -> ExitCode {
+pub(crate) fn run(args: DeleteArgs) -> ExitCode {
     client::run(&args.opts, async |client| {
         let written = client.delete(&args.key).await?;
         if args.opts.json {

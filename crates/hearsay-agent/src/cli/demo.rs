@@ -17,7 +17,7 @@ use crate::http;
 
 /// Arguments of `hearsay demo`.
 #[derive(clap::Args, Debug)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Number of nodes.
     #[arg(long, default_value_t = 5)]
     pub nodes: usize,
@@ -42,7 +42,7 @@ struct DemoNode {
 }
 
 /// Runs the demo.
-pub fn run(args: DemoArgs) -> ExitCode {
+pub(crate) fn run(args: DemoArgs) -> ExitCode {
     if args.nodes < 2 {
         eprintln!("hearsay demo: --nodes must be at least 2");
         return ExitCode::from(2);

@@ -8,7 +8,7 @@ use crate::client::ClientError;
 
 /// `hearsay get NODE KEY`.
 #[derive(clap::Args, Debug)]
-pub struct GetArgs {
+pub(crate) struct GetArgs {
     /// Owner of the key.
     node: String,
     /// The key.
@@ -18,7 +18,7 @@ pub struct GetArgs {
 }
 
 /// Runs `hearsay get`.
-pub fn run(args: GetArgs) -> ExitCode {
+pub(crate) fn run(args: GetArgs) -> ExitCode {
     client::run(&args.opts, async |client| {
         let entry = client.get(&args.node, &args.key).await?;
         if args.opts.json {

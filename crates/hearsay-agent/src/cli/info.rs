@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use super::client::{self, PlainArgs, print_json};
 
 /// Runs `hearsay info`.
-pub fn run(args: PlainArgs) -> ExitCode {
+pub(crate) fn run(args: PlainArgs) -> ExitCode {
     client::run(&args.opts, async |client| {
         let info = client.info().await?;
         if args.opts.json {

@@ -13,7 +13,7 @@ use crate::client::ClientError;
 
 /// What `hearsay keys` does.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeysAction {
+pub(crate) enum KeysAction {
     /// Show the key fingerprints.
     List,
     /// Install a key on every node (accepted for opening packets).
@@ -29,7 +29,7 @@ pub enum KeysAction {
 /// The key never has to appear on the command line, where every local user sees it in `ps`
 /// and the shell keeps it in its history: it is read from a file or from standard input.
 #[derive(clap::Args, Debug)]
-pub struct KeysArgs {
+pub(crate) struct KeysArgs {
     /// list, install, use or remove.
     #[arg(value_enum, default_value = "list")]
     action: KeysAction,
@@ -114,7 +114,7 @@ fn read_key(source: KeySource) -> Result<Key, ClientError> {
 }
 
 /// Runs `hearsay keys`.
-pub fn run(args: KeysArgs) -> ExitCode {
+pub(crate) fn run(args: KeysArgs) -> ExitCode {
     client::run(&args.opts, async |client| {
         let ring = match args.key_source()? {
             None => client.keyring().await?,

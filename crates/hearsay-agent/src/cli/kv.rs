@@ -7,7 +7,7 @@ use crate::api::EntryJson;
 
 /// `hearsay kv`.
 #[derive(clap::Args, Debug)]
-pub struct KvArgs {
+pub(crate) struct KvArgs {
     /// Only this node's keys.
     #[arg(long)]
     node: Option<String>,
@@ -19,7 +19,7 @@ pub struct KvArgs {
 }
 
 /// Runs `hearsay kv`.
-pub fn run(args: KvArgs) -> ExitCode {
+pub(crate) fn run(args: KvArgs) -> ExitCode {
     client::run(&args.opts, async |client| {
         let entries = client.kv(args.node.as_deref(), args.prefix.as_deref()).await?;
         if args.opts.json {

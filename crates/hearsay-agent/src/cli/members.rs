@@ -7,13 +7,13 @@ use crate::api::MemberJson;
 
 /// `hearsay members`.
 #[derive(clap::Args, Debug)]
-pub struct MembersArgs {
+pub(crate) struct MembersArgs {
     #[command(flatten)]
     opts: ClientOpts,
 }
 
 /// Runs `hearsay members`.
-pub fn run(args: MembersArgs) -> ExitCode {
+pub(crate) fn run(args: MembersArgs) -> ExitCode {
     let json = args.opts.json;
     client::run(&args.opts, async |client| {
         let members = client.members().await?;

@@ -7,7 +7,7 @@ use crate::client::ClientError;
 
 /// `hearsay set KEY VALUE`.
 #[derive(clap::Args, Debug)]
-pub struct SetArgs {
+pub(crate) struct SetArgs {
     /// The key (owned by the agent's node).
     key: String,
     /// The value; `-` reads it from standard input.
@@ -20,7 +20,7 @@ pub struct SetArgs {
 }
 
 /// Runs `hearsay set`.
-pub fn run(args: SetArgs) -> ExitCode {
+pub(crate) fn run(args: SetArgs) -> ExitCode {
     let SetArgs { key, value, ttl, opts } = args;
     client::run(&opts, async |client| {
         let value = if value == "-" {

@@ -10,7 +10,7 @@ use crate::client::ClientError;
 
 /// `hearsay watch`.
 #[derive(clap::Args, Debug)]
-pub struct WatchArgs {
+pub(crate) struct WatchArgs {
     /// Only key changes for keys starting with this (membership events always show).
     #[arg(long)]
     prefix: Option<String>,
@@ -19,7 +19,7 @@ pub struct WatchArgs {
 }
 
 /// Runs `hearsay watch`.
-pub fn run(args: WatchArgs) -> ExitCode {
+pub(crate) fn run(args: WatchArgs) -> ExitCode {
     let json = args.opts.json;
     client::run(&args.opts, async |client| {
         client

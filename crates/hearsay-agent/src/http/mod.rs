@@ -23,20 +23,20 @@ use crate::api::{ErrorJson, HealthJson, InfoJson};
 use crate::store::Store;
 
 mod auth;
-pub use auth::unprotected_exposure;
+pub(crate) use auth::unprotected_exposure;
 mod dashboard;
 mod events;
 mod keyring;
 mod kv;
 mod members;
-pub mod metrics;
+pub(crate) mod metrics;
 
 /// Room for the request line and headers on top of the largest value.
 const BODY_MARGIN: usize = 4096;
 
 /// What every handler can reach.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     inner: Arc<Inner>,
 }
 
@@ -55,13 +55,13 @@ struct Inner {
 
 impl AppState {
     /// State for one node's API. `store` is `None` for nodes without persistence (the demo).
-    pub fn new(cluster: Cluster, store: Option<Arc<Store>>, config: Config, left: watch::Sender<bool>) -> Self {
+    pub(crate) fn new(cluster: Cluster, store: Option<Arc<Store>>, config: Config, left: watch::Sender<bool>) -> Self {
         let started = std::time::Instant::now();
         AppState { inner: Arc::new(Inner { cluster, store, http: None, config, started, left, token: None }) }
     }
 
     /// Records the API's own address (shown by `/v1/info`).
-    pub fn with_http_addr(mut self, addr: SocketAddr) -> Self {
+    pub(crate) fn with_http_addr(mut self, addr: SocketAddr) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.http = Some(addr);
         }
@@ -69,7 +69,7 @@ impl AppState {
     }
 
     /// Requires `Authorization: Bearer <token>` on every request but `GET /v1/health`.
-    pub fn with_token(mut self, token: Option<String>) -> Self {
+    pub(crate) fn with_token(mut self, token: Option<String>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.token = token;
         }
@@ -83,14 +83,14 @@ impl AppState {
 
 /// An API error: a status and a one-sentence message.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
 }
 
 impl ApiError {
     /// An error with `status`.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError { status, message: message.into() }
     }
 
@@ -140,7 +140,7 @@ impl From<hearsay::Error> for ApiError {
 }
 
 /// The router of one node's API.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let body_limit = state.inner.config.limits.max_value_bytes + BODY_MARGIN;
     Router::new()
         .route("/", get(dashboard::page))
@@ -163,7 +163,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -172,7 +172,7 @@ pub async fn serve(
 }
 
 /// Binds the HTTP listener, with a message naming the address on failure.
-pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+pub(crate) async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen for HTTP on {addr}: {e}"))
 }
 
