@@ -122,7 +122,8 @@ pub(crate) async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     let (stop_http_tx, stop_http_rx) = watch::channel(false);
     let state = http::AppState::new(cluster.clone(), Some(store.clone()), settings.core.clone(), left_tx)
         .with_http_addr(http_addr)
-        .with_token(settings.http_token.clone());
+        .with_token(settings.http_token.clone())
+        .with_allowed_hosts(http::AllowedHosts::new(settings.http_allowed_hosts.clone()));
     let mut stop_rx = stop_http_rx.clone();
     let server = tokio::spawn(http::serve(listener, http::router(state), async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;

@@ -82,6 +82,8 @@ impl Client {
             format!("http://{trimmed}")
         };
         let mut headers = reqwest::header::HeaderMap::new();
+        // The agent refuses state changes without it (a cross-site page cannot send it).
+        headers.insert(crate::http::MARKER_HEADER, reqwest::header::HeaderValue::from_static("1"));
         if let Some(token) = token {
             let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
                 .map_err(|_| ClientError::Other("the HTTP token must be printable ASCII without spaces".into()))?;
@@ -146,23 +148,23 @@ impl Client {
         self.json(self.http.get(self.url("/v1/kv")).query(&query)).await
     }
 
-    /// `GET /v1/kv/{node}/{key}`.
+    /// `GET /v1/kv?node=N&key=K` (the query form carries any name and key, `..` included).
     pub(crate) async fn get(&self, node: &str, key: &str) -> Result<EntryJson, ClientError> {
-        self.json(self.http.get(self.url(&format!("/v1/kv/{}/{}", encode_segment(node), encode_path(key))))).await
+        self.json(self.http.get(self.url("/v1/kv")).query(&[("node", node), ("key", key)])).await
     }
 
-    /// `PUT /v1/kv/{key}`.
+    /// `PUT /v1/kv?key=K`.
     pub(crate) async fn set(&self, key: &str, value: Vec<u8>, ttl_secs: Option<u64>) -> Result<WriteJson, ClientError> {
-        let mut request = self.http.put(self.url(&format!("/v1/kv/{}", encode_path(key)))).body(value);
+        let mut request = self.http.put(self.url("/v1/kv")).query(&[("key", key)]).body(value);
         if let Some(ttl) = ttl_secs {
             request = request.query(&[("ttl", ttl)]);
         }
         self.json(request).await
     }
 
-    /// `DELETE /v1/kv/{key}`.
+    /// `DELETE /v1/kv?key=K`.
     pub(crate) async fn delete(&self, key: &str) -> Result<WriteJson, ClientError> {
-        self.json(self.http.delete(self.url(&format!("/v1/kv/{}", encode_path(key))))).await
+        self.json(self.http.delete(self.url("/v1/kv")).query(&[("key", key)])).await
     }
 
     /// `POST /v1/leave`.
@@ -214,24 +216,6 @@ impl Client {
     }
 }
 
-/// Percent-encodes one path segment (everything but unreserved characters).
-pub(crate) fn encode_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-/// Percent-encodes a key for the path, keeping `/` so keys with slashes read naturally.
-pub(crate) fn encode_path(text: &str) -> String {
-    text.split('/').map(encode_segment).collect::<Vec<_>>().join("/")
-}
-
 /// Splits a server-sent event stream into the `data` of each event.
 #[derive(Default)]
 pub(crate) struct SseParser {
@@ -271,11 +255,5 @@ mod tests {
         assert!(p.push(b":keep-alive\n\nevent: key_changed\nda").is_empty());
         assert_eq!(p.push(b"ta: {\"a\":1}\n\ndata: x\n"), vec!["{\"a\":1}".to_string()]);
         assert_eq!(p.push(b"\n"), vec!["x".to_string()]);
-    }
-
-    #[test]
-    fn paths_are_encoded() {
-        assert_eq!(encode_path("a/b c?"), "a/b%20c%3F");
-        assert_eq!(encode_segment("x/y"), "x%2Fy");
     }
 }

@@ -95,6 +95,11 @@ pub(crate) struct AgentOptions {
     /// `Authorization: Bearer <token>`.
     #[arg(long)]
     pub http_token_file: Option<PathBuf>,
+    /// Host names the HTTP API answers to besides IP addresses and `localhost` (comma
+    /// separated), e.g. a DNS name of the agent; requests naming any other host are refused,
+    /// which stops DNS rebinding.
+    #[arg(long, alias = "http-allowed-host", value_delimiter = ',')]
+    pub http_allowed_hosts: Option<Vec<String>>,
     /// File of cluster keys (64 hex digits each, one per line, the first is the primary):
     /// every packet is encrypted and authenticated. Create keys with `hearsay keygen`.
     #[arg(long)]
@@ -134,6 +139,7 @@ impl AgentOptions {
             max_members: self.max_members.or(file.max_members),
             max_stream_bytes: self.max_stream_bytes.or(file.max_stream_bytes),
             http_token_file: self.http_token_file.or(file.http_token_file),
+            http_allowed_hosts: self.http_allowed_hosts.or(file.http_allowed_hosts),
             keyring_file: self.keyring_file.or(file.keyring_file),
             log_format: self.log_format.or(file.log_format),
             log_level: self.log_level.or(file.log_level),
@@ -176,6 +182,8 @@ pub(crate) struct AgentSettings {
     pub keyring_file: Option<PathBuf>,
     /// Bearer token the HTTP API requires (all but `GET /v1/health`), if any.
     pub http_token: Option<String>,
+    /// Host names the HTTP API answers to besides IP addresses and `localhost`.
+    pub http_allowed_hosts: Vec<String>,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -488,6 +496,16 @@ pub(crate) fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProb
     };
     let keyring = options.keyring_file.as_deref().map(read_keyring).transpose()?;
     let http_token = options.http_token_file.as_deref().map(read_token).transpose()?;
+    let http_allowed_hosts = options.http_allowed_hosts.unwrap_or_default();
+    for host in &http_allowed_hosts {
+        let name = host.trim();
+        if name.is_empty() || name.contains(['/', ':', ' ']) || !name.is_ascii() {
+            return Err(field(
+                "http_allowed_hosts",
+                format!("`{}` is not a host name (no scheme, port or path)", host.escape_debug()),
+            ));
+        }
+    }
     let log_level = options.log_level.unwrap_or_else(|| "info".to_string());
     if let Err(e) = log_level.parse::<tracing_subscriber::EnvFilter>() {
         return Err(field("log_level", format!("`{log_level}` is not a valid filter: {e}")));
@@ -504,6 +522,7 @@ pub(crate) fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProb
         keyring,
         keyring_file: options.keyring_file,
         http_token,
+        http_allowed_hosts,
         log_format,
         log_level,
     })

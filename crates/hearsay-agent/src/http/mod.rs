@@ -26,10 +26,14 @@ mod auth;
 pub(crate) use auth::unprotected_exposure;
 mod dashboard;
 mod events;
+mod guard;
+pub(crate) use guard::{AllowedHosts, MARKER_HEADER};
 mod keyring;
 mod kv;
 mod members;
 pub(crate) mod metrics;
+#[cfg(test)]
+mod tests;
 
 /// Room for the request line and headers on top of the largest value.
 const BODY_MARGIN: usize = 4096;
@@ -51,13 +55,26 @@ struct Inner {
     left: watch::Sender<bool>,
     /// Bearer token every request but `GET /v1/health` must carry, if set.
     token: Option<String>,
+    /// Host names, besides IP addresses and `localhost`, the API answers to.
+    allowed_hosts: AllowedHosts,
 }
 
 impl AppState {
     /// State for one node's API. `store` is `None` for nodes without persistence (the demo).
     pub(crate) fn new(cluster: Cluster, store: Option<Arc<Store>>, config: Config, left: watch::Sender<bool>) -> Self {
         let started = std::time::Instant::now();
-        AppState { inner: Arc::new(Inner { cluster, store, http: None, config, started, left, token: None }) }
+        AppState {
+            inner: Arc::new(Inner {
+                cluster,
+                store,
+                http: None,
+                config,
+                started,
+                left,
+                token: None,
+                allowed_hosts: AllowedHosts::default(),
+            }),
+        }
     }
 
     /// Records the API's own address (shown by `/v1/info`).
@@ -72,6 +89,14 @@ impl AppState {
     pub(crate) fn with_token(mut self, token: Option<String>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.token = token;
+        }
+        self
+    }
+
+    /// Also answers to these host names (see `guard.rs`).
+    pub(crate) fn with_allowed_hosts(mut self, allowed: AllowedHosts) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.allowed_hosts = allowed;
         }
         self
     }
@@ -148,7 +173,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/info", get(info))
         .route("/v1/leave", post(leave))
         .route("/v1/members", get(members::list))
-        .route("/v1/kv", get(kv::list))
+        .route("/v1/kv", get(kv::list).put(kv::put_by_query).delete(kv::delete_by_query))
         .route("/v1/kv/", get(kv::list).put(empty_key).delete(empty_key))
         .route("/v1/kv/{*path}", get(kv::get).put(kv::put).delete(kv::delete))
         .route("/v1/events", get(events::stream))
@@ -159,6 +184,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::browser_guard))
         .with_state(state)
 }
 
