@@ -123,9 +123,10 @@ pub(crate) async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     let state = http::AppState::new(cluster.clone(), Some(store.clone()), settings.core.clone(), left_tx)
         .with_http_addr(http_addr)
         .with_token(settings.http_token.clone())
-        .with_allowed_hosts(http::AllowedHosts::new(settings.http_allowed_hosts.clone()));
+        .with_allowed_hosts(http::AllowedHosts::new(settings.http_allowed_hosts.clone()))
+        .with_limits(settings.http_limits);
     let mut stop_rx = stop_http_rx.clone();
-    let server = tokio::spawn(http::serve(listener, http::router(state), async move {
+    let server = tokio::spawn(http::serve(listener, state, async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
     }));
 

@@ -13,6 +13,8 @@ use std::time::Duration;
 use hearsay_core::{Config, ConfigError, ExchangeMode, Key, Keyring, Strategy};
 use serde::Deserialize;
 
+use crate::http::ServerLimits;
+
 /// Default gossip address (UDP and TCP).
 pub(crate) const DEFAULT_BIND: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7946);
 /// Default HTTP API address: loopback only, so the API is not exposed unless asked for.
@@ -100,6 +102,17 @@ pub(crate) struct AgentOptions {
     /// which stops DNS rebinding.
     #[arg(long, alias = "http-allowed-host", value_delimiter = ',')]
     pub http_allowed_hosts: Option<Vec<String>>,
+    /// Time for an HTTP request's head to arrive, in milliseconds; also how long an idle
+    /// keep-alive connection stays open [default: 10000].
+    #[arg(long)]
+    pub http_header_timeout_ms: Option<u64>,
+    /// Time from an HTTP request's head to its answer, the body included, in milliseconds
+    /// (408 after it) [default: 30000].
+    #[arg(long)]
+    pub http_request_timeout_ms: Option<u64>,
+    /// Most HTTP connections open at once; more are answered 503 [default: 256].
+    #[arg(long)]
+    pub http_max_connections: Option<usize>,
     /// File of cluster keys (64 hex digits each, one per line, the first is the primary):
     /// every packet is encrypted and authenticated. Create keys with `hearsay keygen`.
     #[arg(long)]
@@ -140,6 +153,9 @@ impl AgentOptions {
             max_stream_bytes: self.max_stream_bytes.or(file.max_stream_bytes),
             http_token_file: self.http_token_file.or(file.http_token_file),
             http_allowed_hosts: self.http_allowed_hosts.or(file.http_allowed_hosts),
+            http_header_timeout_ms: self.http_header_timeout_ms.or(file.http_header_timeout_ms),
+            http_request_timeout_ms: self.http_request_timeout_ms.or(file.http_request_timeout_ms),
+            http_max_connections: self.http_max_connections.or(file.http_max_connections),
             keyring_file: self.keyring_file.or(file.keyring_file),
             log_format: self.log_format.or(file.log_format),
             log_level: self.log_level.or(file.log_level),
@@ -184,6 +200,8 @@ pub(crate) struct AgentSettings {
     pub http_token: Option<String>,
     /// Host names the HTTP API answers to besides IP addresses and `localhost`.
     pub http_allowed_hosts: Vec<String>,
+    /// HTTP timeouts and connection cap.
+    pub http_limits: ServerLimits,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -506,6 +524,22 @@ pub(crate) fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProb
             ));
         }
     }
+    let mut http_limits = ServerLimits::default();
+    let positive_ms = |name: &str, ms: u64| {
+        if ms == 0 { Err(field(name, "must be above zero")) } else { Ok(Duration::from_millis(ms)) }
+    };
+    if let Some(ms) = options.http_header_timeout_ms {
+        http_limits.header_timeout = positive_ms("http_header_timeout_ms", ms)?;
+    }
+    if let Some(ms) = options.http_request_timeout_ms {
+        http_limits.request_timeout = positive_ms("http_request_timeout_ms", ms)?;
+    }
+    if let Some(n) = options.http_max_connections {
+        if n == 0 {
+            return Err(field("http_max_connections", "must be above zero"));
+        }
+        http_limits.max_connections = n;
+    }
     let log_level = options.log_level.unwrap_or_else(|| "info".to_string());
     if let Err(e) = log_level.parse::<tracing_subscriber::EnvFilter>() {
         return Err(field("log_level", format!("`{log_level}` is not a valid filter: {e}")));
@@ -523,6 +557,7 @@ pub(crate) fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProb
         keyring_file: options.keyring_file,
         http_token,
         http_allowed_hosts,
+        http_limits,
         log_format,
         log_level,
     })

@@ -93,7 +93,7 @@ async fn start_node(
     let (left_tx, _) = watch::channel(false);
     let (stop_http, mut stop_rx) = watch::channel(false);
     let state = http::AppState::new(cluster.clone(), None, config(), left_tx).with_http_addr(http);
-    tokio::spawn(http::serve(listener, http::router(state), async move {
+    tokio::spawn(http::serve(listener, state, async move {
         let _ = stop_rx.wait_for(|s| *s).await;
     }));
     let gossip = cluster.local_addr();

@@ -26,6 +26,9 @@ use super::{ApiError, AppState};
 use crate::api::{EntryJson, ValueJson, WriteJson};
 use crate::store::Store;
 
+/// Longest TTL: 10 years. Deadlines further out overflow clocks and are surely a mistake.
+pub(crate) const MAX_TTL_SECS: u64 = 10 * 365 * 24 * 60 * 60;
+
 #[derive(Debug, Deserialize)]
 pub(super) struct ListQuery {
     node: Option<String>,
@@ -215,6 +218,11 @@ async fn store(
     let ttl = match query.ttl.as_deref() {
         None => None,
         Some(text) => match text.parse::<u64>() {
+            Ok(secs) if secs > MAX_TTL_SECS => {
+                return Err(ApiError::bad_request(format!(
+                    "ttl {secs} is above the limit of {MAX_TTL_SECS} seconds (10 years); nothing was stored"
+                )));
+            }
             Ok(secs) if secs > 0 => Some(Duration::from_secs(secs)),
             _ => {
                 return Err(ApiError::bad_request(format!("ttl `{text}` is not a whole number of seconds above zero")));

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::Router;
@@ -32,6 +33,8 @@ mod keyring;
 mod kv;
 mod members;
 pub(crate) mod metrics;
+mod server;
+pub(crate) use server::{ServerCounters, ServerLimits, serve};
 #[cfg(test)]
 mod tests;
 
@@ -57,6 +60,10 @@ struct Inner {
     token: Option<String>,
     /// Host names, besides IP addresses and `localhost`, the API answers to.
     allowed_hosts: AllowedHosts,
+    /// Timeouts and the connection cap (see `server.rs`).
+    limits: ServerLimits,
+    /// What the server refused.
+    counters: Arc<ServerCounters>,
 }
 
 impl AppState {
@@ -73,6 +80,8 @@ impl AppState {
                 left,
                 token: None,
                 allowed_hosts: AllowedHosts::default(),
+                limits: ServerLimits::default(),
+                counters: Arc::default(),
             }),
         }
     }
@@ -97,6 +106,14 @@ impl AppState {
     pub(crate) fn with_allowed_hosts(mut self, allowed: AllowedHosts) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.allowed_hosts = allowed;
+        }
+        self
+    }
+
+    /// Serves with these timeouts and connection cap.
+    pub(crate) fn with_limits(mut self, limits: ServerLimits) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.limits = limits;
         }
         self
     }
@@ -183,18 +200,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), server::limit_time))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::browser_guard))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), server::limit_head))
         .with_state(state)
-}
-
-/// Serves `router` on `listener` until `shutdown` resolves.
-pub(crate) async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
 }
 
 /// Binds the HTTP listener, with a message naming the address on failure.
@@ -243,6 +253,10 @@ async fn info(State(state): State<AppState>) -> Result<Json<InfoJson>, ApiError>
     config.insert("max_keys_per_node".to_string(), c.limits.max_keys_per_node.to_string());
     config.insert("max_members".to_string(), c.limits.max_members.to_string());
     config.insert("max_stream_bytes".to_string(), c.limits.max_stream_bytes.to_string());
+    let limits = &state.inner.limits;
+    config.insert("http_header_timeout_ms".to_string(), limits.header_timeout.as_millis().to_string());
+    config.insert("http_request_timeout_ms".to_string(), limits.request_timeout.as_millis().to_string());
+    config.insert("http_max_connections".to_string(), limits.max_connections.to_string());
     config.insert("http_token".to_string(), if state.inner.token.is_some() { "required" } else { "none" }.to_string());
     let mut by_status = BTreeMap::new();
     for m in &members {
@@ -284,6 +298,7 @@ async fn leave(State(state): State<AppState>) -> Result<Json<serde_json::Value>,
 async fn metrics_handler(State(state): State<AppState>) -> Result<Response, ApiError> {
     let members = state.cluster().members().await?;
     let stats = state.cluster().stats().await?;
+    let counters = &state.inner.counters;
     let driver: Vec<metrics::DriverCounter> = vec![
         ("udp_datagrams_sent_total", "UDP datagrams sent.", stats.udp_datagrams_sent),
         ("udp_datagrams_received_total", "UDP datagrams received.", stats.udp_datagrams_received),
@@ -300,6 +315,21 @@ async fn metrics_handler(State(state): State<AppState>) -> Result<Response, ApiE
             stats.stream_connections_refused,
         ),
         ("events_lagged_total", "Events lost by subscribers that fell behind.", stats.events_lagged),
+        (
+            "http_connections_refused_total",
+            "HTTP connections answered 503 (http_max_connections reached).",
+            counters.connections_refused.load(Ordering::Relaxed),
+        ),
+        (
+            "http_requests_timed_out_total",
+            "HTTP requests answered 408 (http_request_timeout_ms).",
+            counters.requests_timed_out.load(Ordering::Relaxed),
+        ),
+        (
+            "http_requests_too_large_total",
+            "HTTP requests answered 414 or 431 (URI or head too large).",
+            counters.requests_too_large.load(Ordering::Relaxed),
+        ),
     ];
     let gauges: Vec<metrics::DriverGauge> = vec![
         ("write_rate", "Flow-control advice: local writes per gossip round the network carries.", stats.write_rate),

@@ -153,3 +153,17 @@ async fn the_dashboard_and_its_reads_need_no_marker() {
         assert_eq!(response.status(), StatusCode::OK, "{uri}");
     }
 }
+
+#[tokio::test]
+async fn a_ttl_beyond_ten_years_is_refused_with_a_json_error() {
+    let n = node("n1").await;
+    for ttl in ["18446744073709551615", "315360001"] {
+        let (status, body) = call(&n.router, "PUT", &format!("/v1/kv/k?ttl={ttl}"), &[MARK], b"v").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{ttl}: {body}");
+        assert!(body["error"].as_str().unwrap().contains("10 years"), "{body}");
+    }
+    let (status, _) = call(&n.router, "GET", "/v1/kv?node=n1&key=k", &[], b"").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing was stored");
+    let (status, body) = call(&n.router, "PUT", "/v1/kv/k?ttl=315360000", &[MARK], b"v").await;
+    assert_eq!(status, StatusCode::OK, "ten years is allowed: {body}");
+}

@@ -290,20 +290,41 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Writes `raw` (a whole request, as bytes) and reads until the agent closes the connection
-/// or `read_timeout` passes: the status (0 if none came) and the body, de-chunked.
-pub fn exchange(addr: SocketAddr, raw: &[u8], read_timeout: Duration) -> (u16, String) {
+/// What [`exchange`] saw.
+pub struct Exchange {
+    /// The status of the first answer, 0 if none came.
+    pub status: u16,
+    /// Its body, de-chunked.
+    pub body: String,
+    /// Whether the agent closed the connection before the read timeout.
+    pub closed: bool,
+}
+
+/// Writes `raw` (request bytes, maybe incomplete) and reads until the agent closes the
+/// connection or `read_timeout` passes.
+pub fn exchange(addr: SocketAddr, raw: &[u8], read_timeout: Duration) -> Exchange {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
     stream.set_read_timeout(Some(read_timeout)).unwrap();
     let _ = stream.write_all(raw);
     let mut data = Vec::new();
-    let _ = stream.read_to_end(&mut data);
-    let Some(split) = data.windows(4).position(|w| w == b"\r\n\r\n") else { return (0, String::new()) };
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            // A reset after the answer is a close too.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(_) => break false,
+        }
+    };
+    let Some(split) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Exchange { status: 0, body: String::new(), closed };
+    };
     let head = String::from_utf8_lossy(&data[..split]).into_owned();
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut body = data[split + 4..].to_vec();
     if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
         body = dechunk(&body);
     }
-    (status, String::from_utf8_lossy(&body).into_owned())
+    Exchange { status, body: String::from_utf8_lossy(&body).into_owned(), closed }
 }
