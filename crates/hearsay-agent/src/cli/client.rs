@@ -57,7 +57,8 @@ pub(super) fn run(opts: &ClientOpts, command: impl AsyncFnOnce(&Client) -> Resul
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("hearsay: {e}");
+            // Server messages quote names and keys.
+            eprintln!("hearsay: {}", printable(&e.to_string()));
             ExitCode::from(1)
         }
     }
@@ -114,6 +115,22 @@ pub(super) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// `text` safe to print on a terminal: control characters (ESC, newlines...), other characters
+/// that are not printable (bidi overrides...) and backslashes are escaped as in Rust strings
+/// (`\u{1b}`, `\n`, `\\`); everything else, quotes included, is kept. Names, keys and
+/// addresses come from any node of the cluster, and must not drive the operator's terminal.
+pub(super) fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '\'' || c == '"' {
+            out.push(c);
+        } else {
+            out.extend(c.escape_debug());
+        }
+    }
+    out
+}
+
 /// A value for a table cell: text as is (escaped, shortened), binary as `base64:...`.
 pub(super) fn display_value(entry_value: &crate::api::ValueJson) -> String {
     let text = match (&entry_value.value, &entry_value.value_base64) {
@@ -133,6 +150,16 @@ mod tests {
     fn tables_align_columns() {
         let text = table(&["A", "LONGER"], &[vec!["xxxx".into(), "1".into()], vec!["y".into(), "22".into()]]);
         assert_eq!(text, "A     LONGER\nxxxx  1\ny     22\n");
+    }
+
+    #[test]
+    fn printable_text_has_no_control_characters_left() {
+        assert_eq!(printable("plain/key-é \"q\" 'q'"), "plain/key-é \"q\" 'q'");
+        assert_eq!(printable("a\nb\rc\td"), "a\\nb\\rc\\td");
+        assert_eq!(printable("\u{1b}[31mred\u{7}"), "\\u{1b}[31mred\\u{7}");
+        assert_eq!(printable("back\\slash"), "back\\\\slash");
+        assert_eq!(printable("rtl\u{202e}txt"), "rtl\\u{202e}txt");
+        assert!(!printable("\u{9b}2J\u{0}").chars().any(char::is_control));
     }
 
     #[test]

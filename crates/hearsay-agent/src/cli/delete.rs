@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::client::{self, ClientOpts, print_json};
+use super::client::{self, ClientOpts, print_json, printable};
 
 /// `hearsay delete KEY`.
 #[derive(clap::Args, Debug)]
@@ -20,7 +20,12 @@ pub(crate) fn run(args: DeleteArgs) -> ExitCode {
         if args.opts.json {
             print_json(&written)
         } else {
-            println!("{}: deleted `{}` at version {}", written.node, written.key, written.version);
+            println!(
+                "{}: deleted `{}` at version {}",
+                printable(&written.node),
+                printable(&written.key),
+                written.version
+            );
             Ok(())
         }
     })

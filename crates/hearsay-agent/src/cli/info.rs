@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::client::{self, PlainArgs, print_json};
+use super::client::{self, PlainArgs, print_json, printable};
 
 /// Runs `hearsay info`.
 pub(crate) fn run(args: PlainArgs) -> ExitCode {
@@ -11,15 +11,15 @@ pub(crate) fn run(args: PlainArgs) -> ExitCode {
         if args.opts.json {
             return print_json(&info);
         }
-        println!("name:          {}", info.name);
+        println!("name:          {}", printable(&info.name));
         println!("generation:    {}", info.generation);
-        println!("gossip addr:   {}", info.addr);
-        println!("http addr:     {}", info.http.as_deref().unwrap_or("-"));
-        println!("store:         {}", info.store.as_deref().unwrap_or("none (not persisted)"));
+        println!("gossip addr:   {}", printable(&info.addr));
+        println!("http addr:     {}", printable(info.http.as_deref().unwrap_or("-")));
+        println!("store:         {}", printable(info.store.as_deref().unwrap_or("none (not persisted)")));
         println!("encryption:    {}", if info.encrypted { "on" } else { "off" });
         println!("version:       {}", info.version);
         println!("uptime:        {} s", info.uptime_secs);
-        let members: Vec<String> = info.members.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        let members: Vec<String> = info.members.iter().map(|(s, n)| format!("{n} {}", printable(s))).collect();
         println!("members:       {}", members.join(", "));
         println!("own keys:      {} (max_version {})", info.own_keys, info.max_version);
         println!("rounds:        {}", info.rounds);
@@ -28,7 +28,7 @@ pub(crate) fn run(args: PlainArgs) -> ExitCode {
         println!("dropped:       {}", info.dropped);
         println!("config:");
         for (k, v) in &info.config {
-            println!("  {k} = {v}");
+            println!("  {} = {}", printable(k), printable(v));
         }
         Ok(())
     })

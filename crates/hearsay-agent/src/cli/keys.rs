@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use hearsay_core::Key;
 
-use super::client::{self, ClientOpts, print_json};
+use super::client::{self, ClientOpts, print_json, printable};
 use crate::client::ClientError;
 
 /// What `hearsay keys` does.
@@ -137,7 +137,7 @@ pub(crate) fn run(args: KeysArgs) -> ExitCode {
         }
         for fingerprint in &ring.keys {
             let primary = ring.primary.as_deref() == Some(fingerprint.as_str());
-            println!("{fingerprint}{}", if primary { "  (primary)" } else { "" });
+            println!("{}{}", printable(fingerprint), if primary { "  (primary)" } else { "" });
         }
         Ok(())
     })

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::client::{self, PlainArgs, print_json};
+use super::client::{self, PlainArgs, print_json, printable};
 
 /// Runs `hearsay leave`.
 pub(crate) fn run(args: PlainArgs) -> ExitCode {
@@ -12,7 +12,7 @@ pub(crate) fn run(args: PlainArgs) -> ExitCode {
             print_json(&answer)
         } else {
             let node = answer.get("node").and_then(|n| n.as_str()).unwrap_or("the node");
-            println!("{node} left the cluster");
+            println!("{} left the cluster", printable(node));
             Ok(())
         }
     })

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::client::{self, ClientOpts, print_json, table};
+use super::client::{self, ClientOpts, print_json, printable, table};
 use crate::api::MemberJson;
 
 /// `hearsay members`.
@@ -31,19 +31,38 @@ fn members_table(members: &[MemberJson]) -> String {
         .iter()
         .map(|m| {
             vec![
-                if m.is_self { format!("{} *", m.name) } else { m.name.clone() },
-                m.status.clone(),
+                if m.is_self { format!("{} *", printable(&m.name)) } else { printable(&m.name) },
+                printable(&m.status),
                 match (m.is_self, m.phi) {
                     (true, _) => "-".to_string(),
                     (false, Some(phi)) => format!("{phi:.2}"),
                     (false, None) => "inf".to_string(),
                 },
                 m.generation.to_string(),
-                m.addr.clone(),
+                printable(&m.addr),
                 m.max_version.to_string(),
                 m.live_keys.to_string(),
             ]
         })
         .collect();
     table(&["NAME", "STATUS", "PHI", "GENERATION", "ADDR", "MAX_VERSION", "KEYS"], &rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_names_cannot_drive_the_terminal() {
+        let member: MemberJson = serde_json::from_value(serde_json::json!({
+            "name": "evil\u{1b}]0;owned\u{7}\nfake-row alive",
+            "generation": 1, "addr": "127.0.0.1:1\u{1b}[2J", "status": "alive", "phi": 0.5,
+            "max_version": 0, "heartbeat": 0, "live_keys": 0, "is_self": false
+        }))
+        .unwrap();
+        let text = members_table(&[member]);
+        assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");
+        assert_eq!(text.lines().count(), 2, "one header and one row: {text:?}");
+        assert!(text.contains("evil\\u{1b}]0;owned\\u{7}\\nfake-row"), "{text:?}");
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::client::{self, ClientOpts, print_json};
+use super::client::{self, ClientOpts, print_json, printable};
 use crate::client::ClientError;
 
 /// `hearsay set KEY VALUE`.
@@ -35,7 +35,7 @@ pub(crate) fn run(args: SetArgs) -> ExitCode {
         if opts.json {
             print_json(&written)
         } else {
-            println!("{}: set `{}` at version {}", written.node, written.key, written.version);
+            println!("{}: set `{}` at version {}", printable(&written.node), printable(&written.key), written.version);
             Ok(())
         }
     })
