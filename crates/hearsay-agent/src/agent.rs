@@ -87,6 +87,13 @@ pub(crate) async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     };
     let http_addr = listener.local_addr().map_err(|e| AgentError::Runtime(e.into()))?;
     tracing::info!(node = %cluster.id(), gossip = %cluster.local_addr(), http = %http_addr, "agent running");
+    if unencrypted_exposure(cluster.local_addr(), settings.keyring.is_some()) {
+        tracing::warn!(
+            gossip = %cluster.local_addr(),
+            "gossip is unencrypted and listens beyond loopback: anyone who reaches the port can join, read \
+             and write the cluster's state; set keyring_file (create a key with `hearsay keygen`)"
+        );
+    }
     if http::unprotected_exposure(http_addr, settings.http_token.is_some()) {
         tracing::warn!(
             http = %http_addr,
@@ -164,6 +171,11 @@ pub(crate) async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Whether gossip on `addr` is reachable from other machines with nothing sealing it.
+fn unencrypted_exposure(addr: std::net::SocketAddr, has_keyring: bool) -> bool {
+    !has_keyring && !addr.ip().is_loopback()
 }
 
 /// Resolves if the node task stops on its own (a fatal socket error).
@@ -282,4 +294,20 @@ fn persist_batch(store: &Store, me: &NodeId, batch: Vec<Event>) -> anyhow::Resul
     }
     let gone: Vec<&str> = gone.iter().map(String::as_str).collect();
     store.update_peers(&seen, &gone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unencrypted_gossip_beyond_loopback_is_flagged() {
+        let at = |s: &str| s.parse::<std::net::SocketAddr>().unwrap();
+        assert!(unencrypted_exposure(at("0.0.0.0:7946"), false));
+        assert!(unencrypted_exposure(at("10.0.0.5:7946"), false));
+        assert!(unencrypted_exposure(at("[::]:7946"), false));
+        assert!(!unencrypted_exposure(at("0.0.0.0:7946"), true));
+        assert!(!unencrypted_exposure(at("127.0.0.1:7946"), false));
+        assert!(!unencrypted_exposure(at("[::1]:7946"), false));
+    }
 }

@@ -148,3 +148,28 @@ fn connections_beyond_the_cap_are_answered_503() {
     assert!(!text.contains("hearsay_http_connections_refused_total 0"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_agent_beyond_loopback_without_keyring_or_token_warns_at_start() {
+    let dir = temp_dir("http-warn");
+    let log = dir.join("agent.log");
+    let mut child = std::process::Command::new(common::BIN)
+        .args(["agent", "--name", "w1", "--bind", "0.0.0.0:0", "--advertise", "127.0.0.1:9", "--http", "0.0.0.0:0"])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut text = String::new();
+    common::wait_until("the agent logs it is running", || {
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains("agent running")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(text.contains("gossip is unencrypted and listens beyond loopback"), "{text}");
+    assert!(text.contains("the HTTP API listens beyond loopback without a token"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
