@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use hearsay_core::wire::crypto::{SEAL_OVERHEAD, open as open_packet};
-use hearsay_core::wire::{Codec, HEADER_LEN, MAGIC, PROTOCOL_VERSION};
+use hearsay_core::wire::{Codec, DecodeError, HEADER_LEN, MAGIC, PROTOCOL_VERSION};
 use hearsay_core::{
     Config, Event, ExchangeMode, Instant, Key, Keyring, Node, NodeId, RumorFeedback, RumorStop, Strategy, TransmitKind,
     WriteError,
@@ -51,7 +51,12 @@ pub fn round_trip(data: &[u8]) {
     let codec = Codec { cluster_id: CLUSTER_ID, max_len: usize::MAX };
     let bytes = codec.encode(&message);
     assert_eq!(&bytes[..HEADER_LEN], &header(message.message_type() as u8), "header of {message:?}");
-    assert_eq!(codec.decode(&bytes), Ok(message));
+    // A message with a bad member name is refused at decoding, as a whole.
+    let expected = match message.check_names() {
+        Ok(()) => Ok(message),
+        Err(error) => Err(DecodeError::InvalidName { message_type: message.message_type(), error }),
+    };
+    assert_eq!(codec.decode(&bytes), expected);
 }
 
 fn key(byte: u8) -> Key {
