@@ -273,13 +273,16 @@ impl Node {
     }
 
     /// Adds a member known from elsewhere (persisted peers, a bootstrap list). No-op if the
-    /// name is known. It is contacted like any live member until the detector decides.
+    /// name is known, fails [`crate::check_name`] or the member limit is reached. It is contacted like any live member until the detector decides.
     ///
     /// A driver that runs many nodes in one process may pass the same `Arc<NodeId>` to all of
     /// them: the identity is then stored once, not once per node.
     pub fn add_member(&mut self, now: Instant, id: impl Into<Arc<NodeId>>) {
         let id = id.into();
-        if self.members.lookup(&id.name).is_some() || self.members.len() >= self.config.limits.max_members {
+        if self.members.lookup(&id.name).is_some()
+            || self.members.len() >= self.config.limits.max_members
+            || crate::id::check_name(&id.name).is_err()
+        {
             return;
         }
         let mut member = Member::new(id.clone());

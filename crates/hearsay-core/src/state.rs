@@ -32,7 +32,7 @@ pub(crate) const LEFT_KEY: &str = "__left";
 /// Bytes a stored entry is charged beyond its key and value: the map node's share, the
 /// reference counts and the version. An estimate on the high side, so the replica budget
 /// bounds real memory.
-pub(crate) const ENTRY_OVERHEAD: usize = 96;
+pub(crate) const ENTRY_OVERHEAD: usize = 160;
 /// Bytes a pending garbage collection is charged beyond its key.
 pub(crate) const GC_OVERHEAD: usize = 64;
 
