@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use hearsay_core::wire::crypto::{SEAL_OVERHEAD, open as open_packet};
-use hearsay_core::wire::{Codec, HEADER_LEN, MAGIC, PROTOCOL_VERSION};
+use hearsay_core::wire::crypto::{SEAL_OVERHEAD, open as open_packet, seal_for_testing};
+use hearsay_core::wire::{Block, Digest, Message, Push, WireEntry, WireNodeId};
+use hearsay_core::wire::{Codec, DecodeError, HEADER_LEN, MAGIC, PROTOCOL_VERSION};
 use hearsay_core::{
     Config, Event, ExchangeMode, Instant, Key, Keyring, Node, NodeId, RumorFeedback, RumorStop, Strategy, TransmitKind,
     WriteError,
@@ -51,7 +52,12 @@ pub fn round_trip(data: &[u8]) {
     let codec = Codec { cluster_id: CLUSTER_ID, max_len: usize::MAX };
     let bytes = codec.encode(&message);
     assert_eq!(&bytes[..HEADER_LEN], &header(message.message_type() as u8), "header of {message:?}");
-    assert_eq!(codec.decode(&bytes), Ok(message));
+    // A message with a bad member name is refused at decoding, as a whole.
+    let expected = match message.check_names() {
+        Ok(()) => Ok(message),
+        Err(error) => Err(DecodeError::InvalidName { message_type: message.message_type(), error }),
+    };
+    assert_eq!(codec.decode(&bytes), expected);
 }
 
 fn key(byte: u8) -> Key {
@@ -250,18 +256,33 @@ struct Harness {
     now: Instant,
     /// Own live keys as the local writes made them: key -> (value, version).
     own: BTreeMap<String, (Vec<u8>, u64)>,
+    /// Encryption is on: messages are sealed as a peer holding one of [`RING_KEYS`] would.
+    sealed: bool,
+    /// Nonce prefixes used so far, so no two sealed inputs share a nonce.
+    nonces: u64,
+}
+
+/// The keys a sealed harness seals with, installs, uses and gossips.
+pub const RING_KEYS: [u8; 3] = [0x11, 0x22, 0x33];
+
+/// A keyring holding every key of [`RING_KEYS`]: opens whatever a sealed harness's node sends.
+fn all_ring_keys() -> Keyring {
+    Keyring::with_keys(key(RING_KEYS[0]), RING_KEYS[1..].iter().map(|b| key(*b)))
 }
 
 impl Harness {
-    fn new(config: Config) -> Harness {
+    fn new(config: Config, sealed: bool) -> Harness {
         let now = Instant::from_millis(1_000);
         let Ok(mut node) = Node::new(config.clone(), NodeId::new(NAMES[0], 1, addr(0)), vec![addr(1)], 3, now) else {
             panic!("node_config gives a valid config");
         };
+        if sealed {
+            node.set_keyring(Some(Keyring::new(key(RING_KEYS[0]))));
+        }
         for (i, name) in NAMES.iter().enumerate().take(4).skip(1) {
             node.add_member(now, NodeId::new(*name, 1, addr(i)));
         }
-        let mut harness = Harness { node, config, now, own: BTreeMap::new() };
+        let mut harness = Harness { node, config, now, own: BTreeMap::new(), sealed, nonces: 0 };
         for (key, value) in [("a", &b"1"[..]), ("b", b"two"), ("c", b"")] {
             harness.write(key, Some(value));
         }
@@ -305,9 +326,21 @@ impl Harness {
                 self.deliver(kind == Kind::HeaderStream, from, &bytes);
             }
             Kind::MessageDatagram | Kind::MessageStream => {
-                let message = source.message();
+                let message =
+                    if self.sealed && source.u8().is_multiple_of(4) { keyring_push(source) } else { source.message() };
                 let codec = Codec { cluster_id: CLUSTER_ID, max_len: usize::MAX };
-                self.deliver(kind == Kind::MessageStream, from, &codec.encode(&message));
+                let mut packet = codec.encode(&message);
+                if self.sealed {
+                    // Sealed with one of the ring keys (the node may not hold it), or the
+                    // plaintext as it is (refused as unencrypted).
+                    let choice = source.u8();
+                    if let Some(k) = RING_KEYS.get(usize::from(choice % 4)) {
+                        self.nonces += 1;
+                        let ring = Keyring::new(key(*k));
+                        packet = seal_for_testing(&ring, &packet, self.nonces).unwrap_or(packet);
+                    }
+                }
+                self.deliver(kind == Kind::MessageStream, from, &packet);
             }
             Kind::Write => {
                 let op = source.u8();
@@ -317,7 +350,17 @@ impl Harness {
                         let value = source.value();
                         self.write(&key, Some(&value));
                     }
-                    10..=14 => self.write(&key, None),
+                    10..=13 => self.write(&key, None),
+                    14 if self.sealed => {
+                        // A local keyring change: install, use or remove one of the ring keys.
+                        let k = self::key(RING_KEYS[source.below(RING_KEYS.len())]);
+                        let _ = match source.u8() % 3 {
+                            0 => self.node.keyring_install(now, k),
+                            1 => self.node.keyring_use(now, &k),
+                            _ => self.node.keyring_remove(now, &k),
+                        };
+                    }
+                    14 => self.write(&key, None),
                     _ => self.node.leave(now),
                 }
                 self.drain(false);
@@ -360,7 +403,15 @@ impl Harness {
                 t.payload.len(),
                 codec.max_len
             );
-            match codec.decode(&t.payload) {
+            let plain = if self.sealed {
+                match open_packet(&all_ring_keys(), &t.payload, CLUSTER_ID) {
+                    Ok(plain) => plain,
+                    Err(e) => panic!("the node sent a {:?} no ring key opens: {e}", t.message_type),
+                }
+            } else {
+                t.payload.clone()
+            };
+            match codec.decode(&plain) {
                 Ok(message) => assert_eq!(message.message_type(), t.message_type),
                 Err(e) => panic!("the node sent a {:?} that does not decode: {e}", t.message_type),
             }
@@ -384,14 +435,64 @@ impl Harness {
         assert_eq!(held, self.own, "own map differs from the local writes");
         assert!(self.node.member_count() <= self.config.limits.max_members, "{} members", self.node.member_count());
         assert!(self.node.member(me).is_some_and(|m| m.is_self));
+        if self.sealed {
+            let Some(ring) = self.node.keyring() else { panic!("the node lost its keyring") };
+            assert!(!ring.keys().is_empty() && ring.keys().iter().all(|k| all_ring_keys().keys().contains(k)));
+        }
     }
 }
 
 /// A node fed a sequence of records (kind, clock advance, sender, payload) never panics and
 /// keeps its invariants; see [`Kind`] for the records and `Harness::check` for the invariants.
 pub fn node(data: &[u8], structured: bool) {
+    run_node(data, structured, false);
+}
+
+/// [`node`] with encryption on: structured messages arrive sealed with one of [`RING_KEYS`]
+/// (or not at all), some carrying a peer's published keyring with an epoch of the input's
+/// choosing, and local writes include keyring changes. Every packet the node sends must open
+/// with a ring key, and the node always holds a keyring of ring keys.
+pub fn node_sealed(data: &[u8]) {
+    run_node(data, true, true);
+}
+
+/// A push of member m1's `__keyring` entry: an epoch (often extreme) and ring keys.
+fn keyring_push(source: &mut Source<'_>) -> Message {
+    let epoch = match source.u8() % 4 {
+        0 => u64::MAX,
+        1 => u64::MAX - 1,
+        2 => u64::from(source.u8()),
+        _ => source.u64(),
+    };
+    let mut value = epoch.to_be_bytes().to_vec();
+    for _ in 0..1 + source.below(3) {
+        value.extend_from_slice(key(RING_KEYS[source.below(RING_KEYS.len())]).as_bytes());
+    }
+    if source.u8().is_multiple_of(8) {
+        value.truncate(source.below(value.len() + 1));
+    }
+    let version = 1 + u64::from(source.u8());
+    let entry = WireEntry { key: "__keyring".into(), version, value: Some(value) };
+    let block = Block {
+        owner: WireNodeId { name: NAMES[1].into(), generation: 1, addr: addr(1) },
+        heartbeat: 1,
+        from_version: 0,
+        to_version: version,
+        last_gc_version: 0,
+        entries: vec![entry],
+    };
+    Message::Push(Push {
+        exchange_id: 1,
+        want_ack: false,
+        digest: Digest::default(),
+        blocks: vec![block],
+        updates: vec![],
+    })
+}
+
+fn run_node(data: &[u8], structured: bool, sealed: bool) {
     let mut source = Source::new(data);
-    let mut harness = Harness::new(node_config(source.u8()));
+    let mut harness = Harness::new(node_config(source.u8()), sealed);
     harness.check();
     for _ in 0..MAX_RECORDS {
         if source.is_empty() {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 use hearsay_core::NodeId;
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
@@ -24,6 +24,11 @@ const GENERATION: &str = "generation";
 const MAX_VERSION: &str = "max_version";
 const SCHEMA: &str = "schema";
 const SCHEMA_VERSION: u64 = 1;
+
+/// Most peers remembered across a restart. Enough to rejoin any cluster (one live peer
+/// suffices); without a bound, any sender on the network could fill the file with members
+/// that are re-contacted at every start.
+pub(crate) const MAX_PEERS: u64 = 1024;
 
 /// File name of the database inside the data directory.
 pub(crate) const FILE_NAME: &str = "hearsay.redb";
@@ -175,11 +180,14 @@ impl Store {
                 keys.remove(key.as_str())?;
             }
             let peers = txn.open_table(PEERS)?;
-            for item in peers.iter()? {
+            for item in peers.iter()?.take(MAX_PEERS as usize) {
                 let (name, json) = item?;
                 let id: NodeId = serde_json::from_str(json.value())
                     .with_context(|| format!("the record of peer `{}` is corrupt", name.value()))?;
-                out.peers.push(id);
+                // Stores written before names were checked may hold names no node accepts.
+                if hearsay_core::check_name(&id.name).is_ok() {
+                    out.peers.push(id);
+                }
             }
         }
         txn.commit()?;
@@ -216,17 +224,21 @@ impl Store {
     }
 
     /// Remembers `seen` and forgets `gone` in one transaction (one fsync for a whole batch of
-    /// membership events, as when joining a large cluster).
+    /// membership events, as when joining a large cluster). New peers beyond [`MAX_PEERS`] are
+    /// not remembered; known ones are still updated.
     pub(crate) fn update_peers(&self, seen: &[NodeId], gone: &[&str]) -> anyhow::Result<()> {
         let txn = self.db.begin_write()?;
         {
             let mut peers = txn.open_table(PEERS)?;
-            for id in seen {
-                let json = serde_json::to_string(id)?;
-                peers.insert(&*id.name, json.as_str())?;
-            }
             for name in gone {
                 peers.remove(*name)?;
+            }
+            for id in seen {
+                if peers.len()? >= MAX_PEERS && peers.get(&*id.name)?.is_none() {
+                    continue;
+                }
+                let json = serde_json::to_string(id)?;
+                peers.insert(&*id.name, json.as_str())?;
             }
         }
         txn.commit()?;
@@ -293,6 +305,22 @@ mod tests {
         drop(store);
         let store = Store::open(&dir).unwrap();
         assert_eq!(store.load().unwrap().peers, vec![b2, c]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn remembered_peers_are_bounded_and_bad_names_are_not_loaded() {
+        let dir = temp_dir("peers-bounded");
+        let store = Store::open(&dir).unwrap();
+        let flood: Vec<NodeId> = (0..MAX_PEERS + 50)
+            .map(|i| NodeId::new(format!("flood-{i:05}"), 1, "127.0.0.1:1".parse().unwrap()))
+            .collect();
+        store.update_peers(&flood, &[]).unwrap();
+        let bad = NodeId::new("evil\u{1b}[2J", 1, "127.0.0.1:2".parse().unwrap());
+        store.update_peers(&[bad], &["flood-00000"]).unwrap();
+        let peers = store.load().unwrap().peers;
+        assert_eq!(peers.len() as u64, MAX_PEERS - 1, "the forgotten peer's room went to the bad name");
+        assert!(peers.iter().all(|p| p.name.starts_with("flood-")));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

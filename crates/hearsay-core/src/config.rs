@@ -129,8 +129,15 @@ pub struct Limits {
     pub max_key_bytes: usize,
     /// Largest value in bytes.
     pub max_value_bytes: usize,
-    /// Most live keys a node may own.
+    /// Most live keys a node may own; a replica of another owner holds no more either.
     pub max_keys_per_node: usize,
+    /// Most bytes of live keys and values a node may own; a replica of another owner holds
+    /// no more either.
+    pub max_bytes_per_node: usize,
+    /// Most bytes all replicas together may take (keys, values, tombstones, their bookkeeping
+    /// and pending garbage collection): what bounds a node's memory whatever peers send.
+    /// Local writes are bounded by the per-node limits only, so peers cannot block them.
+    pub max_replica_bytes: usize,
     /// Most members a node keeps track of.
     pub max_members: usize,
     /// Largest stream frame accepted or sent.
@@ -231,6 +238,8 @@ impl Config {
                 max_key_bytes: 256,
                 max_value_bytes: 64 * 1024,
                 max_keys_per_node: 4096,
+                max_bytes_per_node: 16 * 1024 * 1024,
+                max_replica_bytes: 256 * 1024 * 1024,
                 max_members: 65_536,
                 max_stream_bytes: 8 * 1024 * 1024,
                 max_pending_events: 16_384,
@@ -343,6 +352,12 @@ impl Config {
         if l.max_keys_per_node == 0 || l.max_members < 2 {
             return bad("limits", "max_keys_per_node must be >= 1 and max_members >= 2".into());
         }
+        if l.max_bytes_per_node < l.max_value_bytes {
+            return bad("limits.max_bytes_per_node", "must be at least limits.max_value_bytes".into());
+        }
+        if l.max_replica_bytes < l.max_bytes_per_node {
+            return bad("limits.max_replica_bytes", "must be at least limits.max_bytes_per_node".into());
+        }
         if l.max_pending_events == 0 || l.max_pending_transmits == 0 {
             return bad("limits", "queue bounds must be at least 1".into());
         }
@@ -398,5 +413,8 @@ mod tests {
         config.detector.phi_threshold = f64::NAN;
         assert_eq!(field_of(config), "detector.phi_threshold");
         assert_eq!(field_of(Config { dead_peer_probability: 2.0, ..Config::lan() }), "dead_peer_probability");
+        let mut config = Config::lan();
+        config.limits.max_replica_bytes = config.limits.max_bytes_per_node - 1;
+        assert_eq!(field_of(config), "limits.max_replica_bytes");
     }
 }

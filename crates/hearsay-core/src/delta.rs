@@ -20,8 +20,53 @@ use crate::Instant;
 use crate::digest::{PeerHas, depth};
 use crate::event::Event;
 use crate::node::Node;
-use crate::state::{LEFT_KEY, Member, MemberIdx, MemberStatus, SELF_IDX, VersionedValue};
+use crate::state::{GC_OVERHEAD, LEFT_KEY, Member, MemberIdx, MemberStatus, SELF_IDX, VersionedValue, entry_cost};
 use crate::wire::{Block, WireEntry, WireNodeId, size};
+
+/// How many of `block`'s entries, applied in order to `m`'s replica (emptied first for a
+/// `reset`), keep the owner within its key and byte limits and the node within its replica
+/// budget; and the limit that stopped the rest, if one did. Only growth is refused: an entry
+/// that shrinks or keeps what an over-limit replica holds is always taken. A tombstone is also
+/// charged for its pending collection.
+fn within_limits(
+    m: &Member,
+    reset: bool,
+    total: usize,
+    limits: &crate::Limits,
+    block: &Block,
+) -> (usize, Option<&'static str>) {
+    let (mut live, mut live_bytes, mut total) =
+        if reset { (0, 0, total - m.bytes()) } else { (m.live_keys(), m.live_bytes(), total) };
+    for (i, e) in block.entries.iter().enumerate() {
+        let held = if reset { None } else { m.keys().get(e.key.as_str()) };
+        if held.is_some_and(|h| h.version >= e.version) {
+            continue;
+        }
+        let key = e.key.len();
+        let (old_live, old_bytes, old_cost) = match held {
+            Some(h) if !h.tombstone => (1, key + h.value.len(), entry_cost(key, h.value.len())),
+            Some(h) => (0, 0, entry_cost(key, h.value.len())),
+            None => (0, 0, 0),
+        };
+        let (new_live, new_bytes, new_cost) = match &e.value {
+            Some(v) => (1, key + v.len(), entry_cost(key, v.len())),
+            None => (0, 0, entry_cost(key, 0) + key + GC_OVERHEAD),
+        };
+        live = live - old_live + new_live;
+        live_bytes = live_bytes - old_bytes + new_bytes;
+        total = total - old_cost + new_cost;
+        if new_live > old_live && live > limits.max_keys_per_node {
+            return (i, Some("owner_key_limit"));
+        }
+        if new_bytes > old_bytes && live_bytes > limits.max_bytes_per_node {
+            return (i, Some("owner_byte_limit"));
+        }
+        if new_cost > old_cost && total > limits.max_replica_bytes {
+            return (i, Some("replica_budget"));
+        }
+    }
+    (block.entries.len(), None)
+}
 
 /// Encoded size of a block.
 pub(crate) fn block_size(b: &Block) -> usize {
@@ -181,6 +226,12 @@ impl Node {
         Some((block, used, complete))
     }
 
+    /// What all replicas, this node's own keys included, and the pending garbage collections
+    /// are charged against `limits.max_replica_bytes` (an estimate of their memory).
+    pub fn replica_bytes(&self) -> usize {
+        self.members.bytes()
+    }
+
     /// Applies received blocks in order; one outcome per block.
     pub(crate) fn apply_blocks(&mut self, now: Instant, blocks: &[Block]) -> Vec<Applied> {
         blocks.iter().map(|b| self.apply_block(now, b)).collect()
@@ -188,6 +239,12 @@ impl Node {
 
     fn valid(&self, block: &Block) -> bool {
         let limits = &self.config.limits;
+        // An owner's map holds each key once, so a block built from it does too; a block that
+        // repeats a key would defeat the limit checks, which look at each key's held value.
+        let mut keys = std::collections::HashSet::with_capacity(block.entries.len());
+        if !block.entries.iter().all(|e| keys.insert(e.key.as_str())) {
+            return false;
+        }
         if block.owner.name.is_empty()
             || block.owner.name.len() > limits.max_key_bytes
             || block.from_version > block.to_version
@@ -208,7 +265,9 @@ impl Node {
             }
             prev = e.version;
         }
-        block.entries.len() <= limits.max_keys_per_node + 1
+        // The number of entries is not checked here: a legitimate block may carry tombstones
+        // besides the live keys, and `within_limits` bounds what is stored.
+        true
     }
 
     fn apply_block(&mut self, now: Instant, block: &Block) -> Applied {
@@ -252,7 +311,8 @@ impl Node {
         self.heartbeat(now, idx, block.heartbeat);
 
         let grace = self.config.tombstone_grace;
-        let Some(m) = self.members.get_mut(idx) else { return Applied::Ignored };
+        let total = self.members.bytes();
+        let Some(m) = self.members.get(idx) else { return Applied::Ignored };
         let before = m.max_version();
         if block.to_version <= before && before >= block.last_gc_version && !created {
             return Applied::Known;
@@ -271,25 +331,42 @@ impl Node {
             }
             return Applied::Ignored;
         }
+        let (fit, over) = within_limits(m, reset, total, &self.config.limits, block);
+        if let Some(reason) = over {
+            self.stats.count_drop(reason);
+        }
+        // A cut block still raises max_version truthfully: every version up to its last
+        // stored entry is stored or superseded. A reset block replaces the replica, so it is
+        // taken whole or not at all.
+        if fit < block.entries.len() && (fit == 0 || reset) {
+            if created {
+                self.advanced(idx, generation_of(&self.members, idx), 0, 0);
+                return Applied::New;
+            }
+            return Applied::Ignored;
+        }
+        let entries = &block.entries[..fit];
+        let to_version = if fit == block.entries.len() { block.to_version } else { entries[fit - 1].version };
         if reset {
-            m.clear_keys();
+            self.members.clear_keys(idx);
         }
         let mut changed: Vec<(Arc<str>, VersionedValue)> = Vec::new();
-        for e in &block.entries {
+        for e in entries {
             let value = VersionedValue {
                 value: Arc::from(e.value.as_deref().unwrap_or_default()),
                 version: e.version,
                 tombstone: e.value.is_none(),
             };
-            if m.store(&e.key, value.clone()) {
+            if self.members.store(idx, &e.key, value.clone()) {
                 changed.push((Arc::from(e.key.as_str()), value));
             }
         }
+        let Some(m) = self.members.get_mut(idx) else { return Applied::Ignored };
         let generation = m.id.generation;
         if block.last_gc_version > m.last_gc_version() {
             m.cold_mut().last_gc_version = block.last_gc_version;
         }
-        let after = m.max_version().max(block.to_version);
+        let after = m.max_version().max(to_version);
         let id = crate::NodeId::clone(&m.id);
         let newly_left =
             changed.iter().any(|(k, v)| &**k == LEFT_KEY && !v.tombstone) && m.status != MemberStatus::Left;
@@ -325,7 +402,7 @@ impl Node {
             // A new member is news too: its existence spreads as a rumor.
             self.advanced(idx, generation, before, after);
             Applied::New
-        } else if block.entries.is_empty() {
+        } else if entries.is_empty() {
             Applied::Known
         } else {
             Applied::New
@@ -353,3 +430,7 @@ impl Node {
 #[cfg(test)]
 #[path = "delta_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "delta_limits_tests.rs"]
+mod limits_tests;

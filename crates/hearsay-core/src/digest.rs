@@ -184,7 +184,7 @@ fn compare_explicit(node: &Node, digest: &Digest) -> Vec<(MemberIdx, Option<Peer
 /// How far behind the peer is for `member` (scuttle depth).
 pub(crate) fn depth(member: &Member, has: Option<PeerHas>) -> u64 {
     match has {
-        Some(h) if h.generation == member.id.generation => member.max_version() - h.max_version,
+        Some(h) if h.generation == member.id.generation => member.max_version().saturating_sub(h.max_version),
         _ => member.max_version().saturating_add(1),
     }
 }

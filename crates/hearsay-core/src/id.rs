@@ -35,6 +35,14 @@ impl NodeId {
         NodeId { hash: name_hash(&name), name, generation, addr }
     }
 
+    /// A node id whose name passes [`check_name`]: what a driver building its own identity
+    /// from configuration should call.
+    pub fn try_new(name: impl Into<Arc<str>>, generation: u64, addr: SocketAddr) -> Result<Self, NameError> {
+        let name = name.into();
+        check_name(&name)?;
+        Ok(NodeId::new(name, generation, addr))
+    }
+
     /// The portable hash of the name (digest slices, the name index).
     pub(crate) fn hash(&self) -> u64 {
         self.hash
@@ -98,6 +106,55 @@ impl fmt::Display for NodeId {
     }
 }
 
+/// Longest member name in bytes.
+pub const MAX_NAME_BYTES: usize = 256;
+
+/// Why a member name was refused. Nothing is created or changed when it is.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NameError {
+    /// The name is empty.
+    #[error("member name is empty")]
+    Empty,
+    /// The name is longer than [`MAX_NAME_BYTES`].
+    #[error("member name is {len} bytes, the limit is {MAX_NAME_BYTES}")]
+    TooLong {
+        /// Name length in bytes.
+        len: usize,
+    },
+    /// The name holds a character that would reach logs and terminals as something else
+    /// than itself.
+    #[error("member name contains {ch:?}, a control or invisible formatting character")]
+    BadChar {
+        /// The first refused character.
+        ch: char,
+    },
+}
+
+/// Whether `c` may not appear in a member name: control characters (ESC sequences and line
+/// breaks would reach operators' terminals and logs), and the invisible characters that make
+/// one name display as another (zero-width, bidirectional overrides, byte order mark).
+fn refused_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+}
+
+/// Checks a member name: not empty, at most [`MAX_NAME_BYTES`], no control or invisible
+/// formatting characters. Every name that enters a node, from configuration or the wire,
+/// passes this check.
+pub fn check_name(name: &str) -> Result<(), NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(NameError::TooLong { len: name.len() });
+    }
+    match name.chars().find(|c| refused_char(*c)) {
+        Some(ch) => Err(NameError::BadChar { ch }),
+        None => Ok(()),
+    }
+}
+
 /// A portable 64-bit FNV-1a hash: the same on every platform and every run, so that digest
 /// slices (owners whose name hash falls in a range) agree between nodes.
 pub(crate) fn name_hash(name: &str) -> u64 {
@@ -115,6 +172,29 @@ pub(crate) fn name_hash(name: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_with_control_or_invisible_characters_are_refused() {
+        let addr: SocketAddr = "10.0.0.1:7946".parse().unwrap();
+        assert!(NodeId::try_new("node-1.example/eu", 1, addr).is_ok());
+        assert!(NodeId::try_new("nœud-ü", 1, addr).is_ok());
+        assert_eq!(check_name(""), Err(NameError::Empty));
+        assert_eq!(check_name(&"n".repeat(MAX_NAME_BYTES + 1)), Err(NameError::TooLong { len: MAX_NAME_BYTES + 1 }));
+        for bad in [
+            "a\nb",
+            "\u{1b}[31mred",
+            "tab\t",
+            "nul\0",
+            "del\u{7f}",
+            "c1\u{9b}",
+            "rtl\u{202e}gnp",
+            "zw\u{200b}j",
+            "\u{feff}bom",
+        ] {
+            assert!(matches!(check_name(bad), Err(NameError::BadChar { .. })), "{bad:?}");
+            assert!(NodeId::try_new(bad, 1, addr).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn name_hash_is_stable_across_runs() {

@@ -54,6 +54,9 @@ pub enum KeyringError {
     /// The node cannot publish the change.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// The epoch in force is the largest there is, so no change can outrank it.
+    #[error("the keyring epoch is exhausted; restart the cluster's keyring with new nodes")]
+    EpochExhausted,
 }
 
 impl Node {
@@ -95,8 +98,9 @@ impl Node {
             return Err(WriteError::Left.into());
         }
         let mut ring = self.keyring.clone().ok_or(KeyringError::NotEncrypted)?;
+        // The epoch may come from gossip, so it may be anything.
+        let epoch = self.keyring_epoch.0.checked_add(1).ok_or(KeyringError::EpochExhausted)?;
         op(&mut ring)?;
-        let epoch = self.keyring_epoch.0 + 1;
         self.keyring_epoch = (epoch, self.members.me().id.name.clone());
         self.write_own(now, KEYRING_KEY, Some(&encode(epoch, &ring)));
         self.keyring = Some(ring);
@@ -155,5 +159,20 @@ mod tests {
         assert_eq!(decode(&encode(7, &ring)), Some((7, ring)));
         assert_eq!(decode(b"short"), None);
         assert_eq!(decode(&[0u8; 8 + 31]), None);
+    }
+
+    /// Found in review: the epoch adopted from gossip was incremented with `+ 1`, which
+    /// panicked at `u64::MAX` in checked builds and wrapped to 0 in release builds.
+    #[test]
+    fn a_gossiped_maximum_epoch_refuses_local_changes_instead_of_overflowing() {
+        let id = crate::NodeId::new("me", 1, "10.0.0.1:1".parse().unwrap());
+        let mut node = Node::new(crate::Config::lan(), id, vec![], 1, Instant::ZERO).unwrap();
+        let ring = Keyring::new(Key::from_bytes([1; 32]));
+        node.set_keyring(Some(ring.clone()));
+        node.keyring_published(&Arc::from("zz"), &encode(u64::MAX, &ring));
+        let result = node.keyring_install(Instant::ZERO, Key::from_bytes([2; 32]));
+        assert_eq!(result, Err(KeyringError::EpochExhausted));
+        assert_eq!(node.keyring(), Some(&ring), "a refused change leaves the keyring as it was");
+        assert!(node.members.me().keys().get(KEYRING_KEY).is_none(), "nothing was published");
     }
 }

@@ -87,7 +87,7 @@ pub use config::{
     Strategy,
 };
 pub use event::Event;
-pub use id::NodeId;
+pub use id::{MAX_NAME_BYTES, NameError, NodeId, check_name};
 pub use keys::KeyringError;
 pub use node::{InputError, MemberInfo, Node, WriteError};
 pub use state::{MemberStatus, RESERVED_PREFIX, VersionedValue};

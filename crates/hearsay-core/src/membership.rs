@@ -201,8 +201,11 @@ impl Node {
             None => {
                 if u.status != WireStatus::Alive
                     || self.forgotten.get(u.node.name.as_str()).is_some_and(|(g, _)| u.node.generation <= *g)
-                    || self.members.len() >= limits.max_members
                 {
+                    return;
+                }
+                if self.members.len() >= limits.max_members {
+                    self.stats.count_drop("member_limit");
                     return;
                 }
                 let id = crate::NodeId::new(u.node.name.as_str(), u.node.generation, u.node.addr);

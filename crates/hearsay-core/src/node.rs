@@ -46,6 +46,14 @@ pub enum WriteError {
         /// `limits.max_value_bytes`.
         limit: usize,
     },
+    /// The write would take the node's live keys and values past their byte limit.
+    #[error("node would own {len} bytes of keys and values, the limit is {limit}")]
+    TooManyBytes {
+        /// Bytes the node would own.
+        len: usize,
+        /// `limits.max_bytes_per_node`.
+        limit: usize,
+    },
     /// The node already owns the maximum number of keys.
     #[error("node already owns {limit} keys, the limit")]
     TooManyKeys {
@@ -185,6 +193,7 @@ impl Node {
         now: Instant,
     ) -> Result<Node, ConfigError> {
         config.validate()?;
+        crate::id::check_name(&id.name).map_err(|e| ConfigError::Invalid { field: "name", reason: e.to_string() })?;
         let codec = Codec { cluster_id: config.cluster_id, max_len: config.mtu };
         let stream_codec = Codec { cluster_id: config.cluster_id, max_len: config.limits.max_stream_bytes };
         let seeds = seeds.into_iter().filter(|s| *s != id.addr).collect();
@@ -246,30 +255,34 @@ impl Node {
         let mut skipped = 0;
         let limits = self.config.limits;
         self.members.raise_max_version(SELF_IDX, max_version);
-        let me = self.members.me_mut();
         for (key, value, version) in entries {
+            let me = self.members.me();
             if key.is_empty()
                 || key.len() > limits.max_key_bytes
                 || value.len() > limits.max_value_bytes
                 || version > max_version
                 || me.live_keys() >= limits.max_keys_per_node
+                || me.live_bytes() + key.len() + value.len() > limits.max_bytes_per_node
             {
                 skipped += 1;
                 continue;
             }
-            me.store(&key, VersionedValue { value: value.into(), version, tombstone: false });
+            self.members.store(SELF_IDX, &key, VersionedValue { value: value.into(), version, tombstone: false });
         }
         skipped
     }
 
     /// Adds a member known from elsewhere (persisted peers, a bootstrap list). No-op if the
-    /// name is known. It is contacted like any live member until the detector decides.
+    /// name is known, fails [`crate::check_name`] or the member limit is reached. It is contacted like any live member until the detector decides.
     ///
     /// A driver that runs many nodes in one process may pass the same `Arc<NodeId>` to all of
     /// them: the identity is then stored once, not once per node.
     pub fn add_member(&mut self, now: Instant, id: impl Into<Arc<NodeId>>) {
         let id = id.into();
-        if self.members.lookup(&id.name).is_some() || self.members.len() >= self.config.limits.max_members {
+        if self.members.lookup(&id.name).is_some()
+            || self.members.len() >= self.config.limits.max_members
+            || crate::id::check_name(&id.name).is_err()
+        {
             return;
         }
         let mut member = Member::new(id.clone());
@@ -403,6 +416,11 @@ impl Node {
             if !exists && me.live_keys() >= limits.max_keys_per_node {
                 return Err(WriteError::TooManyKeys { limit: limits.max_keys_per_node });
             }
+            let replaced = me.keys().get(key).filter(|v| !v.tombstone).map_or(0, |v| key.len() + v.value.len());
+            let len = me.live_bytes() - replaced + key.len() + value.len();
+            if len > limits.max_bytes_per_node {
+                return Err(WriteError::TooManyBytes { len, limit: limits.max_bytes_per_node });
+            }
         }
         Ok(())
     }
@@ -413,8 +431,8 @@ impl Node {
         let version = me.max_version().saturating_add(1);
         let stored =
             VersionedValue { value: Arc::from(value.unwrap_or_default()), version, tombstone: value.is_none() };
-        me.store(key, stored.clone());
         let (owner, generation) = (NodeId::clone(&me.id), me.id.generation);
+        self.members.store(SELF_IDX, key, stored.clone());
         self.members.raise_max_version(SELF_IDX, version);
         if stored.tombstone {
             self.members.schedule_gc(now + grace, SELF_IDX, Arc::from(key), version);

@@ -29,6 +29,18 @@ pub const RESERVED_PREFIX: &str = "__";
 /// The reserved key an owner writes when it leaves gracefully.
 pub(crate) const LEFT_KEY: &str = "__left";
 
+/// Bytes a stored entry is charged beyond its key and value: the map node's share, the
+/// reference counts and the version. An estimate on the high side, so the replica budget
+/// bounds real memory.
+pub(crate) const ENTRY_OVERHEAD: usize = 160;
+/// Bytes a pending garbage collection is charged beyond its key.
+pub(crate) const GC_OVERHEAD: usize = 64;
+
+/// What one stored entry is charged against the replica budget.
+pub(crate) fn entry_cost(key_len: usize, value_len: usize) -> usize {
+    key_len + value_len + ENTRY_OVERHEAD
+}
+
 /// A value with the version its owner gave it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VersionedValue {
@@ -98,6 +110,10 @@ pub(crate) struct Cold {
     pub(crate) keys: BTreeMap<Arc<str>, VersionedValue>,
     /// Live (non-tombstone) keys, for the per-node key limit.
     pub(crate) live_keys: usize,
+    /// Bytes of live keys and values, for the per-node byte limit.
+    pub(crate) live_bytes: usize,
+    /// What every stored entry, tombstones included, is charged ([`entry_cost`]).
+    pub(crate) bytes: usize,
     pub(crate) last_gc_version: u64,
 }
 
@@ -109,6 +125,8 @@ static NO_COLD: Cold = Cold {
     rtt: crate::probe::Rtt::ZERO,
     keys: BTreeMap::new(),
     live_keys: 0,
+    live_bytes: 0,
+    bytes: 0,
     last_gc_version: 0,
 };
 
@@ -165,6 +183,16 @@ impl Member {
         self.cold().live_keys
     }
 
+    /// Bytes of live keys and values held.
+    pub(crate) fn live_bytes(&self) -> usize {
+        self.cold().live_bytes
+    }
+
+    /// What the stored entries are charged against the replica budget.
+    pub(crate) fn bytes(&self) -> usize {
+        self.cold().bytes
+    }
+
     pub(crate) fn last_gc_version(&self) -> u64 {
         self.cold().last_gc_version
     }
@@ -182,11 +210,14 @@ impl Member {
         }
     }
 
-    /// Forgets every key (the replica is replaced from version 0).
-    pub(crate) fn clear_keys(&mut self) {
+    /// Forgets every key (the replica is replaced from version 0). Call through
+    /// [`Members::clear_keys`], which keeps the replica total.
+    fn clear_keys(&mut self) {
         if let Some(cold) = self.cold.as_mut() {
             cold.keys.clear();
             cold.live_keys = 0;
+            cold.live_bytes = 0;
+            cold.bytes = 0;
         }
     }
 
@@ -198,28 +229,50 @@ impl Member {
         x.wrapping_mul(0x1656_67b1_9e37_79f9)
     }
 
-    /// Stores `value` if it is newer than what is held; returns whether it was.
-    pub(crate) fn store(&mut self, key: &str, value: VersionedValue) -> bool {
+    /// Stores `value` if it is newer than what is held; returns whether it was. Call through
+    /// [`Members::store`], which keeps the replica total.
+    fn store(&mut self, key: &str, value: VersionedValue) -> bool {
         let cold = self.cold_mut();
+        let (live, cost) = (!value.tombstone, entry_cost(key.len(), value.value.len()));
         match cold.keys.get_mut(key) {
             Some(held) if held.version >= value.version => false,
             Some(held) => {
-                match (held.tombstone, value.tombstone) {
-                    (false, true) => cold.live_keys -= 1,
-                    (true, false) => cold.live_keys += 1,
-                    _ => {}
+                if !held.tombstone {
+                    cold.live_keys -= 1;
+                    cold.live_bytes -= key.len() + held.value.len();
                 }
+                cold.bytes -= entry_cost(key.len(), held.value.len());
                 *held = value;
+                if live {
+                    cold.live_keys += 1;
+                    cold.live_bytes += cost - ENTRY_OVERHEAD;
+                }
+                cold.bytes += cost;
                 true
             }
             None => {
-                if !value.tombstone {
+                if live {
                     cold.live_keys += 1;
+                    cold.live_bytes += cost - ENTRY_OVERHEAD;
                 }
+                cold.bytes += cost;
                 cold.keys.insert(Arc::from(key), value);
                 true
             }
         }
+    }
+
+    /// Removes a collected tombstone; returns what it was charged.
+    fn remove_tombstone(&mut self, key: &str, version: u64) -> Option<usize> {
+        let cold = self.cold.as_mut()?;
+        if !cold.keys.get(key).is_some_and(|v| v.tombstone && v.version == version) {
+            return None;
+        }
+        let held = cold.keys.remove(key)?;
+        let cost = entry_cost(key.len(), held.value.len());
+        cold.bytes -= cost;
+        cold.last_gc_version = cold.last_gc_version.max(version);
+        Some(cost)
     }
 
     /// Entries with versions in `(from, to]`, ascending by version.
@@ -238,6 +291,12 @@ struct PendingGc {
     generation: u64,
     key: Arc<str>,
     version: u64,
+}
+
+impl PendingGc {
+    fn cost(&self) -> usize {
+        self.key.len() + GC_OVERHEAD
+    }
 }
 
 /// Top bits of the name hash that pick a checksum bucket: the finest slicing whose checksums
@@ -264,6 +323,9 @@ pub(crate) struct Members {
     /// change of membership, generation or `max_version`.
     checksums: [u64; 1 << CHECKSUM_BITS],
     gc_queue: VecDeque<PendingGc>,
+    /// What all replicas and the pending collections are charged: the figure
+    /// `limits.max_replica_bytes` bounds.
+    bytes: usize,
 }
 
 /// The name index's hash of a member hash.
@@ -291,6 +353,7 @@ impl Members {
             count: 0,
             checksums: [0; 1 << CHECKSUM_BITS],
             gc_queue: VecDeque::new(),
+            bytes: 0,
         };
         members.insert(me);
         members
@@ -311,6 +374,31 @@ impl Members {
 
     pub(crate) fn len(&self) -> usize {
         self.count
+    }
+
+    /// What all replicas (the local node's keys included) and pending collections are
+    /// charged against `limits.max_replica_bytes`.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Stores `value` under `key` in member `idx`'s replica if it is newer; returns whether
+    /// it was.
+    pub(crate) fn store(&mut self, idx: MemberIdx, key: &str, value: VersionedValue) -> bool {
+        let Some(m) = self.get_mut(idx) else { return false };
+        let before = m.bytes();
+        let stored = m.store(key, value);
+        let after = m.bytes();
+        self.bytes = self.bytes - before + after;
+        stored
+    }
+
+    /// Forgets every key of member `idx` (its replica is replaced from version 0).
+    pub(crate) fn clear_keys(&mut self, idx: MemberIdx) {
+        let Some(m) = self.get_mut(idx) else { return };
+        let before = m.bytes();
+        m.clear_keys();
+        self.bytes -= before;
     }
 
     /// Number of slots (an upper bound on indices; some may be free).
@@ -353,6 +441,7 @@ impl Members {
 
     pub(crate) fn insert(&mut self, member: Member) -> MemberIdx {
         self.name_bytes += member.id.name.len();
+        self.bytes += member.bytes();
         let hash = member.hash();
         self.checksums[checksum_bucket(hash)] ^= member.fingerprint();
         let idx = match self.free.pop() {
@@ -383,6 +472,7 @@ impl Members {
         let member = self.slots.get_mut(idx as usize)?.take()?;
         self.checksums[checksum_bucket(hash)] ^= member.fingerprint();
         self.name_bytes -= member.id.name.len();
+        self.bytes -= member.bytes();
         self.free.push(idx);
         self.by_hash_dirty = true;
         self.count -= 1;
@@ -399,6 +489,7 @@ impl Members {
         }
         let bucket = checksum_bucket(m.hash());
         self.checksums[bucket] ^= m.fingerprint() ^ fresh.fingerprint();
+        self.bytes -= m.bytes();
         *m = fresh;
     }
 
@@ -464,7 +555,9 @@ impl Members {
     /// Remembers a tombstone for collection after `grace`.
     pub(crate) fn schedule_gc(&mut self, at: Instant, member: MemberIdx, key: Arc<str>, version: u64) {
         let generation = self.get(member).map_or(0, |m| m.id.generation);
-        self.gc_queue.push_back(PendingGc { at, member, generation, key, version });
+        let pending = PendingGc { at, member, generation, key, version };
+        self.bytes += pending.cost();
+        self.gc_queue.push_back(pending);
     }
 
     /// Drops tombstones whose grace ended before `now`; raises `last_gc_version`.
@@ -472,18 +565,27 @@ impl Members {
         let mut collected = 0;
         while self.gc_queue.front().is_some_and(|p| p.at <= now) {
             let Some(p) = self.gc_queue.pop_front() else { break };
+            self.bytes -= p.cost();
             let Some(member) = self.slots.get_mut(p.member as usize).and_then(Option::as_mut) else { continue };
             if member.id.generation != p.generation {
                 continue;
             }
-            if member.keys().get(&p.key).is_some_and(|v| v.tombstone && v.version == p.version) {
-                let cold = member.cold_mut();
-                cold.keys.remove(&p.key);
-                cold.last_gc_version = cold.last_gc_version.max(p.version);
+            if let Some(cost) = member.remove_tombstone(&p.key, p.version) {
+                self.bytes -= cost;
                 collected += 1;
             }
         }
         collected
+    }
+}
+
+#[cfg(test)]
+impl Members {
+    /// The replica total recomputed from scratch, to check the kept one.
+    pub(crate) fn recount_bytes(&self) -> usize {
+        let keys: usize =
+            self.iter().flat_map(|(_, m)| m.keys().iter()).map(|(k, v)| entry_cost(k.len(), v.value.len())).sum();
+        keys + self.gc_queue.iter().map(PendingGc::cost).sum::<usize>()
     }
 }
 
@@ -588,8 +690,7 @@ mod tests {
     #[test]
     fn tombstones_are_collected_after_grace_and_raise_last_gc_version() {
         let mut members = Members::new(Member::new(id("me")), 7);
-        let me = members.me_mut();
-        me.store("k", VersionedValue { value: Arc::from(&[][..]), version: 4, tombstone: true });
+        members.store(SELF_IDX, "k", VersionedValue { value: Arc::from(&[][..]), version: 4, tombstone: true });
         members.schedule_gc(Instant::from_millis(10), SELF_IDX, Arc::from("k"), 4);
         assert_eq!(members.collect_garbage(Instant::from_millis(9)), 0);
         assert_eq!(members.collect_garbage(Instant::from_millis(10)), 1);

@@ -51,7 +51,7 @@ pub struct Stats {
 
 /// Every reason under which [`Stats::dropped`] counts, so exporters can publish all series from
 /// zero.
-pub const DROP_REASONS: [&str; 21] = [
+pub const DROP_REASONS: [&str; 25] = [
     // Packets that do not decode or open.
     "truncated",
     "oversized",
@@ -64,6 +64,7 @@ pub const DROP_REASONS: [&str; 21] = [
     "unencrypted",
     "decrypt",
     "wrong_transport",
+    "invalid_name",
     // Contents refused after decoding.
     "invalid_update",
     "invalid_block",
@@ -71,6 +72,9 @@ pub const DROP_REASONS: [&str; 21] = [
     "misdirected_ping",
     // Bounds and queues.
     "member_limit",
+    "owner_key_limit",
+    "owner_byte_limit",
+    "replica_budget",
     "event_queue_full",
     "transmit_queue_full",
     "relay_queue_full",

@@ -23,11 +23,12 @@ fn body(target: &str) -> fn(&[u8]) {
         "open" => bodies::open,
         "node" => |data| bodies::node(data, false),
         "node_structured" => |data| bodies::node(data, true),
+        "node_sealed" => bodies::node_sealed,
         other => panic!("no body for target {other}"),
     }
 }
 
-const TARGETS: [&str; 4] = ["decode", "open", "node", "node_structured"];
+const TARGETS: [&str; 5] = ["decode", "open", "node", "node_structured", "node_sealed"];
 
 /// Files of `dir`, sorted; none if the directory is absent.
 fn files(dir: &Path) -> Vec<PathBuf> {
@@ -86,6 +87,40 @@ proptest! {
     fn node_survives_structured_input(data in node_input(true)) {
         bodies::node(&data, true);
     }
+
+    #[test]
+    fn encrypted_node_survives_sealed_input_and_keyring_gossip(data in node_input(true)) {
+        bodies::node_sealed(&data);
+    }
+}
+
+/// Sealed messages of the input's choosing reach the node's handlers: a keyring published by
+/// a peer with the largest epoch is adopted, and a local change after it is refused instead of
+/// overflowing the epoch.
+#[test]
+fn a_sealed_keyring_push_with_the_largest_epoch_is_adopted_and_local_changes_refused() {
+    use hearsay_core::wire::crypto::seal_for_testing;
+    use hearsay_core::wire::{Block, Codec, Digest, Message, Push, WireEntry, WireNodeId};
+    use hearsay_core::{Config, Instant, Key, Keyring, KeyringError, Node, NodeId};
+    let addr = fuzz::source::addr;
+    let config = Config { cluster_id: bodies::CLUSTER_ID, ..Config::local() };
+    let mut node = Node::new(config, NodeId::new("me", 1, addr(0)), vec![], 1, Instant::ZERO).unwrap();
+    let ring = Keyring::new(Key::from_bytes([1; 32]));
+    node.set_keyring(Some(ring.clone()));
+    let mut value = u64::MAX.to_be_bytes().to_vec();
+    value.extend_from_slice(&[1; 32]);
+    value.extend_from_slice(&[2; 32]);
+    let entry = WireEntry { key: "__keyring".into(), version: 1, value: Some(value) };
+    let owner = WireNodeId { name: "m1".into(), generation: 1, addr: addr(1) };
+    let block = Block { owner, heartbeat: 1, from_version: 0, to_version: 1, last_gc_version: 0, entries: vec![entry] };
+    let push =
+        Push { exchange_id: 1, want_ack: false, digest: Digest::default(), blocks: vec![block], updates: vec![] };
+    let plain = Codec { cluster_id: bodies::CLUSTER_ID, max_len: 1400 }.encode(&Message::Push(push));
+    let sealed = seal_for_testing(&ring, &plain, 99).unwrap();
+    node.handle_datagram(Instant::from_millis(1), addr(1), &sealed).unwrap();
+    assert_eq!(node.keyring().unwrap().keys().len(), 2, "the published keyring was adopted");
+    let result = node.keyring_install(Instant::from_millis(2), Key::from_bytes([3; 32]));
+    assert_eq!(result, Err(KeyringError::EpochExhausted));
 }
 
 #[test]
@@ -131,6 +166,11 @@ fn node_corpus_replays() {
 #[test]
 fn node_structured_corpus_replays() {
     replay_corpus("node_structured");
+}
+
+#[test]
+fn node_sealed_corpus_replays() {
+    replay_corpus("node_sealed");
 }
 
 #[test]

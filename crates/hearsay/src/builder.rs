@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hearsay_core::{Keyring, Node, NodeId};
 use rand::{RngCore, SeedableRng};
@@ -35,6 +35,8 @@ pub struct ClusterBuilder {
     restore: Option<(OwnEntries, u64)>,
     known_peers: Vec<NodeId>,
     keyring: Option<Keyring>,
+    stream_memory: usize,
+    stream_frame_deadline: Duration,
 }
 
 impl ClusterBuilder {
@@ -50,6 +52,8 @@ impl ClusterBuilder {
             restore: None,
             known_peers: Vec::new(),
             keyring: None,
+            stream_memory: crate::stream::STREAM_MEMORY,
+            stream_frame_deadline: crate::stream::FRAME_DEADLINE,
         }
     }
 
@@ -110,6 +114,21 @@ impl ClusterBuilder {
         self
     }
 
+    /// Bytes of stream frames buffered at once, inbound and outbound together: what bounds
+    /// the memory peers can make the node hold in streams. At least
+    /// `limits.max_stream_bytes`. Default: 64 MiB.
+    pub fn stream_memory(mut self, bytes: usize) -> Self {
+        self.stream_memory = bytes;
+        self
+    }
+
+    /// Time a peer has to deliver a stream frame whole once its length arrived; a slower
+    /// peer is cut off and counted. Default: 10 s.
+    pub fn stream_frame_deadline(mut self, deadline: Duration) -> Self {
+        self.stream_frame_deadline = deadline;
+        self
+    }
+
     /// Binds the sockets and starts the node task on the current tokio runtime.
     ///
     /// The node starts talking at once, so a [`Cluster::subscribe`] made after this returns
@@ -123,6 +142,16 @@ impl ClusterBuilder {
     /// node task starts so that none is missed.
     pub async fn spawn_with_subscription(self) -> Result<(Cluster, Subscription), Error> {
         self.config.validate()?;
+        let max_frame = self.config.limits.max_stream_bytes;
+        if self.stream_memory < max_frame || u32::try_from(max_frame).is_err() {
+            let reason = format!("{} bytes cannot hold one frame of limits.max_stream_bytes", self.stream_memory);
+            return Err(hearsay_core::ConfigError::Invalid { field: "stream_memory", reason }.into());
+        }
+        let stream_limits = crate::stream::StreamLimits {
+            max_frame,
+            frame_deadline: self.stream_frame_deadline,
+            budget: Arc::new(tokio::sync::Semaphore::new(self.stream_memory.min(tokio::sync::Semaphore::MAX_PERMITS))),
+        };
         let (udp, listener) = bind_pair(self.bind).await?;
         let local_addr = udp.local_addr()?;
         let advertise = match self.advertise {
@@ -155,7 +184,7 @@ impl ClusterBuilder {
         let counters = Arc::new(Counters::default());
         let (cluster, ends) = Cluster::new_pair(id, local_addr, counters.clone());
         let subscription = cluster.subscribe();
-        let driver = Driver::new(node, clock, udp, listener, advertise, ends, counters);
+        let driver = Driver::new(node, clock, (udp, listener), advertise, ends, counters, stream_limits);
         tokio::spawn(driver.run());
         Ok((cluster, subscription))
     }

@@ -51,6 +51,8 @@ pub(crate) struct Counters {
     pub(crate) stream_frames_dropped: AtomicU64,
     pub(crate) stream_errors: AtomicU64,
     pub(crate) stream_connections_refused: AtomicU64,
+    pub(crate) stream_budget_refused: AtomicU64,
+    pub(crate) stream_slow_peers: AtomicU64,
     pub(crate) events_lagged: AtomicU64,
 }
 
@@ -73,6 +75,8 @@ impl Counters {
             stream_frames_dropped: get(&self.stream_frames_dropped),
             stream_errors: get(&self.stream_errors),
             stream_connections_refused: get(&self.stream_connections_refused),
+            stream_budget_refused: get(&self.stream_budget_refused),
+            stream_slow_peers: get(&self.stream_slow_peers),
             events_lagged: get(&self.events_lagged),
             write_rate: flow.write_rate,
             backlog_bytes: flow.backlog_bytes,
@@ -117,6 +121,11 @@ pub struct DriverStats {
     pub stream_errors: u64,
     /// Inbound connections refused because too many were open.
     pub stream_connections_refused: u64,
+    /// Frames refused because the stream memory budget could not hold them (inbound: the
+    /// connection is closed; outbound: the frame is dropped and also counted as dropped).
+    pub stream_budget_refused: u64,
+    /// Inbound connections cut because a frame did not arrive whole within the deadline.
+    pub stream_slow_peers: u64,
     /// Events lost by subscribers that fell behind (oldest first).
     pub events_lagged: u64,
     /// Flow-control advice: local writes per gossip round the network currently carries.

@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 
 use crate::clock::Clock;
 use crate::cluster::{Command, Counters, FlowStats, KeyringChange, MemberSnapshot, Snapshot, TaskEnds};
-use crate::stream::{self, InboundFrame};
+use crate::stream::{self, Frame, InboundFrame, StreamLimits};
 
 /// Frames from all inbound connections waiting for the node task.
 const INBOUND_FRAME_QUEUE: usize = 8;
@@ -50,7 +50,9 @@ pub(crate) struct Driver {
     inbound_tx: mpsc::Sender<InboundFrame>,
     inbound_rx: mpsc::Receiver<InboundFrame>,
     inbound_slots: Arc<Semaphore>,
-    writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    writers: HashMap<SocketAddr, mpsc::Sender<Frame>>,
+    /// Limits of every stream connection, the shared byte budget included.
+    stream_limits: StreamLimits,
     /// Connection tasks; aborted when the node task ends.
     connections: JoinSet<()>,
     leaving: Option<(tokio::time::Instant, Vec<oneshot::Sender<()>>)>,
@@ -62,11 +64,11 @@ impl Driver {
     pub(crate) fn new(
         node: Node,
         clock: Clock,
-        udp: UdpSocket,
-        listener: TcpListener,
+        (udp, listener): (UdpSocket, TcpListener),
         advertise: SocketAddr,
         ends: TaskEnds,
         counters: Arc<Counters>,
+        stream_limits: StreamLimits,
     ) -> Self {
         let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_FRAME_QUEUE);
         Driver {
@@ -84,6 +86,7 @@ impl Driver {
             inbound_rx,
             inbound_slots: Arc::new(Semaphore::new(MAX_INBOUND_CONNECTIONS)),
             writers: HashMap::new(),
+            stream_limits,
             connections: JoinSet::new(),
             leaving: None,
             accept_paused_until: None,
@@ -125,11 +128,14 @@ impl Driver {
                         self.udp_paused_until = Some(tokio::time::Instant::now() + RECV_ERROR_BACKOFF);
                     }
                 },
-                Some((from, frame)) = self.inbound_rx.recv() => {
+                Some((from, frame, verdict)) = self.inbound_rx.recv() => {
                     Counters::add(&self.counters.stream_frames_received, 1);
-                    if let Err(e) = self.node.handle_stream(self.clock.now(), from, &frame) {
+                    let accepted = self.node.handle_stream(self.clock.now(), from, &frame.bytes);
+                    if let Err(e) = &accepted {
                         tracing::debug!(%from, error = %e, "stream frame dropped");
                     }
+                    drop(frame);
+                    let _ = verdict.send(accepted.is_ok());
                 }
                 accepted = self.listener.accept(), if self.accept_paused_until.is_none() => {
                     self.accepted(accepted);
@@ -246,10 +252,10 @@ impl Driver {
                     tracing::debug!(%peer, "inbound stream refused: too many connections");
                     return;
                 };
-                let max = self.node.config().limits.max_stream_bytes;
+                let limits = self.stream_limits.clone();
                 let (frames, counters) = (self.inbound_tx.clone(), self.counters.clone());
                 self.connections.spawn(async move {
-                    stream::serve_inbound(stream, max, frames, counters).await;
+                    stream::serve_inbound(stream, limits, frames, counters).await;
                     drop(permit);
                 });
             }
@@ -284,6 +290,11 @@ impl Driver {
     /// Queues a frame on the connection to `to`, opening one if needed. Never waits: a full
     /// queue drops the frame (anti-entropy will offer the data again).
     fn send_stream(&mut self, to: SocketAddr, frame: Vec<u8>) {
+        let Some(frame) = Frame::charge(&self.stream_limits.budget, frame) else {
+            Counters::add(&self.counters.stream_budget_refused, 1);
+            Counters::add(&self.counters.stream_frames_dropped, 1);
+            return;
+        };
         let frame = match self.writers.get(&to) {
             Some(writer) => match writer.try_send(frame) {
                 Ok(()) => return,

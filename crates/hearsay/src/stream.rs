@@ -6,6 +6,15 @@
 //! that many bytes, at most `limits.max_stream_bytes`. A bigger length is rejected before
 //! anything is allocated and the connection is closed, since the stream is no longer in step.
 //!
+//! Memory is bounded in bytes, not only in frames: every frame buffered anywhere (being read,
+//! queued for the node task, queued for a writer) holds permits of one shared byte budget
+//! ([`StreamLimits::budget`]) for its length, taken when its length is known and before its
+//! bytes are read. A frame that finds the budget spent is refused and its connection closed;
+//! anti-entropy offers the data again later. A peer must deliver a frame whole within
+//! [`StreamLimits::frame_deadline`] of its length, or it is cut off, so a slow sender cannot
+//! hold a connection slot and its permits; and a connection whose frame the core rejects
+//! (wrong key, garbage) is closed at once rather than trusted with another.
+//!
 //! This module owns the framing and the per-connection tasks; the node task owns the core and
 //! talks to these tasks only through bounded channels and the shared counters.
 
@@ -15,7 +24,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::time::timeout;
 
 use crate::cluster::Counters;
@@ -30,9 +39,44 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// An outbound connection with nothing to send for this long is closed.
 const WRITER_IDLE: Duration = Duration::from_secs(20);
-/// An inbound connection that delivers no complete frame for this long is closed (longer than
-/// the writer's idle time, so the dialer normally closes first).
-const READER_IDLE: Duration = Duration::from_secs(60);
+/// An inbound connection that starts no frame for this long is closed (longer than the
+/// writer's idle time, so the dialer normally closes first).
+const READER_IDLE: Duration = Duration::from_secs(30);
+/// Default for [`StreamLimits::frame_deadline`].
+pub(crate) const FRAME_DEADLINE: Duration = Duration::from_secs(10);
+/// Default for [`StreamLimits::budget`]: room for eight frames of the default 8 MiB limit.
+pub(crate) const STREAM_MEMORY: usize = 64 * 1024 * 1024;
+
+/// Limits shared by every connection task of one node.
+#[derive(Clone, Debug)]
+pub(crate) struct StreamLimits {
+    /// Largest frame (`limits.max_stream_bytes`).
+    pub(crate) max_frame: usize,
+    /// Time a peer has to deliver a frame whole once its length arrived.
+    pub(crate) frame_deadline: Duration,
+    /// Bytes of frames buffered at once, inbound and outbound together (one permit a byte).
+    pub(crate) budget: Arc<Semaphore>,
+}
+
+/// A frame's bytes and the budget they hold until the frame is dropped.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    pub(crate) bytes: Vec<u8>,
+    _charge: OwnedSemaphorePermit,
+}
+
+impl Frame {
+    /// Charges `bytes` to `budget`; `None` if the budget cannot take them now.
+    pub(crate) fn charge(budget: &Arc<Semaphore>, bytes: Vec<u8>) -> Option<Frame> {
+        let charge = charge(budget, bytes.len())?;
+        Some(Frame { bytes, _charge: charge })
+    }
+}
+
+/// Permits for `len` bytes, if the budget has them now.
+fn charge(budget: &Arc<Semaphore>, len: usize) -> Option<OwnedSemaphorePermit> {
+    budget.clone().try_acquire_many_owned(u32::try_from(len).ok()?).ok()
+}
 
 /// Why reading from a stream stopped.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +87,10 @@ pub(crate) enum FrameError {
     TooLarge { len: usize, limit: usize },
     #[error("connection does not start with a hearsay preamble")]
     BadPreamble,
+    #[error("the stream memory budget cannot hold a frame of {len} bytes now")]
+    OverBudget { len: usize },
+    #[error("frame of {len} bytes not delivered within the deadline")]
+    TooSlow { len: usize },
 }
 
 /// Writes the preamble: magic, `u16` big-endian length, the address as text.
@@ -80,37 +128,53 @@ pub(crate) async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, payload: &[u8]
     w.flush().await
 }
 
-/// Reads one frame of at most `max` bytes; `None` when the peer closed between frames.
-///
-/// The buffer grows as bytes arrive, so a peer announcing a large frame and sending nothing
-/// costs nothing.
-pub(crate) async fn read_frame<R: AsyncRead + Unpin>(r: &mut R, max: usize) -> Result<Option<Vec<u8>>, FrameError> {
+/// Reads a frame's length; `None` when the peer closed between frames.
+async fn read_len<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<usize>, FrameError> {
     let mut head = [0u8; 4];
     match r.read_exact(&mut head).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e.into()),
+        Ok(_) => Ok(Some(u32::from_be_bytes(head) as usize)),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    let len = u32::from_be_bytes(head) as usize;
-    if len > max {
-        return Err(FrameError::TooLarge { len, limit: max });
-    }
+}
+
+/// Reads a frame's `len` bytes. The buffer grows as bytes arrive, so a peer announcing a
+/// large frame and sending nothing costs nothing but the permits it was charged.
+async fn read_body<R: AsyncRead + Unpin>(r: &mut R, len: usize) -> Result<Vec<u8>, FrameError> {
     let mut payload = Vec::with_capacity(len.min(64 * 1024));
     (&mut *r).take(len as u64).read_to_end(&mut payload).await?;
     if payload.len() != len {
         return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
     }
-    Ok(Some(payload))
+    Ok(payload)
 }
 
-/// A frame that arrived on a stream, with the sender's gossip address.
-pub(crate) type InboundFrame = (SocketAddr, Vec<u8>);
+/// Reads one frame within `limits`, once its length has started arriving; `None` when the
+/// peer closed between frames. A length over the limit is refused before anything is
+/// charged or allocated; the budget is charged before the body is read; the body must arrive
+/// within the frame deadline.
+pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
+    r: &mut R,
+    limits: &StreamLimits,
+) -> Result<Option<Frame>, FrameError> {
+    let Some(len) = read_len(r).await? else { return Ok(None) };
+    if len > limits.max_frame {
+        return Err(FrameError::TooLarge { len, limit: limits.max_frame });
+    }
+    let charge = charge(&limits.budget, len).ok_or(FrameError::OverBudget { len })?;
+    let bytes = timeout(limits.frame_deadline, read_body(r, len)).await.map_err(|_| FrameError::TooSlow { len })??;
+    Ok(Some(Frame { bytes, _charge: charge }))
+}
+
+/// A frame that arrived on a stream, with the sender's gossip address and where to say
+/// whether the core accepted it (a rejected frame closes its connection).
+pub(crate) type InboundFrame = (SocketAddr, Frame, oneshot::Sender<bool>);
 
 /// Reads frames from an accepted connection and hands them to the node task. Backpressure:
 /// when the node task is busy, this task stops reading and TCP slows the sender down.
 pub(crate) async fn serve_inbound(
     mut stream: TcpStream,
-    max_frame: usize,
+    limits: StreamLimits,
     frames: mpsc::Sender<InboundFrame>,
     counters: Arc<Counters>,
 ) {
@@ -127,16 +191,29 @@ pub(crate) async fn serve_inbound(
         }
     };
     loop {
-        match timeout(READER_IDLE, read_frame(&mut stream, max_frame)).await {
-            Ok(Ok(Some(frame))) => {
-                if frames.send((from, frame)).await.is_err() {
+        // Waiting for a frame to start is idle time; once it started, the deadline runs.
+        let started = timeout(READER_IDLE, stream.readable()).await;
+        if !matches!(started, Ok(Ok(()))) {
+            return;
+        }
+        match read_frame(&mut stream, &limits).await {
+            Ok(Some(frame)) => {
+                let (verdict, accepted) = oneshot::channel();
+                if frames.send((from, frame, verdict)).await.is_err() {
+                    return;
+                }
+                if accepted.await != Ok(true) {
+                    tracing::debug!(%from, "inbound stream closed after a rejected frame");
                     return;
                 }
             }
-            Ok(Ok(None)) | Err(_) => return,
-            Ok(Err(e)) => {
-                if matches!(e, FrameError::TooLarge { .. }) {
-                    Counters::add(&counters.stream_frames_rejected, 1);
+            Ok(None) => return,
+            Err(e) => {
+                match e {
+                    FrameError::TooLarge { .. } => Counters::add(&counters.stream_frames_rejected, 1),
+                    FrameError::OverBudget { .. } => Counters::add(&counters.stream_budget_refused, 1),
+                    FrameError::TooSlow { .. } => Counters::add(&counters.stream_slow_peers, 1),
+                    FrameError::Io(_) | FrameError::BadPreamble => {}
                 }
                 tracing::debug!(%from, error = %e, "inbound stream closed");
                 Counters::add(&counters.stream_errors, 1);
@@ -151,7 +228,7 @@ pub(crate) async fn serve_inbound(
 pub(crate) async fn run_outbound(
     to: SocketAddr,
     local: SocketAddr,
-    mut frames: mpsc::Receiver<Vec<u8>>,
+    mut frames: mpsc::Receiver<Frame>,
     counters: Arc<Counters>,
 ) {
     let result = write_all_frames(to, local, &mut frames, &counters).await;
@@ -174,7 +251,7 @@ fn timed_out(_: tokio::time::error::Elapsed) -> std::io::Error {
 async fn write_all_frames(
     to: SocketAddr,
     local: SocketAddr,
-    frames: &mut mpsc::Receiver<Vec<u8>>,
+    frames: &mut mpsc::Receiver<Frame>,
     counters: &Counters,
 ) -> std::io::Result<()> {
     let mut stream = timeout(CONNECT_TIMEOUT, TcpStream::connect(to)).await.map_err(timed_out)??;
@@ -193,7 +270,7 @@ async fn write_all_frames(
                 }
             }
         };
-        timeout(IO_TIMEOUT, write_frame(&mut stream, &frame)).await.map_err(timed_out)??;
+        timeout(IO_TIMEOUT, write_frame(&mut stream, &frame.bytes)).await.map_err(timed_out)??;
         Counters::add(&counters.stream_frames_sent, 1);
     }
 }
@@ -201,6 +278,37 @@ async fn write_all_frames(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn limits(max_frame: usize, budget: usize) -> StreamLimits {
+        StreamLimits { max_frame, frame_deadline: Duration::from_secs(5), budget: Arc::new(Semaphore::new(budget)) }
+    }
+
+    async fn read(r: &mut tokio::io::DuplexStream, limits: &StreamLimits) -> Result<Option<Vec<u8>>, FrameError> {
+        read_frame(r, limits).await.map(|f| f.map(|f| f.bytes))
+    }
+
+    #[tokio::test]
+    async fn a_frame_holds_its_bytes_of_the_budget_until_dropped_and_a_spent_budget_refuses() {
+        let (mut a, mut b) = tokio::io::duplex(1024);
+        let limits = limits(100, 150);
+        write_frame(&mut a, &[1; 100]).await.unwrap();
+        write_frame(&mut a, &[2; 100]).await.unwrap();
+        let first = read_frame(&mut b, &limits).await.unwrap().unwrap();
+        assert_eq!(limits.budget.available_permits(), 50);
+        assert!(matches!(read_frame(&mut b, &limits).await, Err(FrameError::OverBudget { len: 100 })));
+        drop(first);
+        assert_eq!(limits.budget.available_permits(), 150);
+    }
+
+    #[tokio::test]
+    async fn a_frame_not_delivered_within_the_deadline_is_cut() {
+        let (mut a, mut b) = tokio::io::duplex(1024);
+        let limits = StreamLimits { frame_deadline: Duration::from_millis(50), ..limits(100, 1000) };
+        a.write_all(&50u32.to_be_bytes()).await.unwrap();
+        a.write_all(&[0; 10]).await.unwrap();
+        assert!(matches!(read_frame(&mut b, &limits).await, Err(FrameError::TooSlow { len: 50 })));
+        assert_eq!(limits.budget.available_permits(), 1000, "the cut frame gave its charge back");
+    }
 
     #[tokio::test]
     async fn preamble_and_frames_round_trip() {
@@ -211,16 +319,17 @@ mod tests {
         write_frame(&mut a, b"").await.unwrap();
         drop(a);
         assert_eq!(read_preamble(&mut b).await.unwrap(), addr);
-        assert_eq!(read_frame(&mut b, 100).await.unwrap(), Some(b"hello".to_vec()));
-        assert_eq!(read_frame(&mut b, 100).await.unwrap(), Some(Vec::new()));
-        assert_eq!(read_frame(&mut b, 100).await.unwrap(), None);
+        let limits = limits(100, 1000);
+        assert_eq!(read(&mut b, &limits).await.unwrap(), Some(b"hello".to_vec()));
+        assert_eq!(read(&mut b, &limits).await.unwrap(), Some(Vec::new()));
+        assert_eq!(read(&mut b, &limits).await.unwrap(), None);
     }
 
     #[tokio::test]
     async fn frame_over_the_limit_is_rejected_before_reading_it() {
         let (mut a, mut b) = tokio::io::duplex(1024);
         a.write_all(&1_000_000u32.to_be_bytes()).await.unwrap();
-        match read_frame(&mut b, 1000).await {
+        match read(&mut b, &limits(1000, 1 << 20)).await {
             Err(FrameError::TooLarge { len, limit }) => assert_eq!((len, limit), (1_000_000, 1000)),
             other => panic!("expected TooLarge, got {other:?}"),
         }
@@ -232,7 +341,7 @@ mod tests {
         a.write_all(&10u32.to_be_bytes()).await.unwrap();
         a.write_all(b"abc").await.unwrap();
         drop(a);
-        assert!(matches!(read_frame(&mut b, 100).await, Err(FrameError::Io(_))));
+        assert!(matches!(read(&mut b, &limits(100, 1000)).await, Err(FrameError::Io(_))));
     }
 
     #[tokio::test]

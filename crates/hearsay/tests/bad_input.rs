@@ -123,14 +123,17 @@ async fn bad_stream_frames_are_dropped_and_counted_and_streams_still_work() {
     let addr = target.local_addr();
     let max = Config::local().limits.max_stream_bytes as u32;
 
-    // One connection: three frames the core drops by reason, then a length over the limit,
-    // which closes the connection before anything is read or allocated.
+    // Three frames the core drops by reason, each on its own connection (a rejected frame
+    // closes its connection), then a length over the limit, which closes the connection
+    // before anything is read or allocated.
+    // A well-formed datagram-only message is refused on a stream.
+    for bad in [b"a frame of garbage, not a packet".to_vec(), packet(42, 2), packet(0, 2)] {
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        conn.write_all(&preamble("127.0.0.1:9")).await.unwrap();
+        conn.write_all(&frame(&bad)).await.unwrap();
+    }
     let mut conn = TcpStream::connect(addr).await.unwrap();
     conn.write_all(&preamble("127.0.0.1:9")).await.unwrap();
-    conn.write_all(&frame(b"a frame of garbage, not a packet")).await.unwrap();
-    conn.write_all(&frame(&packet(42, 2))).await.unwrap();
-    // A well-formed datagram-only message is refused on a stream.
-    conn.write_all(&frame(&packet(0, 2))).await.unwrap();
     conn.write_all(&(max + 1).to_be_bytes()).await.unwrap();
     eventually("the garbage frames are counted and the oversized one rejected", || async {
         let s = stats(&target).await;

@@ -20,6 +20,7 @@
 
 pub mod crypto;
 mod header;
+mod names;
 pub(crate) mod size;
 
 pub use header::{HEADER_LEN, Header, MAGIC, MessageType, PROTOCOL_VERSION};
@@ -280,6 +281,12 @@ pub enum Message {
 }
 
 impl Message {
+    /// Checks every member name the message carries (see [`crate::check_name`]); decoding
+    /// refuses a message that fails this.
+    pub fn check_names(&self) -> Result<(), crate::NameError> {
+        names::check(self)
+    }
+
     /// The header type of this message.
     pub fn message_type(&self) -> MessageType {
         match self {
@@ -359,6 +366,14 @@ pub enum DecodeError {
         /// The parser's complaint.
         reason: String,
     },
+    /// A member name in the body is empty, too long or holds a control character.
+    #[error("invalid member name in {message_type:?}: {error}")]
+    InvalidName {
+        /// The header's type.
+        message_type: MessageType,
+        /// What is wrong with the name.
+        error: crate::id::NameError,
+    },
 }
 
 impl DecodeError {
@@ -375,6 +390,7 @@ impl DecodeError {
             DecodeError::Malformed { .. } => "malformed",
             DecodeError::Unencrypted => "unencrypted",
             DecodeError::Decrypt => "decrypt",
+            DecodeError::InvalidName { .. } => "invalid_name",
         }
     }
 }
@@ -438,7 +454,7 @@ fn decode_body(message_type: MessageType, body: &[u8]) -> Result<Message, Decode
             Err(e) => Err(DecodeError::Malformed { message_type, reason: e.to_string() }),
         }
     }
-    Ok(match message_type {
+    let message = match message_type {
         MessageType::Syn => Message::Syn(parse(message_type, body)?),
         MessageType::SynAck => Message::SynAck(parse(message_type, body)?),
         MessageType::Ack => Message::Ack(parse(message_type, body)?),
@@ -448,7 +464,9 @@ fn decode_body(message_type: MessageType, body: &[u8]) -> Result<Message, Decode
         MessageType::PingAck => Message::PingAck(parse(message_type, body)?),
         MessageType::PingReq => Message::PingReq(parse(message_type, body)?),
         MessageType::Nack => Message::Nack(parse(message_type, body)?),
-    })
+    };
+    message.check_names().map_err(|error| DecodeError::InvalidName { message_type, error })?;
+    Ok(message)
 }
 
 #[cfg(test)]
