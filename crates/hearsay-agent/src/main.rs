@@ -45,6 +45,8 @@ enum Command {
     /// Show or rotate the cluster's encryption keys (list, install, use, remove).
     #[command(alias = "keyring")]
     Keys(cli::client::KeysArgs),
+    /// Exit 0 if the local agent answers its health check, 1 otherwise (container health checks).
+    Health(cli::health::HealthArgs),
     /// Print a new random cluster key for `keyring_file`.
     Keygen(cli::keygen::KeygenArgs),
     /// Start a local cluster in this process and narrate membership, spreading and failure detection.
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         Command::Leave(args) => cli::client::run(Request::Leave(args)),
         Command::Info(args) => cli::client::run(Request::Info(args)),
         Command::Keys(args) => cli::client::run(Request::Keys(args)),
+        Command::Health(args) => cli::health::run(args),
         Command::Keygen(args) => cli::keygen::run(args),
         Command::Demo(args) => cli::demo::run(args),
         Command::Sim(args) => cli::sim::run(args),
