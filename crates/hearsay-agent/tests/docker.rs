@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, free_port, request};
+use common::{BIN, free_port, request, request_with_headers};
 
 /// One agent's view of the members: name → (status, generation).
 type View = BTreeMap<String, (String, u64)>;
@@ -160,7 +160,9 @@ fn wait_for(what: &str, mut check: impl FnMut() -> bool) -> Duration {
 }
 
 fn put(project: &Project, n: usize, key: &str) {
-    let (status, body) = request(project.http(n), "PUT", &format!("/v1/kv/{key}"), b"v").unwrap();
+    let headers = ["Content-Type: application/octet-stream"];
+    let (status, body) =
+        request_with_headers(project.http(n), "PUT", &format!("/v1/kv/{key}"), b"v", &headers).unwrap();
     assert_eq!(status, 200, "{body}");
 }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use netlab::{Lab, wait_for};
+use netlab::{Lab, WRITE_HEADERS, wait_for};
 
 const K: usize = 8;
 /// Bound on every eventual condition: correctness, not speed.
@@ -124,7 +124,14 @@ fn netns_kill9_during_a_write_burst_loses_no_acknowledged_write() {
             while !stop.load(Ordering::Relaxed) {
                 let key = format!("burst/{n}");
                 n += 1;
-                match common::request(http, "PUT", &format!("/v1/kv/{key}"), format!("v{n}").as_bytes()) {
+                let body = format!("v{n}");
+                match common::request_with_headers(
+                    http,
+                    "PUT",
+                    &format!("/v1/kv/{key}"),
+                    body.as_bytes(),
+                    WRITE_HEADERS,
+                ) {
                     Some((200, body)) => {
                         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
                         acked.push((key, json["version"].as_u64().unwrap()));
@@ -243,9 +250,10 @@ fn netns_a_host_that_receives_nothing_is_declared_dead_and_rejoins_after_the_hea
     );
 }
 
-#[test]
-fn netns_a_3s_sigstop_pause_ends_with_the_host_alive_everywhere_at_the_same_generation() {
-    let Some(lab) = Lab::start("sigstop", K, &[]) else { return };
+/// Pauses host 7 for 3 s; returns (ms until alive again everywhere at the same generation,
+/// suspect events about it, dead events about it).
+fn sigstop_scenario(test: &str, extra: &[&str]) -> Option<(Duration, usize, usize)> {
+    let lab = Lab::start(test, K, extra)?;
     wait_formed(&lab, &all(&lab), "formation");
     let paused = K - 1;
     let generation = lab.status(0, "h7").unwrap().1;
@@ -256,12 +264,33 @@ fn netns_a_3s_sigstop_pause_ends_with_the_host_alive_everywhere_at_the_same_gene
     let back = wait_status(&lab, &all(&lab), paused, "the paused host alive everywhere, same generation", |s, g| {
         s == "alive" && g == generation
     });
+    // Late verdicts still travelling would be counted too.
+    std::thread::sleep(Duration::from_millis(500));
     let (suspect, dead) = (lab.count("member_suspect", Some("h7"), since), lab.count("member_dead", Some("h7"), since));
+    let flags: String = extra.iter().map(|f| format!(" {f}")).collect();
     println!(
-        "netns SIGSTOP 3 s: K={K} lan: alive again at the same generation on all 8 {} ms after SIGCONT; \
+        "netns SIGSTOP 3 s: K={K} lan{flags}: alive again at the same generation on all 8 {} ms after SIGCONT; \
          events about it: {suspect} suspect, {dead} dead (of 7 observers)",
         ms(back)
     );
+    Some((back, suspect, dead))
+}
+
+#[test]
+fn netns_a_3s_sigstop_pause_ends_with_the_host_alive_everywhere_at_the_same_generation() {
+    // The lan preset's suspicion floor is one probe interval: the pause is fatal, the recovery
+    // is what must hold.
+    sigstop_scenario("sigstop", &[]);
+}
+
+#[test]
+fn netns_a_3s_sigstop_pause_under_a_4s_suspicion_floor_makes_no_death() {
+    // suspicion_mult 20 at 200 ms and N = 8: no suspicion can end before 4 s, longer than the
+    // pause; the flag must reach the agent's detector for this to hold.
+    if let Some((_, suspect, dead)) = sigstop_scenario("sigstop-floor", &["--suspicion-mult", "20"]) {
+        assert_eq!(dead, 0, "the paused member was declared dead although the suspicion floor exceeds the pause");
+        assert!(suspect > 0, "a 3 s pause went unnoticed: the scenario did not pause anything");
+    }
 }
 
 /// Runs `percent` % loss on every host's inbound traffic for `secs`, then checks that

@@ -22,7 +22,10 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::{BIN, request, temp_dir};
+use crate::common::{BIN, request, request_with_headers, temp_dir};
+
+/// Sent with every write: a state-changing request from a script says what it sends.
+pub const WRITE_HEADERS: &[&str] = &["Content-Type: application/octet-stream"];
 
 /// Every namespace of this suite starts with this.
 const NS_PREFIX: &str = "hslab-";
@@ -370,7 +373,8 @@ impl Lab {
 
     /// Writes `key` = `value` on host `i`; the version, or `None` if the write was not acknowledged.
     pub fn put(&self, i: usize, key: &str, value: &str) -> Option<u64> {
-        let (status, body) = request(self.hosts[i].http, "PUT", &format!("/v1/kv/{key}"), value.as_bytes())?;
+        let (status, body) =
+            request_with_headers(self.hosts[i].http, "PUT", &format!("/v1/kv/{key}"), value.as_bytes(), WRITE_HEADERS)?;
         if status != 200 {
             return None;
         }
@@ -379,7 +383,8 @@ impl Lab {
 
     /// Deletes `key` on host `i`; the version of the tombstone.
     pub fn delete(&self, i: usize, key: &str) -> Option<u64> {
-        let (status, body) = request(self.hosts[i].http, "DELETE", &format!("/v1/kv/{key}"), b"")?;
+        let (status, body) =
+            request_with_headers(self.hosts[i].http, "DELETE", &format!("/v1/kv/{key}"), b"", WRITE_HEADERS)?;
         if status != 200 {
             return None;
         }
