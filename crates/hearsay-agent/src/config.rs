@@ -21,6 +21,13 @@ pub(crate) const DEFAULT_BIND: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr:
 pub(crate) const DEFAULT_HTTP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7947);
 /// Longest node name in bytes.
 const MAX_NAME_BYTES: usize = 128;
+/// Most indirect probes per failed direct probe: each costs two messages per probe.
+const MAX_INDIRECT_CHECKS: usize = 32;
+/// Longest probe interval.
+const MAX_PROBE_INTERVAL_MS: u64 = 3_600_000;
+/// Largest suspicion multiplier: the suspicion timeout is a product of both, and a larger one
+/// would only mean "never declare anyone dead".
+const MAX_SUSPICION_MULT: u32 = 100;
 
 /// Every agent setting. All optional: a flag overrides the file, the file overrides the default.
 #[derive(Debug, Default, Clone, Deserialize, clap::Args)]
@@ -78,6 +85,24 @@ pub(crate) struct AgentOptions {
     /// milliseconds (confirmations from other members shorten it).
     #[arg(long)]
     pub suspicion_timeout_ms: Option<u64>,
+    /// Failure detector: shortest direct-probe timeout in milliseconds (the timeout adapts to
+    /// each member's round trips above it); at most half the probe interval.
+    #[arg(long)]
+    pub probe_min_timeout_ms: Option<u64>,
+    /// Failure detector: members asked to probe a member that did not answer a direct probe.
+    #[arg(long)]
+    pub indirect_checks: Option<usize>,
+    /// Failure detector: suspicion floor = this * max(1, log10 N) probe intervals; the longest
+    /// pause a member survives grows with it.
+    #[arg(long)]
+    pub suspicion_mult: Option<u32>,
+    /// Failure detector: a lone suspicion waits this many times the floor before the member is
+    /// declared dead; confirmations from other members shorten it toward the floor.
+    #[arg(long)]
+    pub suspicion_max_mult: Option<u32>,
+    /// How long dead and left members are remembered before they are forgotten, in milliseconds.
+    #[arg(long)]
+    pub dead_member_grace_ms: Option<u64>,
     /// Largest value in bytes.
     #[arg(long)]
     pub max_value_bytes: Option<usize>,
@@ -146,6 +171,11 @@ impl AgentOptions {
             phi_threshold: self.phi_threshold.or(file.phi_threshold),
             probe_interval_ms: self.probe_interval_ms.or(file.probe_interval_ms),
             suspicion_timeout_ms: self.suspicion_timeout_ms.or(file.suspicion_timeout_ms),
+            probe_min_timeout_ms: self.probe_min_timeout_ms.or(file.probe_min_timeout_ms),
+            indirect_checks: self.indirect_checks.or(file.indirect_checks),
+            suspicion_mult: self.suspicion_mult.or(file.suspicion_mult),
+            suspicion_max_mult: self.suspicion_max_mult.or(file.suspicion_max_mult),
+            dead_member_grace_ms: self.dead_member_grace_ms.or(file.dead_member_grace_ms),
             max_value_bytes: self.max_value_bytes.or(file.max_value_bytes),
             max_key_bytes: self.max_key_bytes.or(file.max_key_bytes),
             max_keys_per_node: self.max_keys_per_node.or(file.max_keys_per_node),
@@ -419,6 +449,9 @@ fn agent_field_name(core_field: &str) -> &str {
         "detector.phi_threshold" => "phi_threshold",
         "detector.suspicion_timeout" => "suspicion_timeout_ms",
         "probe.interval" => "probe_interval_ms",
+        "probe.min_timeout" => "probe_min_timeout_ms",
+        "probe.suspicion_mult" => "suspicion_mult",
+        "dead_member_grace" => "dead_member_grace_ms",
         "limits.max_value_bytes" => "max_value_bytes",
         "limits.max_key_bytes" => "max_key_bytes",
         "limits.max_stream_bytes" => "max_stream_bytes",
@@ -483,10 +516,46 @@ pub(crate) fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProb
         core.detector.phi_threshold = phi;
     }
     if let Some(ms) = options.probe_interval_ms {
+        // The suspicion timeout multiplies the interval; an hour is already far beyond use.
+        if ms > MAX_PROBE_INTERVAL_MS {
+            return Err(field("probe_interval_ms", format!("{ms} is more than {MAX_PROBE_INTERVAL_MS} (one hour)")));
+        }
         core.probe.interval = Duration::from_millis(ms);
     }
     if let Some(ms) = options.suspicion_timeout_ms {
         core.detector.suspicion_timeout = Duration::from_millis(ms);
+    }
+    if let Some(ms) = options.probe_min_timeout_ms {
+        core.probe.min_timeout = Duration::from_millis(ms);
+    }
+    if let Some(n) = options.indirect_checks {
+        if n > MAX_INDIRECT_CHECKS {
+            return Err(field("indirect_checks", format!("{n} is more than {MAX_INDIRECT_CHECKS}")));
+        }
+        core.probe.indirect_checks = n;
+    }
+    for (name, value, slot) in [
+        ("suspicion_mult", options.suspicion_mult, &mut core.probe.suspicion_mult),
+        ("suspicion_max_mult", options.suspicion_max_mult, &mut core.probe.suspicion_max_mult),
+    ] {
+        if let Some(mult) = value {
+            if !(1..=MAX_SUSPICION_MULT).contains(&mult) {
+                return Err(field(name, format!("{mult} is not within 1..={MAX_SUSPICION_MULT}")));
+            }
+            *slot = mult;
+        }
+    }
+    if let Some(ms) = options.dead_member_grace_ms {
+        core.dead_member_grace = Duration::from_millis(ms);
+    }
+    // A member forgotten before its death has spread would come back from gossip that still
+    // carries it; ten rounds leave the death time to reach everyone.
+    let min_grace = core.gossip_interval * 10;
+    if core.dead_member_grace < min_grace {
+        return Err(field(
+            "dead_member_grace_ms",
+            format!("must be at least 10 gossip intervals ({} ms)", min_grace.as_millis()),
+        ));
     }
     if let Some(bytes) = options.max_value_bytes {
         core.limits.max_value_bytes = bytes;
@@ -624,6 +693,49 @@ mod tests {
         assert_eq!(field_of(resolve(AgentOptions { name: Some("a/b".into()), ..opts() })), "name");
         assert_eq!(field_of(resolve(AgentOptions { log_format: Some("xml".into()), ..opts() })), "log_format");
         assert_eq!(field_of(resolve(AgentOptions { bind: Some("0.0.0.0:7946".into()), ..opts() })), "advertise");
+    }
+
+    #[test]
+    fn failure_detection_knobs_are_read_from_the_file_and_flags() {
+        let file = parse_file(
+            Path::new("agent.toml"),
+            "suspicion_mult = 3\nsuspicion_max_mult = 8\nindirect_checks = 5\nprobe_min_timeout_ms = 150\n\
+             probe_interval_ms = 1000\ndead_member_grace_ms = 600000\ngossip_interval_ms = 1000\n",
+        )
+        .unwrap();
+        let flags = AgentOptions { suspicion_mult: Some(2), indirect_checks: Some(0), ..opts() };
+        let s = resolve(flags.or(file)).unwrap();
+        let p = &s.core.probe;
+        assert_eq!((p.suspicion_mult, p.suspicion_max_mult, p.indirect_checks), (2, 8, 0));
+        assert_eq!((p.interval, p.min_timeout), (Duration::from_millis(1000), Duration::from_millis(150)));
+        assert_eq!(s.core.dead_member_grace, Duration::from_secs(600));
+        assert_eq!(s.core.gossip_interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn bad_failure_detection_knobs_name_the_field() {
+        for (options, name) in [
+            (AgentOptions { suspicion_mult: Some(0), ..opts() }, "suspicion_mult"),
+            (AgentOptions { suspicion_mult: Some(101), ..opts() }, "suspicion_mult"),
+            (AgentOptions { suspicion_max_mult: Some(0), ..opts() }, "suspicion_max_mult"),
+            (AgentOptions { suspicion_max_mult: Some(u32::MAX), ..opts() }, "suspicion_max_mult"),
+            (AgentOptions { indirect_checks: Some(33), ..opts() }, "indirect_checks"),
+            (AgentOptions { probe_interval_ms: Some(u64::MAX), ..opts() }, "probe_interval_ms"),
+            (AgentOptions { probe_min_timeout_ms: Some(0), ..opts() }, "probe_min_timeout_ms"),
+            // More than half of the lan preset's 200 ms probe interval.
+            (AgentOptions { probe_min_timeout_ms: Some(150), ..opts() }, "probe_min_timeout_ms"),
+            (AgentOptions { dead_member_grace_ms: Some(0), ..opts() }, "dead_member_grace_ms"),
+            (
+                AgentOptions { dead_member_grace_ms: Some(5_000), gossip_interval_ms: Some(1000), ..opts() },
+                "dead_member_grace_ms",
+            ),
+        ] {
+            assert_eq!(field_of(resolve(options)), name);
+        }
+        let err = resolve(AgentOptions { suspicion_mult: Some(0), ..opts() }).unwrap_err().to_string();
+        assert!(err.contains("1..=100"), "{err}");
+        let err = parse_file(Path::new("a.toml"), "suspicion_mult = -1\n").unwrap_err().to_string();
+        assert!(err.contains("suspicion_mult"), "{err}");
     }
 
     #[test]

@@ -47,6 +47,8 @@ enum Command {
     /// Show or rotate the cluster's encryption keys (list, install, use, remove).
     #[command(alias = "keyring")]
     Keys(cli::keys::KeysArgs),
+    /// Exit 0 if the local agent answers its health check, 1 otherwise (container health checks).
+    Health(cli::health::HealthArgs),
     /// Print a new random cluster key for `keyring_file`.
     Keygen(cli::keygen::KeygenArgs),
     /// Start a local cluster in this process and narrate membership, spreading and failure detection.
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Leave(args) => cli::leave::run(args),
         Command::Info(args) => cli::info::run(args),
         Command::Keys(args) => cli::keys::run(args),
+        Command::Health(args) => cli::health::run(args),
         Command::Keygen(args) => cli::keygen::run(args),
         Command::Demo(args) => cli::demo::run(args),
         Command::Sim(args) => cli::sim::run(args),

@@ -6,6 +6,7 @@ pub(crate) mod client;
 pub(crate) mod delete;
 pub(crate) mod demo;
 pub(crate) mod get;
+pub(crate) mod health;
 pub(crate) mod info;
 pub(crate) mod keygen;
 pub(crate) mod keys;
