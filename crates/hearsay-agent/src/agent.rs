@@ -131,7 +131,8 @@ pub(crate) async fn run(settings: AgentSettings) -> Result<(), AgentError> {
         .with_http_addr(http_addr)
         .with_token(settings.http_token.clone())
         .with_allowed_hosts(http::AllowedHosts::new(settings.http_allowed_hosts.clone()))
-        .with_limits(settings.http_limits);
+        .with_limits(settings.http_limits)
+        .with_metrics_per_member(settings.metrics_per_member);
     let mut stop_rx = stop_http_rx.clone();
     let server = tokio::spawn(http::serve(listener, state, async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
