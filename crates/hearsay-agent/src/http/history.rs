@@ -95,7 +95,8 @@ pub(super) struct Holder {
     name: String,
     /// The version it holds (`None`: it has no live value).
     version: Option<u64>,
-    /// When it first held the wanted version or a later one (Unix ms, its own arrival).
+    /// When it first held the wanted version or a later one: Unix ms when its agent saw the
+    /// change event (a few ms after the node task made it).
     at_ms: Option<u64>,
 }
 
@@ -117,8 +118,10 @@ pub(super) struct SpreadJson {
 fn holder(name: &str, cluster: &Cluster, history: &History, node: &str, key: &str, version: Option<u64>) -> Holder {
     let view = cluster.view();
     let held = view.keys.get(node).and_then(|keys| keys.get(key)).filter(|v| !v.tombstone).map(|v| v.version);
-    let at_ms = version.and_then(|v| history.arrival(node, key, v)).map(|e| e.at_ms);
-    Holder { name: name.to_string(), version: held, at_ms }
+    let arrival = version.and_then(|v| history.arrival(node, key, v));
+    // The view is republished every 200 ms; the event may be newer.
+    let seen = arrival.as_ref().filter(|e| e.event.deleted != Some(true)).and_then(|e| e.event.version);
+    Holder { name: name.to_string(), version: held.max(seen), at_ms: arrival.map(|e| e.at_ms) }
 }
 
 pub(super) async fn spread(
