@@ -42,6 +42,40 @@ pub(crate) fn prepare(settings: &AgentSettings) -> anyhow::Result<(Arc<Store>, u
     Ok((Arc::new(store), generation, persisted))
 }
 
+/// Starts the node task on a thread of its own (a current-thread runtime) rather than on the
+/// runtime serving HTTP. HTTP handlers that keep every worker of that runtime busy (say, many
+/// clients listing 10,000 keys) would otherwise delay the node's probes and answers; on its own
+/// thread the node gets its share of the CPU from the operating system whatever the HTTP load.
+/// The thread ends when the node stops.
+async fn spawn_on_own_thread(builder: hearsay::ClusterBuilder) -> anyhow::Result<Cluster> {
+    let (started_tx, started) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new().name("hearsay-node".into()).spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                let _ = started_tx.send(Err(anyhow::anyhow!("cannot start the node's runtime: {e}")));
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            match builder.spawn().await {
+                Ok(cluster) => {
+                    // A subscription ends when the node stops; it does not keep the node alive.
+                    let mut events = cluster.subscribe();
+                    if started_tx.send(Ok(cluster)).is_err() {
+                        return;
+                    }
+                    while futures::StreamExt::next(&mut events).await.is_some() {}
+                }
+                Err(e) => {
+                    let _ = started_tx.send(Err(e.into()));
+                }
+            }
+        });
+    })?;
+    started.await.map_err(|_| anyhow::anyhow!("the node's thread ended before the node started"))?
+}
+
 /// Runs the agent until it leaves. Returns once it has stopped.
 pub(crate) async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     let (store, generation, persisted) = prepare(&settings).map_err(AgentError::Setup)?;
@@ -74,8 +108,7 @@ pub(crate) async fn run(settings: AgentSettings) -> Result<(), AgentError> {
         tracing::info!(primary = %keyring.primary().fingerprint(), keys = keyring.keys().len(), "packets are encrypted");
         builder = builder.keyring(keyring);
     }
-    let cluster = builder
-        .spawn()
+    let cluster = spawn_on_own_thread(builder)
         .await
         .map_err(|e| AgentError::Runtime(anyhow::anyhow!("cannot start the node on {}: {e}", settings.bind)))?;
     let listener = match http::bind(settings.http).await {
@@ -131,7 +164,8 @@ pub(crate) async fn run(settings: AgentSettings) -> Result<(), AgentError> {
         .with_http_addr(http_addr)
         .with_token(settings.http_token.clone())
         .with_allowed_hosts(http::AllowedHosts::new(settings.http_allowed_hosts.clone()))
-        .with_limits(settings.http_limits);
+        .with_limits(settings.http_limits)
+        .with_metrics_per_member(settings.metrics_per_member);
     let mut stop_rx = stop_http_rx.clone();
     let server = tokio::spawn(http::serve(listener, state, async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;

@@ -38,6 +38,10 @@ pub(crate) struct MemberJson {
     pub live_keys: usize,
     /// Whether this is the answering node.
     pub is_self: bool,
+    /// The latest direct-probe round trip to it in milliseconds, if one was measured in the
+    /// last minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
 }
 
 impl From<&MemberInfo> for MemberJson {
@@ -52,6 +56,7 @@ impl From<&MemberInfo> for MemberJson {
             heartbeat: m.heartbeat,
             live_keys: m.live_keys,
             is_self: m.is_self,
+            rtt_ms: None,
         }
     }
 }
@@ -98,6 +103,10 @@ pub(crate) struct EntryJson {
     pub value: ValueJson,
     /// The owner's version of this value.
     pub version: u64,
+    /// In lists: the owner's status as the answering node sees it (`dead` and `left` owners'
+    /// keys are kept until the owner is forgotten).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_status: Option<String>,
 }
 
 /// The answer to `PUT` and `DELETE /v1/kv/{key}`.
@@ -249,6 +258,7 @@ mod tests {
             key: "k".into(),
             value: ValueJson::new("héllo".as_bytes()),
             version: 3,
+            owner_status: None,
         })
         .unwrap();
         assert_eq!(text, serde_json::json!({"node": "n", "key": "k", "value": "héllo", "version": 3}));

@@ -138,6 +138,10 @@ pub(crate) struct AgentOptions {
     /// Most HTTP connections open at once; more are answered 503 [default: 256].
     #[arg(long)]
     pub http_max_connections: Option<usize>,
+    /// Also export per-member series on `/metrics` (phi and last probe round trip of every
+    /// peer, labelled `peer`): one series per member, so off by default.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub metrics_per_member: Option<bool>,
     /// File of cluster keys (64 hex digits each, one per line, the first is the primary):
     /// every packet is encrypted and authenticated. Create keys with `hearsay keygen`.
     #[arg(long)]
@@ -186,6 +190,7 @@ impl AgentOptions {
             http_header_timeout_ms: self.http_header_timeout_ms.or(file.http_header_timeout_ms),
             http_request_timeout_ms: self.http_request_timeout_ms.or(file.http_request_timeout_ms),
             http_max_connections: self.http_max_connections.or(file.http_max_connections),
+            metrics_per_member: self.metrics_per_member.or(file.metrics_per_member),
             keyring_file: self.keyring_file.or(file.keyring_file),
             log_format: self.log_format.or(file.log_format),
             log_level: self.log_level.or(file.log_level),
@@ -232,6 +237,8 @@ pub(crate) struct AgentSettings {
     pub http_allowed_hosts: Vec<String>,
     /// HTTP timeouts and connection cap.
     pub http_limits: ServerLimits,
+    /// Per-member series on `/metrics`.
+    pub metrics_per_member: bool,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -627,6 +634,7 @@ pub(crate) fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProb
         http_token,
         http_allowed_hosts,
         http_limits,
+        metrics_per_member: options.metrics_per_member.unwrap_or(false),
         log_format,
         log_level,
     })

@@ -13,7 +13,9 @@ mod b64;
 mod cli;
 mod client;
 mod config;
+mod history;
 mod http;
+mod process;
 mod store;
 
 /// hearsay: gossip membership, failure detection and replicated node state.

@@ -22,6 +22,7 @@ fn kv_members_health_info_metrics_and_dashboard() {
     let a = Agent::start("h1", &dir, &[]);
     let b = Agent::start("h2", &dir, &[a.gossip]);
     wait_until("h1 sees h2 alive", || a.member("h2").is_some_and(|(s, _)| s == "alive"));
+    wait_until("h2 sees h1 alive", || b.member("h1").is_some_and(|(s, _)| s == "alive"));
 
     let health = a.get_json("/v1/health");
     assert_eq!(health["status"], "ok");
@@ -78,7 +79,10 @@ fn kv_members_health_info_metrics_and_dashboard() {
     assert_eq!(status, 200);
     for needle in [
         "hearsay_members{status=\"alive\"} 2",
-        "hearsay_phi{peer=\"h2\"}",
+        "hearsay_phi_max ",
+        "hearsay_node_info{name=\"h1\",generation=",
+        "hearsay_build_info{version=",
+        "# TYPE hearsay_probe_rtt_seconds histogram",
         "hearsay_messages_sent_total{type=\"syn\"}",
         "hearsay_bytes_received_total{type=",
         "# TYPE hearsay_dropped_total counter",
@@ -86,6 +90,13 @@ fn kv_members_health_info_metrics_and_dashboard() {
     ] {
         assert!(metrics.contains(needle), "missing {needle} in\n{metrics}");
     }
+    assert!(!metrics.contains("peer="), "no series per member by default:\n{metrics}");
+    wait_until("h1 timed a probe round trip", || {
+        let (_, metrics) = request(a.http, "GET", "/metrics", b"").unwrap();
+        metrics.lines().any(|l| l.starts_with("hearsay_probe_rtt_seconds_count ") && !l.ends_with(" 0"))
+    });
+    let members = a.get_json("/v1/members");
+    assert!(members[1]["rtt_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{members}");
 
     let (status, page) = request(a.http, "GET", "/", b"").unwrap();
     assert_eq!(status, 200);

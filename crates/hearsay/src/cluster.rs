@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use hearsay_core::{Event, Key, Keyring, KeyringError, MemberInfo, NodeId, Stats, VersionedValue, WriteError};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -14,6 +15,7 @@ use crate::Config;
 use crate::builder::ClusterBuilder;
 use crate::error::Error;
 use crate::subscription::Subscription;
+use crate::view::View;
 
 /// A request from a handle to the node task.
 #[derive(Debug)]
@@ -163,6 +165,7 @@ struct Inner {
     done: watch::Receiver<()>,
     events: broadcast::WeakSender<Event>,
     counters: Arc<Counters>,
+    view: Arc<ArcSwap<View>>,
 }
 
 /// A handle to a running node. Cheap to clone; every clone talks to the same node task.
@@ -179,6 +182,7 @@ pub(crate) struct TaskEnds {
     pub(crate) stop: watch::Receiver<bool>,
     pub(crate) done: watch::Sender<()>,
     pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) view: Arc<ArcSwap<View>>,
 }
 
 /// Commands waiting for the node task; `send` waits when it is full.
@@ -199,6 +203,7 @@ impl Cluster {
         let (stop_tx, stop) = watch::channel(false);
         let (done, done_rx) = watch::channel(());
         let (events, _) = broadcast::channel(EVENT_QUEUE);
+        let view = Arc::new(ArcSwap::from_pointee(View::empty()));
         let inner = Inner {
             id,
             local_addr,
@@ -207,8 +212,9 @@ impl Cluster {
             done: done_rx,
             events: events.downgrade(),
             counters,
+            view: view.clone(),
         };
-        (Cluster { inner: Arc::new(inner) }, TaskEnds { commands, stop, done, events })
+        (Cluster { inner: Arc::new(inner) }, TaskEnds { commands, stop, done, events, view })
     }
 
     /// This node's identity.
@@ -259,6 +265,14 @@ impl Cluster {
     /// Every member and its live keys, as this node sees them.
     pub async fn snapshot(&self) -> Result<Snapshot, Error> {
         self.request(|reply| Command::Snapshot { reply }).await
+    }
+
+    /// The view the node task last published: members, keys, counters and probe round trips,
+    /// at most [`crate::PUBLISH_INTERVAL`] old. Lock-free and without a round trip to the
+    /// node task, so any number of readers cannot delay it; use it for scans and periodic
+    /// reads. Before the first publication (right after start) it is empty.
+    pub fn view(&self) -> Arc<View> {
+        self.inner.view.load_full()
     }
 
     /// Protocol and driver counters.

@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use crate::clock::Clock;
 use crate::cluster::{Command, Counters, FlowStats, KeyringChange, MemberSnapshot, Snapshot, TaskEnds};
 use crate::stream::{self, Frame, InboundFrame, StreamLimits};
+use crate::view::Publisher;
 
 /// Frames from all inbound connections waiting for the node task.
 const INBOUND_FRAME_QUEUE: usize = 8;
@@ -58,6 +59,8 @@ pub(crate) struct Driver {
     leaving: Option<(tokio::time::Instant, Vec<oneshot::Sender<()>>)>,
     accept_paused_until: Option<tokio::time::Instant>,
     udp_paused_until: Option<tokio::time::Instant>,
+    /// Publishes the [`crate::View`] readers use instead of asking this task.
+    publisher: Publisher,
 }
 
 impl Driver {
@@ -91,6 +94,7 @@ impl Driver {
             leaving: None,
             accept_paused_until: None,
             udp_paused_until: None,
+            publisher: Publisher::new(ends.view),
         }
     }
 
@@ -118,6 +122,7 @@ impl Driver {
                 received = self.udp.recv_from(&mut buf), if self.udp_paused_until.is_none() => match received {
                     Ok((len, from)) => {
                         Counters::add(&self.counters.udp_datagrams_received, 1);
+                        self.publisher.probes.received(from, &buf[..len], std::time::Instant::now());
                         if let Err(e) = self.node.handle_datagram(self.clock.now(), from, &buf[..len]) {
                             tracing::trace!(%from, error = %e, "datagram dropped");
                         }
@@ -172,7 +177,9 @@ impl Driver {
         if let Some((deadline, _)) = &self.leaving {
             at = at.min(*deadline);
         }
-        for resume in [self.accept_paused_until, self.udp_paused_until].into_iter().flatten() {
+        for resume in
+            [self.accept_paused_until, self.udp_paused_until, Some(self.publisher.next_at())].into_iter().flatten()
+        {
             at = at.min(resume);
         }
         at
@@ -186,9 +193,11 @@ impl Driver {
                     Some(ttl) => self.node.set_with_ttl(now, &key, &value, ttl),
                     None => self.node.set(now, &key, &value),
                 };
+                self.publisher.wrote();
                 let _ = reply.send(result);
             }
             Command::Delete { key, reply } => {
+                self.publisher.wrote();
                 let _ = reply.send(self.node.delete(now, &key));
             }
             Command::Get { node, key, reply } => {
@@ -214,13 +223,7 @@ impl Driver {
                 let _ = reply.send(Snapshot { members });
             }
             Command::Stats { reply } => {
-                let flow = FlowStats {
-                    write_rate: self.node.write_rate(),
-                    backlog_bytes: self.node.backlog_bytes() as u64,
-                    pending_updates: self.node.pending_updates() as u64,
-                    health_score: self.node.health_score(),
-                };
-                let _ = reply.send(self.counters.snapshot(self.node.stats().clone(), flow));
+                let _ = reply.send(self.stats());
             }
             Command::Keyring { reply } => {
                 let _ = reply.send(self.node.keyring().cloned());
@@ -242,6 +245,16 @@ impl Driver {
                 }
             },
         }
+    }
+
+    fn stats(&self) -> crate::cluster::DriverStats {
+        let flow = FlowStats {
+            write_rate: self.node.write_rate(),
+            backlog_bytes: self.node.backlog_bytes() as u64,
+            pending_updates: self.node.pending_updates() as u64,
+            health_score: self.node.health_score(),
+        };
+        self.counters.snapshot(self.node.stats().clone(), flow)
     }
 
     fn accepted(&mut self, accepted: std::io::Result<(TcpStream, SocketAddr)>) {
@@ -271,19 +284,27 @@ impl Driver {
     async fn flush(&mut self) {
         while let Some(transmit) = self.node.poll_transmit() {
             match transmit.kind {
-                TransmitKind::Datagram => match self.udp.send_to(&transmit.payload, transmit.to).await {
-                    Ok(_) => Counters::add(&self.counters.udp_datagrams_sent, 1),
-                    Err(e) => {
-                        Counters::add(&self.counters.udp_send_errors, 1);
-                        tracing::debug!(to = %transmit.to, error = %e, "udp send failed");
+                TransmitKind::Datagram => {
+                    self.publisher.probes.sent(transmit.to, &transmit.payload, std::time::Instant::now());
+                    match self.udp.send_to(&transmit.payload, transmit.to).await {
+                        Ok(_) => Counters::add(&self.counters.udp_datagrams_sent, 1),
+                        Err(e) => {
+                            Counters::add(&self.counters.udp_send_errors, 1);
+                            tracing::debug!(to = %transmit.to, error = %e, "udp send failed");
+                        }
                     }
-                },
+                }
                 TransmitKind::Stream => self.send_stream(transmit.to, transmit.payload),
             }
         }
         while let Some(event) = self.node.poll_event() {
+            self.publisher.saw(&event);
             // No subscriber is not an error.
             let _ = self.events.send(event);
+        }
+        if self.publisher.due() {
+            let stats = self.stats();
+            self.publisher.publish(&self.node, stats);
         }
     }
 

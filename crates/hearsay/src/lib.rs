@@ -41,6 +41,7 @@ mod driver;
 mod error;
 mod stream;
 mod subscription;
+mod view;
 
 pub use hearsay_core::{
     self as core, Config, Event, Key, Keyring, MemberInfo, MemberStatus, NodeId, Stats, VersionedValue,
@@ -50,3 +51,4 @@ pub use builder::ClusterBuilder;
 pub use cluster::{Cluster, DriverStats, MemberSnapshot, Snapshot};
 pub use error::Error;
 pub use subscription::Subscription;
+pub use view::{PROBE_RTT_BUCKETS_MS, PUBLISH_INTERVAL, RttHistogram, View};

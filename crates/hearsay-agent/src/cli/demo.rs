@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use hearsay::{Cluster, Config, MemberStatus};
 use tokio::sync::watch;
 
+use crate::history::History;
 use crate::http;
 
 /// Arguments of `hearsay demo`.
@@ -74,6 +75,7 @@ async fn start_node(
     seeds: Vec<SocketAddr>,
     http_addr: SocketAddr,
     restore: Option<Restore>,
+    process: &http::ProcessNodes,
 ) -> anyhow::Result<DemoNode> {
     let mut builder = Cluster::builder(config())
         .name(name.to_string())
@@ -92,7 +94,12 @@ async fn start_node(
     let http = listener.local_addr()?;
     let (left_tx, _) = watch::channel(false);
     let (stop_http, mut stop_rx) = watch::channel(false);
-    let state = http::AppState::new(cluster.clone(), None, config(), left_tx).with_http_addr(http);
+    // Every node's API answers the spread of a key for all nodes of the process, on one clock.
+    let history = History::spawn(&cluster);
+    process.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), (cluster.clone(), history.clone()));
+    let state = http::AppState::with_history(cluster.clone(), history, None, config(), left_tx)
+        .with_http_addr(http)
+        .with_process_nodes(process.clone());
     tokio::spawn(http::serve(listener, state, async move {
         let _ = stop_rx.wait_for(|s| *s).await;
     }));
@@ -192,12 +199,13 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     );
     let clock = Clock(Instant::now());
     let mut nodes: Vec<DemoNode> = Vec::new();
+    let process = http::ProcessNodes::default();
     let loopback = std::net::Ipv4Addr::LOCALHOST;
     for i in 0..args.nodes {
         let name = format!("node-{}", i + 1);
         let seeds = nodes.first().map(|n| vec![n.gossip]).unwrap_or_default();
         let http_addr = SocketAddr::from((loopback, args.http_port.saturating_add(i as u16)));
-        let node = start_node(&name, 1, SocketAddr::from((loopback, 0)), seeds, http_addr, None).await?;
+        let node = start_node(&name, 1, SocketAddr::from((loopback, 0)), seeds, http_addr, None, &process).await?;
         nodes.push(node);
     }
     for node in &nodes {
@@ -220,7 +228,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         }
     };
     tokio::select! {
-        r = script(&clock, &mut nodes) => r?,
+        r = script(&clock, &mut nodes, &process) => r?,
         _ = stop => {}
     }
     clock.say("stopping");
@@ -232,7 +240,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 /// The narrated sequence; runs until the demo is stopped.
-async fn script(clock: &Clock, nodes: &mut [DemoNode]) -> anyhow::Result<()> {
+async fn script(clock: &Clock, nodes: &mut [DemoNode], process: &http::ProcessNodes) -> anyhow::Result<()> {
     let total = nodes.len();
     // 1. Membership.
     let started = Instant::now();
@@ -342,7 +350,8 @@ async fn script(clock: &Clock, nodes: &mut [DemoNode]) -> anyhow::Result<()> {
     ));
     let seeds = vec![nodes[0].gossip];
     let restarted =
-        start_node(&victim_name, generation, victim_gossip, seeds, victim_http, Some((own_keys, max_version))).await?;
+        start_node(&victim_name, generation, victim_gossip, seeds, victim_http, Some((own_keys, max_version)), process)
+            .await?;
     nodes[victim_idx] = restarted;
     let rejoin = Instant::now();
     {

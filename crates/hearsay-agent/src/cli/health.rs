@@ -14,7 +14,7 @@ use crate::config::DEFAULT_HTTP;
 
 /// Arguments of `hearsay health`.
 #[derive(clap::Args, Debug)]
-pub struct HealthArgs {
+pub(crate) struct HealthArgs {
     /// The agent's HTTP address [env: HEARSAY_HTTP] [default: 127.0.0.1:7947].
     #[arg(long)]
     pub http: Option<String>,
@@ -28,7 +28,7 @@ pub struct HealthArgs {
 }
 
 /// Runs `hearsay health`.
-pub fn run(args: HealthArgs) -> ExitCode {
+pub(crate) fn run(args: HealthArgs) -> ExitCode {
     match check(args) {
         Ok(health) => {
             println!("ok: {} generation {}", health.name, health.generation);

@@ -51,6 +51,7 @@ mod tests {
             key: "k\r\nn2  forged  9  value\u{1b}[0m".into(),
             value: ValueJson::new(b"v"),
             version: 1,
+            owner_status: None,
         };
         let text = kv_table(&[entry]);
         assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");

@@ -1,6 +1,9 @@
 //! `/v1/kv`: read any node's keys, write and delete this node's own.
 //!
-//! `GET /v1/kv[?node=N][&prefix=P]` lists live keys; `GET /v1/kv/{node}` lists one node's;
+//! `GET /v1/kv[?node=N][&prefix=P][&contains=S][&offset=O][&limit=L]` lists live keys in
+//! (owner, key) order, a page at a time with `offset`/`limit`; the `X-Total-Count` header gives
+//! the number of matches before paging. Lists are read from the node's published view (at
+//! most 200 ms old), never from the node task. `GET /v1/kv/{node}` lists one node's;
 //! `GET /v1/kv/{node}/{key}` reads one (keys may contain `/`); `PUT /v1/kv/{key}[?ttl=SECONDS]`
 //! stores the request body as the value of an own key, `DELETE /v1/kv/{key}` deletes one.
 //! Own writes are persisted with the version the node gave them before the answer is sent.
@@ -18,7 +21,8 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use hearsay_core::RESERVED_PREFIX;
 use serde::Deserialize;
 
@@ -35,6 +39,22 @@ pub(super) struct ListQuery {
     prefix: Option<String>,
     /// With `node`: read this one key.
     key: Option<String>,
+    /// Keys containing this text.
+    contains: Option<String>,
+    /// Matches to skip.
+    offset: Option<usize>,
+    /// Most matches to return.
+    limit: Option<usize>,
+}
+
+/// Which keys a list shows.
+#[derive(Debug, Default)]
+struct Filter<'a> {
+    node: Option<&'a str>,
+    prefix: Option<&'a str>,
+    contains: Option<&'a str>,
+    offset: usize,
+    limit: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,48 +77,78 @@ fn path_error(rejection: PathRejection) -> ApiError {
     ApiError::bad_request(format!("bad path: {}", rejection.body_text()))
 }
 
-/// Live, non-reserved keys of every member matching the filters.
-async fn entries(state: &AppState, node: Option<&str>, prefix: Option<&str>) -> Result<Vec<EntryJson>, ApiError> {
-    let snapshot = state.cluster().snapshot().await?;
-    if let Some(node) = node
-        && !snapshot.members.iter().any(|m| &*m.info.id.name == node)
+/// Live, non-reserved keys matching `filter`, one page, and the number of matches.
+fn entries(state: &AppState, filter: &Filter<'_>) -> Result<(Vec<EntryJson>, usize), ApiError> {
+    let view = state.cluster().view();
+    if let Some(node) = filter.node
+        && !view.members.iter().any(|m| &*m.id.name == node)
     {
         return Err(ApiError::not_found(format!("unknown node `{node}`")));
     }
     let mut out = Vec::new();
-    for member in &snapshot.members {
-        let name = &*member.info.id.name;
-        if node.is_some_and(|n| n != name) {
+    let mut total = 0;
+    let limit = filter.limit.unwrap_or(usize::MAX);
+    for member in &view.members {
+        let name = &*member.id.name;
+        if filter.node.is_some_and(|n| n != name) {
             continue;
         }
-        for (key, value) in &member.keys {
-            if value.tombstone || key.starts_with(RESERVED_PREFIX) || prefix.is_some_and(|p| !key.starts_with(p)) {
+        let Some(keys) = view.keys.get(name) else { continue };
+        let range: Box<dyn Iterator<Item = _>> = match filter.prefix {
+            // Keys are sorted: a prefix is a range.
+            Some(p) => Box::new(
+                keys.range::<str, _>((std::ops::Bound::Included(p), std::ops::Bound::Unbounded))
+                    .take_while(move |(k, _)| k.starts_with(p)),
+            ),
+            None => Box::new(keys.iter()),
+        };
+        for (key, value) in range {
+            if value.tombstone || key.starts_with(RESERVED_PREFIX) || filter.contains.is_some_and(|c| !key.contains(c))
+            {
+                continue;
+            }
+            total += 1;
+            if total <= filter.offset || out.len() >= limit {
                 continue;
             }
             out.push(EntryJson {
                 node: name.to_string(),
-                key: key.clone(),
+                key: key.to_string(),
                 value: ValueJson::new(&value.value),
                 version: value.version,
+                owner_status: Some(member.status.as_str().to_string()),
             });
         }
     }
-    Ok(out)
+    Ok((out, total))
+}
+
+fn page(list: Vec<EntryJson>, total: usize) -> Response {
+    let mut response = Json(list).into_response();
+    response.headers_mut().insert("x-total-count", HeaderValue::from(total));
+    response
 }
 
 pub(super) async fn list(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(query_error)?;
     if let Some(key) = &query.key {
         let Some(node) = &query.node else {
             return Err(ApiError::bad_request("`key` needs `node`: GET /v1/kv?node=N&key=K"));
         };
-        return one(&state, node, key).await;
+        return Ok(one(&state, node, key).await?.into_response());
     }
-    let list = entries(&state, query.node.as_deref(), query.prefix.as_deref()).await?;
-    Ok(Json(serde_json::to_value(list).unwrap_or_default()))
+    let filter = Filter {
+        node: query.node.as_deref(),
+        prefix: query.prefix.as_deref(),
+        contains: query.contains.as_deref(),
+        offset: query.offset.unwrap_or(0),
+        limit: query.limit,
+    };
+    let (list, total) = entries(&state, &filter)?;
+    Ok(page(list, total))
 }
 
 /// Percent-decodes one part of the path; the text must be UTF-8.
@@ -111,15 +161,15 @@ fn decode(part: &str) -> Result<String, ApiError> {
 
 /// `GET /v1/kv/{node}` or `GET /v1/kv/{node}/{key}`. The node is split off the raw path before
 /// decoding, so `%2F` in it is part of the name, not a separator.
-pub(super) async fn get(State(state): State<AppState>, uri: Uri) -> Result<Json<serde_json::Value>, ApiError> {
+pub(super) async fn get(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
     let rest = uri.path().strip_prefix("/v1/kv/").unwrap_or_default();
     let (node, key) = rest.split_once('/').unwrap_or((rest, ""));
     let (node, key) = (decode(node)?, decode(key)?);
     if key.is_empty() {
-        let list = entries(&state, Some(&node), None).await?;
-        return Ok(Json(serde_json::to_value(list).unwrap_or_default()));
+        let (list, total) = entries(&state, &Filter { node: Some(&node), ..Filter::default() })?;
+        return Ok(page(list, total));
     }
-    one(&state, &node, &key).await
+    Ok(one(&state, &node, &key).await?.into_response())
 }
 
 /// One live key of one node.
@@ -133,6 +183,7 @@ async fn one(state: &AppState, node: &str, key: &str) -> Result<Json<serde_json:
                 key: key.into(),
                 value: ValueJson::new(&value.value),
                 version: value.version,
+                owner_status: None,
             };
             Ok(Json(serde_json::to_value(entry).unwrap_or_default()))
         }

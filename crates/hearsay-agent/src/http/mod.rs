@@ -1,14 +1,16 @@
 //! The agent's HTTP API (axum): JSON everywhere, errors as `{"error": "..."}`.
 //!
 //! One file per resource: `members.rs`, `kv.rs`, `events.rs` (server-sent events),
-//! `metrics.rs` (Prometheus), `dashboard.rs` (the page at `/`). This module owns the router,
-//! the shared state, the error type, and the small endpoints (`health`, `info`, `leave`).
-//! Handlers only talk to the [`hearsay::Cluster`] handle and, for own writes, the [`Store`].
+//! `history.rs` (what the agent remembers, the spread of a key), `metrics.rs` (Prometheus),
+//! `dashboard.rs` (the page at `/`). This module owns the router, the shared state, the error
+//! type, and the small endpoints (`health`, `info`, `leave`). Handlers only talk to the
+//! [`hearsay::Cluster`] handle and, for own writes, the [`Store`]. Reads that scan the state
+//! (lists, `/metrics`, `/v1/info`) use the node's published view, never the node task, so no
+//! amount of reading can delay a probe; `health`, single-key reads and writes go to the task.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::Router;
@@ -21,6 +23,7 @@ use hearsay_core::{KeyError, KeyringError, WriteError};
 use tokio::sync::watch;
 
 use crate::api::{ErrorJson, HealthJson, InfoJson};
+use crate::history::History;
 use crate::store::Store;
 
 mod auth;
@@ -28,7 +31,9 @@ pub(crate) use auth::unprotected_exposure;
 mod dashboard;
 mod events;
 mod guard;
+mod history;
 pub(crate) use guard::{AllowedHosts, MARKER_HEADER};
+pub(crate) use history::ProcessNodes;
 mod keyring;
 mod kv;
 mod members;
@@ -64,14 +69,36 @@ struct Inner {
     limits: ServerLimits,
     /// What the server refused.
     counters: Arc<ServerCounters>,
+    /// Recent events and samples of this node.
+    history: History,
+    /// Every node of this process, for a cluster-wide spread (the demo); `None` in an agent.
+    process_nodes: Option<ProcessNodes>,
+    /// Per-member series on `/metrics`.
+    metrics_per_member: bool,
 }
 
 impl AppState {
     /// State for one node's API. `store` is `None` for nodes without persistence (the demo).
+    /// Starts the history tasks (events and samples), so it must run inside the runtime.
     pub(crate) fn new(cluster: Cluster, store: Option<Arc<Store>>, config: Config, left: watch::Sender<bool>) -> Self {
+        let history = History::spawn(&cluster);
+        Self::with_history(cluster, history, store, config, left)
+    }
+
+    /// State for one node's API over an existing `history` of it.
+    pub(crate) fn with_history(
+        cluster: Cluster,
+        history: History,
+        store: Option<Arc<Store>>,
+        config: Config,
+        left: watch::Sender<bool>,
+    ) -> Self {
         let started = std::time::Instant::now();
         AppState {
             inner: Arc::new(Inner {
+                history,
+                process_nodes: None,
+                metrics_per_member: false,
                 cluster,
                 store,
                 http: None,
@@ -114,6 +141,22 @@ impl AppState {
     pub(crate) fn with_limits(mut self, limits: ServerLimits) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.limits = limits;
+        }
+        self
+    }
+
+    /// Answers `/v1/spread` for every node of this process (see `history.rs`).
+    pub(crate) fn with_process_nodes(mut self, nodes: ProcessNodes) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.process_nodes = Some(nodes);
+        }
+        self
+    }
+
+    /// Exports per-member series on `/metrics`.
+    pub(crate) fn with_metrics_per_member(mut self, on: bool) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.metrics_per_member = on;
         }
         self
     }
@@ -194,9 +237,12 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/kv/", get(kv::list).put(empty_key).delete(empty_key))
         .route("/v1/kv/{*path}", get(kv::get).put(kv::put).delete(kv::delete))
         .route("/v1/events", get(events::stream))
+        .route("/v1/events/history", get(history::events))
+        .route("/v1/history", get(history::samples))
+        .route("/v1/spread", get(history::spread))
         .route("/v1/keyring", get(keyring::show))
         .route("/v1/keyring/{op}", post(keyring::change))
-        .route("/metrics", get(metrics_handler))
+        .route("/metrics", get(metrics::handler))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -233,8 +279,8 @@ async fn health(State(state): State<AppState>) -> Result<Json<HealthJson>, ApiEr
 
 async fn info(State(state): State<AppState>) -> Result<Json<InfoJson>, ApiError> {
     let cluster = state.cluster();
-    let members = cluster.members().await?;
-    let stats = cluster.stats().await?;
+    let view = cluster.view();
+    let (members, stats) = (&view.members, &view.stats);
     let id = cluster.id();
     let c = &state.inner.config;
     let mut config = BTreeMap::new();
@@ -259,7 +305,7 @@ async fn info(State(state): State<AppState>) -> Result<Json<InfoJson>, ApiError>
     config.insert("http_max_connections".to_string(), limits.max_connections.to_string());
     config.insert("http_token".to_string(), if state.inner.token.is_some() { "required" } else { "none" }.to_string());
     let mut by_status = BTreeMap::new();
-    for m in &members {
+    for m in members {
         *by_status.entry(m.status.as_str().to_string()).or_insert(0) += 1;
     }
     let me = members.iter().find(|m| m.is_self);
@@ -293,59 +339,4 @@ async fn leave(State(state): State<AppState>) -> Result<Json<serde_json::Value>,
     tracing::info!(node = %id, "left the cluster on request");
     state.inner.left.send_replace(true);
     Ok(Json(serde_json::json!({ "node": id.name.to_string(), "left": true })))
-}
-
-async fn metrics_handler(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let members = state.cluster().members().await?;
-    let stats = state.cluster().stats().await?;
-    let counters = &state.inner.counters;
-    let driver: Vec<metrics::DriverCounter> = vec![
-        ("udp_datagrams_sent_total", "UDP datagrams sent.", stats.udp_datagrams_sent),
-        ("udp_datagrams_received_total", "UDP datagrams received.", stats.udp_datagrams_received),
-        ("udp_send_errors_total", "UDP sends that failed.", stats.udp_send_errors),
-        ("udp_recv_errors_total", "UDP receives that failed.", stats.udp_recv_errors),
-        ("stream_frames_sent_total", "TCP stream frames sent.", stats.stream_frames_sent),
-        ("stream_frames_received_total", "TCP stream frames received.", stats.stream_frames_received),
-        ("stream_frames_rejected_total", "TCP stream frames rejected (too large).", stats.stream_frames_rejected),
-        ("stream_frames_dropped_total", "TCP stream frames dropped (queue full).", stats.stream_frames_dropped),
-        ("stream_errors_total", "TCP stream connections that failed.", stats.stream_errors),
-        (
-            "stream_connections_refused_total",
-            "TCP stream connections refused (too many).",
-            stats.stream_connections_refused,
-        ),
-        ("events_lagged_total", "Events lost by subscribers that fell behind.", stats.events_lagged),
-        (
-            "http_connections_refused_total",
-            "HTTP connections answered 503 (http_max_connections reached).",
-            counters.connections_refused.load(Ordering::Relaxed),
-        ),
-        (
-            "http_requests_timed_out_total",
-            "HTTP requests answered 408 (http_request_timeout_ms).",
-            counters.requests_timed_out.load(Ordering::Relaxed),
-        ),
-        (
-            "http_requests_too_large_total",
-            "HTTP requests answered 414 or 431 (URI or head too large).",
-            counters.requests_too_large.load(Ordering::Relaxed),
-        ),
-    ];
-    let gauges: Vec<metrics::DriverGauge> = vec![
-        ("write_rate", "Flow-control advice: local writes per gossip round the network carries.", stats.write_rate),
-        (
-            "backlog_bytes",
-            "Bytes of state peers lacked that the last overflowing delta could not carry.",
-            stats.backlog_bytes as f64,
-        ),
-        ("pending_updates", "Membership updates waiting to be piggybacked.", stats.pending_updates as f64),
-        ("health_score", "Lifeguard local health (0 is healthy).", f64::from(stats.health_score)),
-    ];
-    let text = metrics::render(&metrics::MetricsInput {
-        members: &members,
-        stats: &stats.core,
-        driver: &driver,
-        gauges: &gauges,
-    });
-    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }

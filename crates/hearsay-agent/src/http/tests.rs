@@ -51,6 +51,84 @@ async fn call(
 
 const MARK: (&str, &str) = ("x-hearsay", "1");
 
+/// Polls `uri` until its JSON satisfies `ok` (the view is republished every 200 ms).
+async fn eventually(router: &Router, uri: &str, ok: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, body) = call(router, "GET", uri, &[], b"").await;
+        if status == StatusCode::OK && ok(&body) {
+            return body;
+        }
+        assert!(std::time::Instant::now() < deadline, "{uri} never satisfied the condition; last: {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The `X-Total-Count` header and JSON body of a GET.
+async fn list(router: &Router, uri: &str) -> (usize, serde_json::Value) {
+    let request = Request::builder().uri(uri).header("host", "127.0.0.1:7947").body(Body::empty()).unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{uri}");
+    let total = response.headers()["x-total-count"].to_str().unwrap().parse().unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (total, serde_json::from_slice(&bytes).unwrap())
+}
+
+fn keys_of(body: &serde_json::Value) -> Vec<&str> {
+    body.as_array().unwrap().iter().map(|e| e["key"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn key_lists_are_filtered_and_paginated_with_a_total() {
+    let n = node("n1").await;
+    for key in ["a/1", "a/2", "a/3", "b/1", "b/22"] {
+        assert_eq!(call(&n.router, "PUT", &format!("/v1/kv/{key}"), &[MARK], b"v").await.0, StatusCode::OK);
+    }
+    eventually(&n.router, "/v1/kv", |b| b.as_array().is_some_and(|a| a.len() == 5)).await;
+    let (total, body) = list(&n.router, "/v1/kv?limit=2&offset=1").await;
+    assert_eq!((total, keys_of(&body)), (5, vec!["a/2", "a/3"]));
+    assert_eq!(body[0]["owner_status"], "alive", "{body}");
+    let (total, body) = list(&n.router, "/v1/kv?prefix=a/&offset=2").await;
+    assert_eq!((total, keys_of(&body)), (3, vec!["a/3"]));
+    let (total, body) = list(&n.router, "/v1/kv?contains=2&node=n1").await;
+    assert_eq!((total, keys_of(&body)), (2, vec!["a/2", "b/22"]));
+    let (total, body) = list(&n.router, "/v1/kv?offset=9").await;
+    assert_eq!((total, keys_of(&body)), (5, vec![]));
+    let (status, body) = call(&n.router, "GET", "/v1/kv?limit=-1", &[], b"").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+#[tokio::test]
+async fn a_page_opened_late_gets_the_event_history_and_the_local_spread() {
+    let n = node("n1").await;
+    let (_, body) = call(&n.router, "PUT", "/v1/kv/color", &[MARK], b"red").await;
+    let version = body["version"].as_u64().unwrap();
+    let history = eventually(&n.router, "/v1/events/history", |b| {
+        b["events"].as_array().is_some_and(|e| e.iter().any(|e| e["key"] == "color"))
+    })
+    .await;
+    assert_eq!(history["capacity"], 1000);
+    let event = history["events"].as_array().unwrap().iter().find(|e| e["key"] == "color").unwrap();
+    assert_eq!((event["kind"].as_str(), event["version"].as_u64()), (Some("key_changed"), Some(version)));
+    assert!(event["seq"].as_u64().unwrap() >= 1 && event["at_ms"].as_u64().unwrap() > 1_600_000_000_000, "{event}");
+    let after = event["seq"].as_u64().unwrap();
+    let (_, later) = call(&n.router, "GET", &format!("/v1/events/history?after={after}"), &[], b"").await;
+    assert!(later["events"].as_array().unwrap().iter().all(|e| e["seq"].as_u64().unwrap() > after), "{later}");
+
+    // A lone agent knows only its own replica, and says so.
+    let spread =
+        eventually(&n.router, "/v1/spread?node=n1&key=color", |b| b["version"].as_u64() == Some(version)).await;
+    assert_eq!(spread["scope"], "local");
+    assert_eq!(spread["nodes"].as_array().unwrap().len(), 1, "{spread}");
+    assert_eq!(spread["nodes"][0]["version"].as_u64(), Some(version));
+    assert_eq!(spread["nodes"][0]["at_ms"], event["at_ms"]);
+    assert!(spread["complete_after_ms"].is_null(), "no cluster-wide claim from one replica: {spread}");
+    let (status, _) = call(&n.router, "GET", "/v1/spread?key=color", &[], b"").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = call(&n.router, "GET", "/v1/history?member=nobody", &[], b"").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 #[tokio::test]
 async fn a_member_name_with_a_slash_is_reachable_in_path_and_query_forms() {
     let n = node("rack/1").await;
@@ -65,9 +143,9 @@ async fn a_member_name_with_a_slash_is_reachable_in_path_and_query_forms() {
             "{uri}"
         );
     }
-    let (status, body) = call(&n.router, "GET", "/v1/kv/rack%2F1", &[], b"").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body[0]["node"], "rack/1", "{body}");
+    // Lists come from the published view: the write shows within a publication interval.
+    let body = eventually(&n.router, "/v1/kv/rack%2F1", |b| b[0]["node"] == "rack/1").await;
+    assert_eq!(body[0]["key"], "app/color", "{body}");
     // Without the encoding, `rack` is the node and `1/app/color` the key.
     let (status, body) = call(&n.router, "GET", "/v1/kv/rack/1/app/color", &[], b"").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
