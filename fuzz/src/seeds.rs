@@ -20,7 +20,7 @@ fn digest() -> Digest {
     let entries = (0..4)
         .map(|i| DigestEntry { name: NAMES[i].to_string(), generation: 1, max_version: 3, heartbeat: 9 })
         .collect();
-    Digest { slice_bits: 0, slice: 0, checksum: 0x1234_5678, slice_checksums: vec![], entries }
+    Digest { slice_bits: 0, slice: 0, checksum: 0x1234_5678, slice_checksums: vec![], entries, members: 1 }
 }
 
 fn block(owner: usize) -> Block {

@@ -187,6 +187,7 @@ impl<'a> Source<'a> {
             checksum: self.u64(),
             slice_checksums: vec![self.u64() as u32; usize::from(slice_bits.min(6))],
             entries,
+            members: self.u32(),
         }
     }
 

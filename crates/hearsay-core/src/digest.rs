@@ -15,7 +15,7 @@ use crate::state::{Member, MemberIdx, in_slice};
 use crate::wire::{Digest, DigestEntry, EXPLICIT_DIGEST, MAX_CHECKSUMMED_SLICES, size};
 
 /// Fixed bytes of a digest around its entries (slice bits, slice, checksum, entry count).
-const DIGEST_OVERHEAD: usize = 1 + 5 + 10 + 3;
+const DIGEST_OVERHEAD: usize = 1 + 5 + 10 + 3 + 5;
 /// Bytes of an entry besides the name, a generous estimate (generation as a millisecond
 /// timestamp, versions and heartbeats of a long-lived node).
 const ENTRY_ESTIMATE: usize = 1 + 7 + 3 + 4;
@@ -39,7 +39,7 @@ impl Node {
         self.members.sort_by_hash();
         let idxs = self.members.slice(bits, slice);
         let mut digest =
-            Digest { slice_bits: bits, slice, entries: Vec::with_capacity(idxs.len()), ..Digest::default() };
+            Digest { slice_bits: bits, slice, entries: Vec::with_capacity(idxs.len()), ..self.empty_digest() };
         let mut used = DIGEST_OVERHEAD;
         for &idx in idxs {
             let Some(m) = self.members.get(idx) else { continue };
@@ -52,6 +52,11 @@ impl Node {
             digest.entries.push(entry_of(m));
         }
         digest
+    }
+
+    /// A digest with no entries that still says how many members we know.
+    pub(crate) fn empty_digest(&self) -> Digest {
+        Digest { members: u32::try_from(self.members.len()).unwrap_or(u32::MAX), ..Digest::default() }
     }
 
     /// Our checksum over the slice a received digest covers.

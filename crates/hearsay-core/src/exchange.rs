@@ -15,7 +15,7 @@ use crate::wire::{Ack, Block, Digest, EXPLICIT_DIGEST, HEADER_LEN, Message, Push
 const ENVELOPE: usize = 16;
 
 impl Node {
-    fn datagram_budget(&self) -> usize {
+    pub(crate) fn datagram_budget(&self) -> usize {
         self.config.mtu - HEADER_LEN - ENVELOPE - self.seal_overhead()
     }
 
@@ -208,6 +208,12 @@ impl Node {
     }
 
     pub(crate) fn handle_message(&mut self, now: Instant, from: SocketAddr, message: Message, kind: TransmitKind) {
+        let members = match &message {
+            Message::Syn(syn) => Some(syn.digest.members),
+            Message::SynAck(ack) => ack.digest.as_ref().map(|d| d.members),
+            Message::Push(push) => Some(push.digest.members),
+            _ => None,
+        };
         match message {
             Message::Syn(syn) => self.on_syn(now, from, syn),
             Message::SynAck(ack) => self.on_syn_ack(now, from, ack),
@@ -229,6 +235,10 @@ impl Node {
             Message::PingAck(ack) => self.on_ping_ack(now, from, ack),
             Message::PingReq(req) => self.on_ping_req(now, from, req),
             Message::Nack(nack) => self.on_nack(nack),
+        }
+        // After the message is applied: what it carried may already have closed the gap.
+        if let Some(theirs) = members {
+            self.compare_member_count(now, from, theirs);
         }
     }
 
@@ -271,9 +281,13 @@ impl Node {
             self.send(from, TransmitKind::Datagram, &Message::SynAck(reply));
             return;
         }
+        // A full digest (slice bits 0) is answered with a full digest, by stream if it does not
+        // fit a datagram: the requester is catching up on membership (see `formation`).
+        let full = syn.push_pull && !syn.rumor && bits == 0;
         let digest = match (syn.push_pull && !syn.rumor, explicit) {
             (false, _) => None,
             (true, true) => Some(self.answer_digest(&syn.digest, self.datagram_budget() / 2)),
+            (true, false) if full => Some(self.build_digest(0, 0, self.stream_budget() / 2)),
             (true, false) => {
                 let checksums = self.slice_checksums(vector_bits);
                 let budget = (self.datagram_budget() / 2).saturating_sub(checksums.len() * 5 + 3);
@@ -282,11 +296,12 @@ impl Node {
                 Some(digest)
             }
         };
-        let budget = self
-            .datagram_budget()
-            .saturating_sub(digest.as_ref().map_or(0, digest_size) + 3 * known.len() + updates_size(&updates));
+        let reserved = digest.as_ref().map_or(0, digest_size) + 3 * known.len() + updates_size(&updates);
+        let budget = self.datagram_budget().saturating_sub(reserved);
         let (blocks, kind) = if syn.rumor {
             (self.rumor_reply_blocks(&syn.digest, budget), TransmitKind::Datagram)
+        } else if reserved > self.datagram_budget() {
+            self.anti_entropy_stream_blocks(&syn.digest, reserved)
         } else {
             self.anti_entropy_blocks(&syn.digest, budget)
         };
@@ -323,6 +338,20 @@ impl Node {
         }
     }
 
+    /// Everything the digest's sender lacks, in a stream frame that also carries `reserved`
+    /// bytes of digest and updates.
+    fn anti_entropy_stream_blocks(&mut self, digest: &Digest, reserved: usize) -> (Vec<Block>, TransmitKind) {
+        let lacking = compare(self, digest);
+        let plan = self.plan(lacking);
+        let budget = self.stream_budget().saturating_sub(reserved);
+        let (blocks, overflow) = self.build_blocks(&plan, budget);
+        if overflow {
+            self.stats.delta_overflows += 1;
+            self.flow.overflow(plan.total_bytes.saturating_sub(budget));
+        }
+        (blocks, TransmitKind::Stream)
+    }
+
     /// Everything the digest's sender lacks, by datagram if it fits, else by stream; then, with
     /// what room is left, our recent changes of owners in other slices that differ.
     fn anti_entropy_blocks(&mut self, digest: &Digest, datagram_budget: usize) -> (Vec<Block>, TransmitKind) {
@@ -339,7 +368,7 @@ impl Node {
         let plan = self.plan(lacking);
         let stream = plan.total_bytes > self.config.stream_threshold_bytes || plan.largest_unit > datagram_budget;
         let (budget, kind) = if stream {
-            (self.config.limits.max_stream_bytes - HEADER_LEN - ENVELOPE - self.seal_overhead(), TransmitKind::Stream)
+            (self.stream_budget(), TransmitKind::Stream)
         } else {
             (datagram_budget, TransmitKind::Datagram)
         };
@@ -431,17 +460,18 @@ fn known_indices(outcomes: &[Applied]) -> Vec<u16> {
         .collect()
 }
 
-fn updates_size(updates: &[crate::wire::MemberUpdate]) -> usize {
+pub(crate) fn updates_size(updates: &[crate::wire::MemberUpdate]) -> usize {
     updates.iter().map(crate::membership::update_size).sum::<usize>() + 3
 }
 
-fn digest_size(digest: &Digest) -> usize {
+pub(crate) fn digest_size(digest: &Digest) -> usize {
     use crate::wire::size;
     1 + size::varint(u64::from(digest.slice))
         + size::varint(digest.checksum)
         + size::varint(digest.slice_checksums.len() as u64)
         + digest.slice_checksums.iter().map(|c| size::varint(u64::from(*c))).sum::<usize>()
         + size::varint(digest.entries.len() as u64)
+        + size::varint(u64::from(digest.members))
         + digest
             .entries
             .iter()

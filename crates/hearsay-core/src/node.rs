@@ -143,6 +143,8 @@ pub struct Node {
     /// suspicion and forgetting checks visit. May hold stale entries; pruned every round.
     pub(crate) watch: Vec<MemberIdx>,
     pub(crate) repair: crate::repair::Repair,
+    /// Earliest time of the next membership catch-up (see `formation`).
+    pub(crate) catch_up_not_before: Instant,
     /// A fresh rumor arrived since the last eager forward.
     pub(crate) eager_pending: bool,
     pub(crate) eager_not_before: Instant,
@@ -223,6 +225,7 @@ impl Node {
             keyring: None,
             watch: Vec::new(),
             repair: Default::default(),
+            catch_up_not_before: Instant::ZERO,
             eager_pending: false,
             eager_not_before: now,
             keyring_epoch: (0, Arc::from("")),

@@ -82,6 +82,10 @@ pub struct Digest {
     pub slice_checksums: Vec<u32>,
     /// The owners.
     pub entries: Vec<DigestEntry>,
+    /// Members the sender knows, itself included, whatever their status. A receiver that
+    /// knows clearly fewer is behind on membership (a join storm) and catches up with one full
+    /// exchange instead of waiting for each join's rumor (see the `membership` module).
+    pub members: u32,
 }
 
 /// Most slices whose checksums ride along with a digest.

@@ -26,6 +26,7 @@ fn digest() -> Digest {
         checksum: 0xdead_beef,
         slice_checksums: vec![1, 2, 3, 4],
         entries: vec![DigestEntry { name: "n".into(), generation: 1, max_version: 2, heartbeat: 3 }],
+        members: 7,
     }
 }
 
