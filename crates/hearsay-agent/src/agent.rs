@@ -23,7 +23,7 @@ const LEAVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the agent could not run; decides the exit code.
 #[derive(Debug)]
-pub enum AgentError {
+pub(crate) enum AgentError {
     /// Bad configuration or an unusable store: exit code 2.
     Setup(anyhow::Error),
     /// Anything else (sockets, a crashed node): exit code 1.
@@ -35,7 +35,7 @@ fn unix_ms() -> u64 {
 }
 
 /// Opens the store and reads what the node starts from. Errors here are setup errors.
-pub fn prepare(settings: &AgentSettings) -> anyhow::Result<(Arc<Store>, u64, Persisted)> {
+pub(crate) fn prepare(settings: &AgentSettings) -> anyhow::Result<(Arc<Store>, u64, Persisted)> {
     let store = Store::open(&settings.data_dir)?;
     let generation = store.begin_generation(unix_ms()).with_context(|| format!("store {}", store.path().display()))?;
     let persisted = store.load().with_context(|| format!("store {}", store.path().display()))?;
@@ -43,7 +43,7 @@ pub fn prepare(settings: &AgentSettings) -> anyhow::Result<(Arc<Store>, u64, Per
 }
 
 /// Runs the agent until it leaves. Returns once it has stopped.
-pub async fn run(settings: AgentSettings) -> Result<(), AgentError> {
+pub(crate) async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     let (store, generation, persisted) = prepare(&settings).map_err(AgentError::Setup)?;
     for seed in &settings.unresolved_seeds {
         tracing::warn!(seed = %seed, "seed does not resolve; skipped");
@@ -87,6 +87,13 @@ pub async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     };
     let http_addr = listener.local_addr().map_err(|e| AgentError::Runtime(e.into()))?;
     tracing::info!(node = %cluster.id(), gossip = %cluster.local_addr(), http = %http_addr, "agent running");
+    if unencrypted_exposure(cluster.local_addr(), settings.keyring.is_some()) {
+        tracing::warn!(
+            gossip = %cluster.local_addr(),
+            "gossip is unencrypted and listens beyond loopback: anyone who reaches the port can join, read \
+             and write the cluster's state; set keyring_file (create a key with `hearsay keygen`)"
+        );
+    }
     if http::unprotected_exposure(http_addr, settings.http_token.is_some()) {
         tracing::warn!(
             http = %http_addr,
@@ -122,9 +129,11 @@ pub async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     let (stop_http_tx, stop_http_rx) = watch::channel(false);
     let state = http::AppState::new(cluster.clone(), Some(store.clone()), settings.core.clone(), left_tx)
         .with_http_addr(http_addr)
-        .with_token(settings.http_token.clone());
+        .with_token(settings.http_token.clone())
+        .with_allowed_hosts(http::AllowedHosts::new(settings.http_allowed_hosts.clone()))
+        .with_limits(settings.http_limits);
     let mut stop_rx = stop_http_rx.clone();
-    let server = tokio::spawn(http::serve(listener, http::router(state), async move {
+    let server = tokio::spawn(http::serve(listener, state, async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
     }));
 
@@ -162,6 +171,11 @@ pub async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Whether gossip on `addr` is reachable from other machines with nothing sealing it.
+fn unencrypted_exposure(addr: std::net::SocketAddr, has_keyring: bool) -> bool {
+    !has_keyring && !addr.ip().is_loopback()
 }
 
 /// Resolves if the node task stops on its own (a fatal socket error).
@@ -280,4 +294,20 @@ fn persist_batch(store: &Store, me: &NodeId, batch: Vec<Event>) -> anyhow::Resul
     }
     let gone: Vec<&str> = gone.iter().map(String::as_str).collect();
     store.update_peers(&seen, &gone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unencrypted_gossip_beyond_loopback_is_flagged() {
+        let at = |s: &str| s.parse::<std::net::SocketAddr>().unwrap();
+        assert!(unencrypted_exposure(at("0.0.0.0:7946"), false));
+        assert!(unencrypted_exposure(at("10.0.0.5:7946"), false));
+        assert!(unencrypted_exposure(at("[::]:7946"), false));
+        assert!(!unencrypted_exposure(at("0.0.0.0:7946"), true));
+        assert!(!unencrypted_exposure(at("127.0.0.1:7946"), false));
+        assert!(!unencrypted_exposure(at("[::1]:7946"), false));
+    }
 }

@@ -12,14 +12,14 @@ use crate::b64;
 
 /// An error response: every non-2xx answer has this body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ErrorJson {
+pub(crate) struct ErrorJson {
     /// What went wrong, in one sentence.
     pub error: String,
 }
 
 /// A member as one node sees it (`GET /v1/members`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct MemberJson {
+pub(crate) struct MemberJson {
     /// Node name.
     pub name: String,
     /// Incarnation.
@@ -58,7 +58,7 @@ impl From<&MemberInfo> for MemberJson {
 
 /// A value as JSON: a string when UTF-8, base64 otherwise.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ValueJson {
+pub(crate) struct ValueJson {
     /// The value, when it is valid UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
@@ -69,7 +69,7 @@ pub struct ValueJson {
 
 impl ValueJson {
     /// Encodes `bytes`.
-    pub fn new(bytes: &[u8]) -> Self {
+    pub(crate) fn new(bytes: &[u8]) -> Self {
         match std::str::from_utf8(bytes) {
             Ok(text) => ValueJson { value: Some(text.to_string()), value_base64: None },
             Err(_) => ValueJson { value: None, value_base64: Some(b64::encode(bytes)) },
@@ -77,7 +77,7 @@ impl ValueJson {
     }
 
     /// The bytes back; `None` if neither field holds a valid value.
-    pub fn bytes(&self) -> Option<Vec<u8>> {
+    pub(crate) fn bytes(&self) -> Option<Vec<u8>> {
         match (&self.value, &self.value_base64) {
             (Some(text), _) => Some(text.as_bytes().to_vec()),
             (None, Some(coded)) => b64::decode(coded),
@@ -88,7 +88,7 @@ impl ValueJson {
 
 /// One key of one node (`GET /v1/kv`, `GET /v1/kv/{node}/{key}`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct EntryJson {
+pub(crate) struct EntryJson {
     /// Owner name.
     pub node: String,
     /// Key.
@@ -102,7 +102,7 @@ pub struct EntryJson {
 
 /// The answer to `PUT` and `DELETE /v1/kv/{key}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct WriteJson {
+pub(crate) struct WriteJson {
     /// This node's name.
     pub node: String,
     /// The key.
@@ -113,7 +113,7 @@ pub struct WriteJson {
 
 /// `GET /v1/health`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HealthJson {
+pub(crate) struct HealthJson {
     /// `ok`.
     pub status: String,
     /// This node's name.
@@ -124,7 +124,7 @@ pub struct HealthJson {
 
 /// `GET /v1/info`: identity, configuration and counters of the answering agent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct InfoJson {
+pub(crate) struct InfoJson {
     /// Node name.
     pub name: String,
     /// Generation.
@@ -165,7 +165,7 @@ pub struct InfoJson {
 
 /// `GET /v1/keyring`: key fingerprints (never the keys).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct KeyringJson {
+pub(crate) struct KeyringJson {
     /// Whether packets are encrypted.
     pub enabled: bool,
     /// Fingerprint of the key that seals.
@@ -176,7 +176,7 @@ pub struct KeyringJson {
 
 /// One event of `GET /v1/events` (the SSE `event:` field is `kind`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct EventJson {
+pub(crate) struct EventJson {
     /// member_joined, member_alive, member_suspect, member_dead, member_left, member_removed or
     /// key_changed.
     pub kind: String,
@@ -205,7 +205,7 @@ pub struct EventJson {
 
 impl EventJson {
     /// The JSON form of a protocol event; `None` for kinds this build does not know.
-    pub fn from_event(event: &Event) -> Option<EventJson> {
+    pub(crate) fn from_event(event: &Event) -> Option<EventJson> {
         let member = |kind: &str, id: &hearsay_core::NodeId| EventJson {
             kind: kind.to_string(),
             node: id.name.to_string(),

@@ -13,7 +13,7 @@ use crate::api::{EntryJson, ErrorJson, EventJson, InfoJson, KeyringJson, MemberJ
 
 /// Why a request failed.
 #[derive(Debug)]
-pub enum ClientError {
+pub(crate) enum ClientError {
     /// The agent could not be reached at all.
     Unreachable {
         /// Its address.
@@ -65,7 +65,7 @@ fn root_cause(err: &reqwest::Error) -> String {
 }
 
 /// A client bound to one agent.
-pub struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
     addr: String,
@@ -74,7 +74,7 @@ pub struct Client {
 impl Client {
     /// A client of the agent at `addr` (`host:port` or `http://host:port`), sending `token` as
     /// `Authorization: Bearer` on every request when given.
-    pub fn new(addr: &str, token: Option<&str>) -> Result<Client, ClientError> {
+    pub(crate) fn new(addr: &str, token: Option<&str>) -> Result<Client, ClientError> {
         let trimmed = addr.trim().trim_end_matches('/');
         let base = if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
             trimmed.to_string()
@@ -82,6 +82,8 @@ impl Client {
             format!("http://{trimmed}")
         };
         let mut headers = reqwest::header::HeaderMap::new();
+        // The agent refuses state changes without it (a cross-site page cannot send it).
+        headers.insert(crate::http::MARKER_HEADER, reqwest::header::HeaderValue::from_static("1"));
         if let Some(token) = token {
             let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
                 .map_err(|_| ClientError::Other("the HTTP token must be printable ASCII without spaces".into()))?;
@@ -130,12 +132,12 @@ impl Client {
     }
 
     /// `GET /v1/members`.
-    pub async fn members(&self) -> Result<Vec<MemberJson>, ClientError> {
+    pub(crate) async fn members(&self) -> Result<Vec<MemberJson>, ClientError> {
         self.json(self.http.get(self.url("/v1/members"))).await
     }
 
     /// `GET /v1/kv`.
-    pub async fn kv(&self, node: Option<&str>, prefix: Option<&str>) -> Result<Vec<EntryJson>, ClientError> {
+    pub(crate) async fn kv(&self, node: Option<&str>, prefix: Option<&str>) -> Result<Vec<EntryJson>, ClientError> {
         let mut query = Vec::new();
         if let Some(node) = node {
             query.push(("node", node));
@@ -146,48 +148,48 @@ impl Client {
         self.json(self.http.get(self.url("/v1/kv")).query(&query)).await
     }
 
-    /// `GET /v1/kv/{node}/{key}`.
-    pub async fn get(&self, node: &str, key: &str) -> Result<EntryJson, ClientError> {
-        self.json(self.http.get(self.url(&format!("/v1/kv/{}/{}", encode_segment(node), encode_path(key))))).await
+    /// `GET /v1/kv?node=N&key=K` (the query form carries any name and key, `..` included).
+    pub(crate) async fn get(&self, node: &str, key: &str) -> Result<EntryJson, ClientError> {
+        self.json(self.http.get(self.url("/v1/kv")).query(&[("node", node), ("key", key)])).await
     }
 
-    /// `PUT /v1/kv/{key}`.
-    pub async fn set(&self, key: &str, value: Vec<u8>, ttl_secs: Option<u64>) -> Result<WriteJson, ClientError> {
-        let mut request = self.http.put(self.url(&format!("/v1/kv/{}", encode_path(key)))).body(value);
+    /// `PUT /v1/kv?key=K`.
+    pub(crate) async fn set(&self, key: &str, value: Vec<u8>, ttl_secs: Option<u64>) -> Result<WriteJson, ClientError> {
+        let mut request = self.http.put(self.url("/v1/kv")).query(&[("key", key)]).body(value);
         if let Some(ttl) = ttl_secs {
             request = request.query(&[("ttl", ttl)]);
         }
         self.json(request).await
     }
 
-    /// `DELETE /v1/kv/{key}`.
-    pub async fn delete(&self, key: &str) -> Result<WriteJson, ClientError> {
-        self.json(self.http.delete(self.url(&format!("/v1/kv/{}", encode_path(key))))).await
+    /// `DELETE /v1/kv?key=K`.
+    pub(crate) async fn delete(&self, key: &str) -> Result<WriteJson, ClientError> {
+        self.json(self.http.delete(self.url("/v1/kv")).query(&[("key", key)])).await
     }
 
     /// `POST /v1/leave`.
-    pub async fn leave(&self) -> Result<serde_json::Value, ClientError> {
+    pub(crate) async fn leave(&self) -> Result<serde_json::Value, ClientError> {
         self.json(self.http.post(self.url("/v1/leave"))).await
     }
 
     /// `GET /v1/keyring`.
-    pub async fn keyring(&self) -> Result<KeyringJson, ClientError> {
+    pub(crate) async fn keyring(&self) -> Result<KeyringJson, ClientError> {
         self.json(self.http.get(self.url("/v1/keyring"))).await
     }
 
     /// `POST /v1/keyring/{op}` with `key` (hex) as the body.
-    pub async fn keyring_change(&self, op: &str, key: &str) -> Result<KeyringJson, ClientError> {
+    pub(crate) async fn keyring_change(&self, op: &str, key: &str) -> Result<KeyringJson, ClientError> {
         self.json(self.http.post(self.url(&format!("/v1/keyring/{op}"))).body(key.trim().to_string())).await
     }
 
     /// `GET /v1/info`.
-    pub async fn info(&self) -> Result<InfoJson, ClientError> {
+    pub(crate) async fn info(&self) -> Result<InfoJson, ClientError> {
         self.json(self.http.get(self.url("/v1/info"))).await
     }
 
     /// `GET /v1/events`: calls `on_event` with each event (and its raw JSON) until the agent
     /// closes the stream.
-    pub async fn watch(
+    pub(crate) async fn watch(
         &self,
         prefix: Option<&str>,
         mut on_event: impl FnMut(&EventJson, &str),
@@ -214,33 +216,15 @@ impl Client {
     }
 }
 
-/// Percent-encodes one path segment (everything but unreserved characters).
-pub fn encode_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-/// Percent-encodes a key for the path, keeping `/` so keys with slashes read naturally.
-pub fn encode_path(text: &str) -> String {
-    text.split('/').map(encode_segment).collect::<Vec<_>>().join("/")
-}
-
 /// Splits a server-sent event stream into the `data` of each event.
 #[derive(Default)]
-pub struct SseParser {
+pub(crate) struct SseParser {
     buffer: String,
 }
 
 impl SseParser {
     /// Feeds bytes; returns the data of every event completed by them.
-    pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> Vec<String> {
         self.buffer.push_str(&String::from_utf8_lossy(bytes));
         if self.buffer.contains('\r') {
             self.buffer = self.buffer.replace("\r\n", "\n");
@@ -271,11 +255,5 @@ mod tests {
         assert!(p.push(b":keep-alive\n\nevent: key_changed\nda").is_empty());
         assert_eq!(p.push(b"ta: {\"a\":1}\n\ndata: x\n"), vec!["{\"a\":1}".to_string()]);
         assert_eq!(p.push(b"\n"), vec!["x".to_string()]);
-    }
-
-    #[test]
-    fn paths_are_encoded() {
-        assert_eq!(encode_path("a/b c?"), "a/b%20c%3F");
-        assert_eq!(encode_segment("x/y"), "x%2Fy");
     }
 }

@@ -13,17 +13,19 @@ use std::time::Duration;
 use hearsay_core::{Config, ConfigError, ExchangeMode, Key, Keyring, Strategy};
 use serde::Deserialize;
 
+use crate::http::ServerLimits;
+
 /// Default gossip address (UDP and TCP).
-pub const DEFAULT_BIND: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7946);
+pub(crate) const DEFAULT_BIND: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7946);
 /// Default HTTP API address: loopback only, so the API is not exposed unless asked for.
-pub const DEFAULT_HTTP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7947);
+pub(crate) const DEFAULT_HTTP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7947);
 /// Longest node name in bytes.
 const MAX_NAME_BYTES: usize = 128;
 
 /// Every agent setting. All optional: a flag overrides the file, the file overrides the default.
 #[derive(Debug, Default, Clone, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
-pub struct AgentOptions {
+pub(crate) struct AgentOptions {
     /// Stable, cluster-unique node name [default: the host name].
     #[arg(long)]
     pub name: Option<String>,
@@ -95,6 +97,22 @@ pub struct AgentOptions {
     /// `Authorization: Bearer <token>`.
     #[arg(long)]
     pub http_token_file: Option<PathBuf>,
+    /// Host names the HTTP API answers to besides IP addresses and `localhost` (comma
+    /// separated), e.g. a DNS name of the agent; requests naming any other host are refused,
+    /// which stops DNS rebinding.
+    #[arg(long, alias = "http-allowed-host", value_delimiter = ',')]
+    pub http_allowed_hosts: Option<Vec<String>>,
+    /// Time for an HTTP request's head to arrive, in milliseconds; also how long an idle
+    /// keep-alive connection stays open [default: 10000].
+    #[arg(long)]
+    pub http_header_timeout_ms: Option<u64>,
+    /// Time from an HTTP request's head to its answer, the body included, in milliseconds
+    /// (408 after it) [default: 30000].
+    #[arg(long)]
+    pub http_request_timeout_ms: Option<u64>,
+    /// Most HTTP connections open at once; more are answered 503 [default: 256].
+    #[arg(long)]
+    pub http_max_connections: Option<usize>,
     /// File of cluster keys (64 hex digits each, one per line, the first is the primary):
     /// every packet is encrypted and authenticated. Create keys with `hearsay keygen`.
     #[arg(long)]
@@ -109,7 +127,7 @@ pub struct AgentOptions {
 
 impl AgentOptions {
     /// `self` with every unset field taken from `file`.
-    pub fn or(self, file: AgentOptions) -> AgentOptions {
+    pub(crate) fn or(self, file: AgentOptions) -> AgentOptions {
         AgentOptions {
             name: self.name.or(file.name),
             bind: self.bind.or(file.bind),
@@ -134,6 +152,10 @@ impl AgentOptions {
             max_members: self.max_members.or(file.max_members),
             max_stream_bytes: self.max_stream_bytes.or(file.max_stream_bytes),
             http_token_file: self.http_token_file.or(file.http_token_file),
+            http_allowed_hosts: self.http_allowed_hosts.or(file.http_allowed_hosts),
+            http_header_timeout_ms: self.http_header_timeout_ms.or(file.http_header_timeout_ms),
+            http_request_timeout_ms: self.http_request_timeout_ms.or(file.http_request_timeout_ms),
+            http_max_connections: self.http_max_connections.or(file.http_max_connections),
             keyring_file: self.keyring_file.or(file.keyring_file),
             log_format: self.log_format.or(file.log_format),
             log_level: self.log_level.or(file.log_level),
@@ -143,7 +165,7 @@ impl AgentOptions {
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// Human-readable lines.
     Text,
     /// One JSON object per line.
@@ -152,7 +174,7 @@ pub enum LogFormat {
 
 /// Everything the agent runs with, validated.
 #[derive(Debug, Clone)]
-pub struct AgentSettings {
+pub(crate) struct AgentSettings {
     /// Node name.
     pub name: String,
     /// Gossip listen address.
@@ -176,6 +198,10 @@ pub struct AgentSettings {
     pub keyring_file: Option<PathBuf>,
     /// Bearer token the HTTP API requires (all but `GET /v1/health`), if any.
     pub http_token: Option<String>,
+    /// Host names the HTTP API answers to besides IP addresses and `localhost`.
+    pub http_allowed_hosts: Vec<String>,
+    /// HTTP timeouts and connection cap.
+    pub http_limits: ServerLimits,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -184,7 +210,7 @@ pub struct AgentSettings {
 
 /// A configuration the agent cannot run with.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ConfigProblem {
+pub(crate) enum ConfigProblem {
     /// The file could not be read or parsed.
     File {
         /// The file.
@@ -217,19 +243,19 @@ fn field(field: &str, reason: impl Into<String>) -> ConfigProblem {
 }
 
 /// Reads and parses a TOML config file.
-pub fn read_file(path: &Path) -> Result<AgentOptions, ConfigProblem> {
+pub(crate) fn read_file(path: &Path) -> Result<AgentOptions, ConfigProblem> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigProblem::File { path: path.to_path_buf(), reason: format!("cannot read it: {e}") })?;
     parse_file(path, &text)
 }
 
 /// Parses the text of a TOML config file.
-pub fn parse_file(path: &Path, text: &str) -> Result<AgentOptions, ConfigProblem> {
+pub(crate) fn parse_file(path: &Path, text: &str) -> Result<AgentOptions, ConfigProblem> {
     toml::from_str(text).map_err(|e| ConfigProblem::File { path: path.to_path_buf(), reason: e.to_string() })
 }
 
 /// Parses a socket address given as `ip:port`.
-pub fn parse_addr(name: &str, text: &str) -> Result<SocketAddr, ConfigProblem> {
+pub(crate) fn parse_addr(name: &str, text: &str) -> Result<SocketAddr, ConfigProblem> {
     text.trim().parse().map_err(|_| field(name, format!("`{text}` is not an address of the form ip:port")))
 }
 
@@ -284,7 +310,7 @@ fn resolve_seed(text: &str) -> Result<Option<SocketAddr>, ConfigProblem> {
 
 /// Parses a keyring file: one key (64 hex digits) per line, the first is the primary; blank
 /// lines and lines starting with `#` are ignored.
-pub fn parse_keyring(text: &str) -> Result<Keyring, ConfigProblem> {
+pub(crate) fn parse_keyring(text: &str) -> Result<Keyring, ConfigProblem> {
     let mut keys = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -300,7 +326,7 @@ pub fn parse_keyring(text: &str) -> Result<Keyring, ConfigProblem> {
 }
 
 /// The text of a keyring file for `ring`, the primary first.
-pub fn format_keyring(ring: &Keyring) -> String {
+pub(crate) fn format_keyring(ring: &Keyring) -> String {
     let mut out = String::from(
         "# hearsay cluster keys, the primary first. The agent rewrites this file when the\n\
          # cluster's keyring changes (hearsay keys install/use/remove).\n",
@@ -313,7 +339,7 @@ pub fn format_keyring(ring: &Keyring) -> String {
 }
 
 /// Replaces the keyring file atomically (write a sibling, then rename), readable by its owner only.
-pub fn write_keyring(path: &Path, ring: &Keyring) -> std::io::Result<()> {
+pub(crate) fn write_keyring(path: &Path, ring: &Keyring) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     {
         let mut options = std::fs::OpenOptions::new();
@@ -338,7 +364,7 @@ const MIN_TOKEN_BYTES: usize = 16;
 
 /// Parses the text of an HTTP token file: the token is the file's text without surrounding
 /// whitespace, printable ASCII (it travels in a header), at least [`MIN_TOKEN_BYTES`] long.
-pub fn parse_token(text: &str) -> Result<String, ConfigProblem> {
+pub(crate) fn parse_token(text: &str) -> Result<String, ConfigProblem> {
     let token = text.trim();
     if token.len() < MIN_TOKEN_BYTES {
         return Err(field(
@@ -359,7 +385,7 @@ fn read_token(path: &Path) -> Result<String, ConfigProblem> {
 }
 
 /// The protocol preset named `preset`.
-pub fn preset(name: &str) -> Result<Config, ConfigProblem> {
+pub(crate) fn preset(name: &str) -> Result<Config, ConfigProblem> {
     match name {
         "lan" => Ok(Config::lan()),
         "wan" => Ok(Config::wan()),
@@ -401,7 +427,7 @@ fn agent_field_name(core_field: &str) -> &str {
 }
 
 /// Applies the defaults and checks everything.
-pub fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProblem> {
+pub(crate) fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProblem> {
     let name = options.name.unwrap_or_else(default_name);
     check_name(&name)?;
     let bind = match &options.bind {
@@ -488,6 +514,32 @@ pub fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProblem> {
     };
     let keyring = options.keyring_file.as_deref().map(read_keyring).transpose()?;
     let http_token = options.http_token_file.as_deref().map(read_token).transpose()?;
+    let http_allowed_hosts = options.http_allowed_hosts.unwrap_or_default();
+    for host in &http_allowed_hosts {
+        let name = host.trim();
+        if name.is_empty() || name.contains(['/', ':', ' ']) || !name.is_ascii() {
+            return Err(field(
+                "http_allowed_hosts",
+                format!("`{}` is not a host name (no scheme, port or path)", host.escape_debug()),
+            ));
+        }
+    }
+    let mut http_limits = ServerLimits::default();
+    let positive_ms = |name: &str, ms: u64| {
+        if ms == 0 { Err(field(name, "must be above zero")) } else { Ok(Duration::from_millis(ms)) }
+    };
+    if let Some(ms) = options.http_header_timeout_ms {
+        http_limits.header_timeout = positive_ms("http_header_timeout_ms", ms)?;
+    }
+    if let Some(ms) = options.http_request_timeout_ms {
+        http_limits.request_timeout = positive_ms("http_request_timeout_ms", ms)?;
+    }
+    if let Some(n) = options.http_max_connections {
+        if n == 0 {
+            return Err(field("http_max_connections", "must be above zero"));
+        }
+        http_limits.max_connections = n;
+    }
     let log_level = options.log_level.unwrap_or_else(|| "info".to_string());
     if let Err(e) = log_level.parse::<tracing_subscriber::EnvFilter>() {
         return Err(field("log_level", format!("`{log_level}` is not a valid filter: {e}")));
@@ -504,6 +556,8 @@ pub fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProblem> {
         keyring,
         keyring_file: options.keyring_file,
         http_token,
+        http_allowed_hosts,
+        http_limits,
         log_format,
         log_level,
     })

@@ -1,5 +1,9 @@
 //! `hearsay`: the agent daemon, its CLI client, the local demo, the simulator and benchmarks.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![warn(unreachable_pub)]
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -11,8 +15,6 @@ mod client;
 mod config;
 mod http;
 mod store;
-
-use cli::client::Request;
 
 /// hearsay: gossip membership, failure detection and replicated node state.
 #[derive(Parser, Debug)]
@@ -27,24 +29,24 @@ enum Command {
     /// Run an agent: join a cluster and serve the HTTP API (see docs/agent.md).
     Agent(Box<cli::agent::AgentArgs>),
     /// List the members as the agent sees them.
-    Members(cli::client::MembersArgs),
+    Members(cli::members::MembersArgs),
     /// List keys of every node (or one node, or a prefix).
-    Kv(cli::client::KvArgs),
+    Kv(cli::kv::KvArgs),
     /// Read one key of one node.
-    Get(cli::client::GetArgs),
+    Get(cli::get::GetArgs),
     /// Write a key of the agent's own node.
-    Set(cli::client::SetArgs),
+    Set(cli::set::SetArgs),
     /// Delete a key of the agent's own node.
-    Delete(cli::client::DeleteArgs),
+    Delete(cli::delete::DeleteArgs),
     /// Stream the agent's events (membership and key changes).
-    Watch(cli::client::WatchArgs),
+    Watch(cli::watch::WatchArgs),
     /// Make the agent leave the cluster gracefully and stop.
     Leave(cli::client::PlainArgs),
     /// Show the agent's identity, configuration and counters.
     Info(cli::client::PlainArgs),
     /// Show or rotate the cluster's encryption keys (list, install, use, remove).
     #[command(alias = "keyring")]
-    Keys(cli::client::KeysArgs),
+    Keys(cli::keys::KeysArgs),
     /// Print a new random cluster key for `keyring_file`.
     Keygen(cli::keygen::KeygenArgs),
     /// Start a local cluster in this process and narrate membership, spreading and failure detection.
@@ -59,15 +61,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Agent(args) => cli::agent::run(*args),
-        Command::Members(args) => cli::client::run(Request::Members(args)),
-        Command::Kv(args) => cli::client::run(Request::Kv(args)),
-        Command::Get(args) => cli::client::run(Request::Get(args)),
-        Command::Set(args) => cli::client::run(Request::Set(args)),
-        Command::Delete(args) => cli::client::run(Request::Delete(args)),
-        Command::Watch(args) => cli::client::run(Request::Watch(args)),
-        Command::Leave(args) => cli::client::run(Request::Leave(args)),
-        Command::Info(args) => cli::client::run(Request::Info(args)),
-        Command::Keys(args) => cli::client::run(Request::Keys(args)),
+        Command::Members(args) => cli::members::run(args),
+        Command::Kv(args) => cli::kv::run(args),
+        Command::Get(args) => cli::get::run(args),
+        Command::Set(args) => cli::set::run(args),
+        Command::Delete(args) => cli::delete::run(args),
+        Command::Watch(args) => cli::watch::run(args),
+        Command::Leave(args) => cli::leave::run(args),
+        Command::Info(args) => cli::info::run(args),
+        Command::Keys(args) => cli::keys::run(args),
         Command::Keygen(args) => cli::keygen::run(args),
         Command::Demo(args) => cli::demo::run(args),
         Command::Sim(args) => cli::sim::run(args),

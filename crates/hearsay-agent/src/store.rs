@@ -26,11 +26,11 @@ const SCHEMA: &str = "schema";
 const SCHEMA_VERSION: u64 = 1;
 
 /// File name of the database inside the data directory.
-pub const FILE_NAME: &str = "hearsay.redb";
+pub(crate) const FILE_NAME: &str = "hearsay.redb";
 
 /// One own key as persisted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredKey {
+pub(crate) struct StoredKey {
     /// The key.
     pub key: String,
     /// The value.
@@ -43,7 +43,7 @@ pub struct StoredKey {
 
 /// Everything loaded at start.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Persisted {
+pub(crate) struct Persisted {
     /// Live own keys.
     pub keys: Vec<StoredKey>,
     /// Highest version this node ever gave.
@@ -83,7 +83,7 @@ fn decode_record(bytes: &[u8]) -> Option<Record<'_>> {
 
 /// The agent's persistent state.
 #[derive(Debug)]
-pub struct Store {
+pub(crate) struct Store {
     db: Database,
     path: PathBuf,
 }
@@ -91,7 +91,7 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the store in `dir`. Fails with a message naming the file if it is
     /// unreadable, corrupt, of another format or in use by another process.
-    pub fn open(dir: &Path) -> anyhow::Result<Store> {
+    pub(crate) fn open(dir: &Path) -> anyhow::Result<Store> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
         let path = dir.join(FILE_NAME);
         let db = Database::create(&path).map_err(|e| match e {
@@ -106,7 +106,7 @@ impl Store {
     }
 
     /// Path of the database file.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
@@ -131,7 +131,7 @@ impl Store {
 
     /// Reads the last generation, stores and returns `max(last + 1, now_ms)`: strictly larger than
     /// any earlier one, and close to wall-clock time so a lost store still moves forward.
-    pub fn begin_generation(&self, now_ms: u64) -> anyhow::Result<u64> {
+    pub(crate) fn begin_generation(&self, now_ms: u64) -> anyhow::Result<u64> {
         let txn = self.db.begin_write()?;
         let generation;
         {
@@ -145,7 +145,7 @@ impl Store {
     }
 
     /// Loads own keys, `max_version` and peers, pruning tombstones (see the module docs).
-    pub fn load(&self) -> anyhow::Result<Persisted> {
+    pub(crate) fn load(&self) -> anyhow::Result<Persisted> {
         let mut out = Persisted::default();
         let txn = self.db.begin_write()?;
         {
@@ -188,7 +188,7 @@ impl Store {
 
     /// Records an own write (or, with `value = None`, a delete) at `version`, unless the store
     /// already holds that key at the same or a newer version. Returns whether it was written.
-    pub fn record_key(
+    pub(crate) fn record_key(
         &self,
         key: &str,
         value: Option<&[u8]>,
@@ -217,7 +217,7 @@ impl Store {
 
     /// Remembers `seen` and forgets `gone` in one transaction (one fsync for a whole batch of
     /// membership events, as when joining a large cluster).
-    pub fn update_peers(&self, seen: &[NodeId], gone: &[&str]) -> anyhow::Result<()> {
+    pub(crate) fn update_peers(&self, seen: &[NodeId], gone: &[&str]) -> anyhow::Result<()> {
         let txn = self.db.begin_write()?;
         {
             let mut peers = txn.open_table(PEERS)?;

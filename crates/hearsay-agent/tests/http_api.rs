@@ -152,7 +152,7 @@ fn events_stream_key_changes_and_leave_stops_the_agent() {
     let mut a = Agent::start("s1", &dir, &[]);
     let mut stream = TcpStream::connect(a.http).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(stream, "GET /v1/events?prefix=watched/ HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    write!(stream, "GET /v1/events?prefix=watched/ HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).unwrap();

@@ -9,7 +9,7 @@ use crate::config::{self, AgentOptions, AgentSettings, LogFormat};
 
 /// Arguments of `hearsay agent`.
 #[derive(clap::Args, Debug)]
-pub struct AgentArgs {
+pub(crate) struct AgentArgs {
     /// TOML config file; flags override its fields (see docs/agent.md).
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -18,7 +18,7 @@ pub struct AgentArgs {
 }
 
 /// Resolves flags and file into settings; the message of the error names the field.
-pub fn settings(args: AgentArgs) -> Result<AgentSettings, config::ConfigProblem> {
+pub(crate) fn settings(args: AgentArgs) -> Result<AgentSettings, config::ConfigProblem> {
     let file = match &args.config {
         Some(path) => config::read_file(path)?,
         None => AgentOptions::default(),
@@ -27,7 +27,7 @@ pub fn settings(args: AgentArgs) -> Result<AgentSettings, config::ConfigProblem>
 }
 
 /// Installs the global tracing subscriber (logs go to stderr).
-pub fn init_logging(format: LogFormat, filter: &str) {
+pub(crate) fn init_logging(format: LogFormat, filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
@@ -38,7 +38,7 @@ pub fn init_logging(format: LogFormat, filter: &str) {
 }
 
 /// Runs `hearsay agent`.
-pub fn run(args: AgentArgs) -> ExitCode {
+pub(crate) fn run(args: AgentArgs) -> ExitCode {
     let settings = match settings(args) {
         Ok(settings) => settings,
         Err(problem) => {

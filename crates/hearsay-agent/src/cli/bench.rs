@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 /// Arguments of `hearsay bench`.
 #[derive(clap::Args, Debug)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Nodes to run in this process.
     #[arg(long, default_value_t = 10)]
     pub nodes: usize,
@@ -59,7 +59,7 @@ pub struct BenchArgs {
 }
 
 /// Runs the benchmark on its own multi-thread runtime and prints the report.
-pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
     ensure!(args.nodes >= 2, "--nodes must be at least 2");
     ensure!(args.interval >= 1, "--interval must be at least 1 ms");
     ensure!(args.updates >= 1, "--updates must be at least 1");
@@ -77,7 +77,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 /// `Config::lan()` with the interval from the command line, and the liveness timings of
 /// `Config::local()` (detector and SWIM probes) scaled to it: at 100 ms they are exactly
 /// `Config::local()`'s.
-pub fn bench_config(interval: Duration) -> Config {
+pub(crate) fn bench_config(interval: Duration) -> Config {
     let local = Config::local();
     let ratio = interval.as_secs_f64() / local.gossip_interval.as_secs_f64();
     let scale = |d: Duration| d.mul_f64(ratio);
@@ -155,7 +155,7 @@ impl Choices {
 
 /// Traffic and CPU over one window.
 #[derive(Serialize, Debug)]
-pub struct Traffic {
+pub(crate) struct Traffic {
     /// Length of the window in seconds.
     pub secs: f64,
     /// Protocol bytes sent (UDP payloads and stream frames, headers included) per node per second.
@@ -172,7 +172,7 @@ pub struct Traffic {
 
 /// Everything `hearsay bench` measured.
 #[derive(Serialize, Debug)]
-pub struct Report {
+pub(crate) struct Report {
     /// Nodes run.
     pub nodes: usize,
     /// Gossip interval, ms.

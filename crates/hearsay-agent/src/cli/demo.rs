@@ -17,7 +17,7 @@ use crate::http;
 
 /// Arguments of `hearsay demo`.
 #[derive(clap::Args, Debug)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Number of nodes.
     #[arg(long, default_value_t = 5)]
     pub nodes: usize,
@@ -42,7 +42,7 @@ struct DemoNode {
 }
 
 /// Runs the demo.
-pub fn run(args: DemoArgs) -> ExitCode {
+pub(crate) fn run(args: DemoArgs) -> ExitCode {
     if args.nodes < 2 {
         eprintln!("hearsay demo: --nodes must be at least 2");
         return ExitCode::from(2);
@@ -93,7 +93,7 @@ async fn start_node(
     let (left_tx, _) = watch::channel(false);
     let (stop_http, mut stop_rx) = watch::channel(false);
     let state = http::AppState::new(cluster.clone(), None, config(), left_tx).with_http_addr(http);
-    tokio::spawn(http::serve(listener, http::router(state), async move {
+    tokio::spawn(http::serve(listener, state, async move {
         let _ = stop_rx.wait_for(|s| *s).await;
     }));
     let gossip = cluster.local_addr();

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 /// Arguments of `hearsay keygen`.
 #[derive(clap::Args, Debug)]
-pub struct KeygenArgs {}
+pub(crate) struct KeygenArgs {}
 
 /// Prints a key read from the operating system's random source.
-pub fn run(_args: KeygenArgs) -> ExitCode {
+pub(crate) fn run(_args: KeygenArgs) -> ExitCode {
     let mut bytes = [0u8; 32];
     let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
     if let Err(e) = read {

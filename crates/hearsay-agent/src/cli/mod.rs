@@ -1,8 +1,17 @@
-//! Subcommands, one file each.
+//! Subcommands, one file each; `client.rs` holds what the client subcommands share.
 
-pub mod agent;
-pub mod bench;
-pub mod client;
-pub mod demo;
-pub mod keygen;
-pub mod sim;
+pub(crate) mod agent;
+pub(crate) mod bench;
+pub(crate) mod client;
+pub(crate) mod delete;
+pub(crate) mod demo;
+pub(crate) mod get;
+pub(crate) mod info;
+pub(crate) mod keygen;
+pub(crate) mod keys;
+pub(crate) mod kv;
+pub(crate) mod leave;
+pub(crate) mod members;
+pub(crate) mod set;
+pub(crate) mod sim;
+pub(crate) mod watch;

@@ -21,7 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// Exchange mode flag values.
 #[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ExchangeArg {
+pub(crate) enum ExchangeArg {
     /// A sends B entries with values.
     Push,
     /// A sends a digest, B answers with what A lacks.
@@ -32,7 +32,7 @@ pub enum ExchangeArg {
 
 /// Strategy flag values.
 #[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum StrategyArg {
+pub(crate) enum StrategyArg {
     /// Reconcile everything every round.
     AntiEntropy,
     /// Only hot rumors travel.
@@ -43,7 +43,7 @@ pub enum StrategyArg {
 
 /// Rumor feedback flag values.
 #[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum FeedbackArg {
+pub(crate) enum FeedbackArg {
     /// Count only transmissions to peers that already knew.
     Feedback,
     /// Count every transmission.
@@ -52,7 +52,7 @@ pub enum FeedbackArg {
 
 /// Rumor stop flag values.
 #[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum StopArg {
+pub(crate) enum StopArg {
     /// Cold after k counted transmissions.
     Counter,
     /// Cold with probability 1/k per counted transmission.
@@ -61,7 +61,7 @@ pub enum StopArg {
 
 /// Scenario flag values.
 #[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ScenarioArg {
+pub(crate) enum ScenarioArg {
     /// One write spreads through a formed cluster.
     Spread,
     /// Nodes discover each other from one seed.
@@ -78,14 +78,14 @@ pub enum ScenarioArg {
 
 /// What to run.
 #[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Action {
+pub(crate) enum Action {
     /// push/pull/push-pull x anti-entropy/rumor/hybrid x fanout 1,3 x N 100,1000,10000.
     Sweep,
 }
 
 /// Arguments of `hearsay sim`.
 #[derive(clap::Args, Debug)]
-pub struct SimArgs {
+pub(crate) struct SimArgs {
     /// `sweep` runs the whole comparison instead of one configuration.
     #[arg(value_enum)]
     pub action: Option<Action>,
@@ -263,7 +263,7 @@ fn bar(len: u64) -> ProgressBar {
 }
 
 /// Runs the simulator.
-pub fn run(args: SimArgs) -> ExitCode {
+pub(crate) fn run(args: SimArgs) -> ExitCode {
     let result = match args.action {
         Some(Action::Sweep) => run_sweep(&args),
         None => run_batch(&args),
@@ -433,7 +433,7 @@ fn run_sweep(args: &SimArgs) -> Result<bool> {
 }
 
 /// The sweep as a Markdown table.
-pub fn sweep_table(report: &SweepReport) -> String {
+pub(crate) fn sweep_table(report: &SweepReport) -> String {
     let mut out = String::from(
         "| N | exchange | strategy | fanout | rounds to all mean | p50 | p99 | max | reached all | theory | t_avg | \
          residue mean | residue max | msgs/node | gossip msgs/node | updates/node | bytes/node |\n\

@@ -47,7 +47,7 @@ pub(crate) fn authorized(authorization: Option<&[u8]>, token: &str) -> bool {
 }
 
 /// Whether an API on `addr` is reachable from other machines with no token to stop callers.
-pub fn unprotected_exposure(addr: std::net::SocketAddr, has_token: bool) -> bool {
+pub(crate) fn unprotected_exposure(addr: std::net::SocketAddr, has_token: bool) -> bool {
     !has_token && !addr.ip().is_loopback()
 }
 

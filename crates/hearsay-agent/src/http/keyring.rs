@@ -14,7 +14,7 @@ use super::{ApiError, AppState};
 use crate::api::KeyringJson;
 
 /// The JSON form of a keyring (or of its absence).
-pub fn keyring_json(ring: Option<&Keyring>) -> KeyringJson {
+pub(super) fn keyring_json(ring: Option<&Keyring>) -> KeyringJson {
     KeyringJson {
         enabled: ring.is_some(),
         primary: ring.map(|r| r.primary().fingerprint()),

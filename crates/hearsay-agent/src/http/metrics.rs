@@ -10,12 +10,12 @@ use hearsay_core::wire::MessageType;
 use hearsay_core::{MemberInfo, MemberStatus, Stats};
 
 /// A driver-level counter: name (without the `hearsay_` prefix), help text, value.
-pub type DriverCounter = (&'static str, &'static str, u64);
+pub(crate) type DriverCounter = (&'static str, &'static str, u64);
 /// A driver-level gauge: name (without the `hearsay_` prefix), help text, value.
-pub type DriverGauge = (&'static str, &'static str, f64);
+pub(crate) type DriverGauge = (&'static str, &'static str, f64);
 
 /// Everything `/metrics` shows.
-pub struct MetricsInput<'a> {
+pub(crate) struct MetricsInput<'a> {
     /// Members as this node sees them (itself included).
     pub members: &'a [MemberInfo],
     /// Protocol counters.
@@ -37,7 +37,7 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 /// Renders the exposition text.
-pub fn render(input: &MetricsInput<'_>) -> String {
+pub(crate) fn render(input: &MetricsInput<'_>) -> String {
     let mut out = String::new();
     let me = input.members.iter().find(|m| m.is_self);
 

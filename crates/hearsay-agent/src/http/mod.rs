@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::Router;
@@ -23,20 +24,26 @@ use crate::api::{ErrorJson, HealthJson, InfoJson};
 use crate::store::Store;
 
 mod auth;
-pub use auth::unprotected_exposure;
+pub(crate) use auth::unprotected_exposure;
 mod dashboard;
 mod events;
+mod guard;
+pub(crate) use guard::{AllowedHosts, MARKER_HEADER};
 mod keyring;
 mod kv;
 mod members;
-pub mod metrics;
+pub(crate) mod metrics;
+mod server;
+pub(crate) use server::{ServerCounters, ServerLimits, serve};
+#[cfg(test)]
+mod tests;
 
 /// Room for the request line and headers on top of the largest value.
 const BODY_MARGIN: usize = 4096;
 
 /// What every handler can reach.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     inner: Arc<Inner>,
 }
 
@@ -51,17 +58,36 @@ struct Inner {
     left: watch::Sender<bool>,
     /// Bearer token every request but `GET /v1/health` must carry, if set.
     token: Option<String>,
+    /// Host names, besides IP addresses and `localhost`, the API answers to.
+    allowed_hosts: AllowedHosts,
+    /// Timeouts and the connection cap (see `server.rs`).
+    limits: ServerLimits,
+    /// What the server refused.
+    counters: Arc<ServerCounters>,
 }
 
 impl AppState {
     /// State for one node's API. `store` is `None` for nodes without persistence (the demo).
-    pub fn new(cluster: Cluster, store: Option<Arc<Store>>, config: Config, left: watch::Sender<bool>) -> Self {
+    pub(crate) fn new(cluster: Cluster, store: Option<Arc<Store>>, config: Config, left: watch::Sender<bool>) -> Self {
         let started = std::time::Instant::now();
-        AppState { inner: Arc::new(Inner { cluster, store, http: None, config, started, left, token: None }) }
+        AppState {
+            inner: Arc::new(Inner {
+                cluster,
+                store,
+                http: None,
+                config,
+                started,
+                left,
+                token: None,
+                allowed_hosts: AllowedHosts::default(),
+                limits: ServerLimits::default(),
+                counters: Arc::default(),
+            }),
+        }
     }
 
     /// Records the API's own address (shown by `/v1/info`).
-    pub fn with_http_addr(mut self, addr: SocketAddr) -> Self {
+    pub(crate) fn with_http_addr(mut self, addr: SocketAddr) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.http = Some(addr);
         }
@@ -69,9 +95,25 @@ impl AppState {
     }
 
     /// Requires `Authorization: Bearer <token>` on every request but `GET /v1/health`.
-    pub fn with_token(mut self, token: Option<String>) -> Self {
+    pub(crate) fn with_token(mut self, token: Option<String>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.token = token;
+        }
+        self
+    }
+
+    /// Also answers to these host names (see `guard.rs`).
+    pub(crate) fn with_allowed_hosts(mut self, allowed: AllowedHosts) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.allowed_hosts = allowed;
+        }
+        self
+    }
+
+    /// Serves with these timeouts and connection cap.
+    pub(crate) fn with_limits(mut self, limits: ServerLimits) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.limits = limits;
         }
         self
     }
@@ -83,14 +125,14 @@ impl AppState {
 
 /// An API error: a status and a one-sentence message.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
 }
 
 impl ApiError {
     /// An error with `status`.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError { status, message: message.into() }
     }
 
@@ -140,7 +182,7 @@ impl From<hearsay::Error> for ApiError {
 }
 
 /// The router of one node's API.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let body_limit = state.inner.config.limits.max_value_bytes + BODY_MARGIN;
     Router::new()
         .route("/", get(dashboard::page))
@@ -148,7 +190,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/info", get(info))
         .route("/v1/leave", post(leave))
         .route("/v1/members", get(members::list))
-        .route("/v1/kv", get(kv::list))
+        .route("/v1/kv", get(kv::list).put(kv::put_by_query).delete(kv::delete_by_query))
         .route("/v1/kv/", get(kv::list).put(empty_key).delete(empty_key))
         .route("/v1/kv/{*path}", get(kv::get).put(kv::put).delete(kv::delete))
         .route("/v1/events", get(events::stream))
@@ -158,21 +200,15 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), server::limit_time))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::browser_guard))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), server::limit_head))
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
-}
-
 /// Binds the HTTP listener, with a message naming the address on failure.
-pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+pub(crate) async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen for HTTP on {addr}: {e}"))
 }
 
@@ -217,6 +253,10 @@ async fn info(State(state): State<AppState>) -> Result<Json<InfoJson>, ApiError>
     config.insert("max_keys_per_node".to_string(), c.limits.max_keys_per_node.to_string());
     config.insert("max_members".to_string(), c.limits.max_members.to_string());
     config.insert("max_stream_bytes".to_string(), c.limits.max_stream_bytes.to_string());
+    let limits = &state.inner.limits;
+    config.insert("http_header_timeout_ms".to_string(), limits.header_timeout.as_millis().to_string());
+    config.insert("http_request_timeout_ms".to_string(), limits.request_timeout.as_millis().to_string());
+    config.insert("http_max_connections".to_string(), limits.max_connections.to_string());
     config.insert("http_token".to_string(), if state.inner.token.is_some() { "required" } else { "none" }.to_string());
     let mut by_status = BTreeMap::new();
     for m in &members {
@@ -258,6 +298,7 @@ async fn leave(State(state): State<AppState>) -> Result<Json<serde_json::Value>,
 async fn metrics_handler(State(state): State<AppState>) -> Result<Response, ApiError> {
     let members = state.cluster().members().await?;
     let stats = state.cluster().stats().await?;
+    let counters = &state.inner.counters;
     let driver: Vec<metrics::DriverCounter> = vec![
         ("udp_datagrams_sent_total", "UDP datagrams sent.", stats.udp_datagrams_sent),
         ("udp_datagrams_received_total", "UDP datagrams received.", stats.udp_datagrams_received),
@@ -274,6 +315,21 @@ async fn metrics_handler(State(state): State<AppState>) -> Result<Response, ApiE
             stats.stream_connections_refused,
         ),
         ("events_lagged_total", "Events lost by subscribers that fell behind.", stats.events_lagged),
+        (
+            "http_connections_refused_total",
+            "HTTP connections answered 503 (http_max_connections reached).",
+            counters.connections_refused.load(Ordering::Relaxed),
+        ),
+        (
+            "http_requests_timed_out_total",
+            "HTTP requests answered 408 (http_request_timeout_ms).",
+            counters.requests_timed_out.load(Ordering::Relaxed),
+        ),
+        (
+            "http_requests_too_large_total",
+            "HTTP requests answered 414 or 431 (URI or head too large).",
+            counters.requests_too_large.load(Ordering::Relaxed),
+        ),
     ];
     let gauges: Vec<metrics::DriverGauge> = vec![
         ("write_rate", "Flow-control advice: local writes per gossip round the network carries.", stats.write_rate),

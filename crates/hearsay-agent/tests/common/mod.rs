@@ -237,7 +237,23 @@ pub fn request_with_headers(
     Some((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
+/// Like the others, with `X-Hearsay: 1`, which the agent requires on state changes (as the CLI
+/// sends it).
 fn request_with(addr: SocketAddr, method: &str, path: &str, body: &[u8], headers: &[&str]) -> Option<(u16, Vec<u8>)> {
+    let mut all = vec!["X-Hearsay: 1"];
+    all.extend_from_slice(headers);
+    request_exactly(addr, method, path, body, &all)
+}
+
+/// One request with exactly these header lines besides `Host: {addr}`, `Connection: close`
+/// and `Content-Length` (no `X-Hearsay`): what a browser would send.
+pub fn request_exactly(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    headers: &[&str],
+) -> Option<(u16, Vec<u8>)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
@@ -272,4 +288,43 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         data = &data[(start + size + 2).min(data.len())..];
     }
     out
+}
+
+/// What [`exchange`] saw.
+pub struct Exchange {
+    /// The status of the first answer, 0 if none came.
+    pub status: u16,
+    /// Its body, de-chunked.
+    pub body: String,
+    /// Whether the agent closed the connection before the read timeout.
+    pub closed: bool,
+}
+
+/// Writes `raw` (request bytes, maybe incomplete) and reads until the agent closes the
+/// connection or `read_timeout` passes.
+pub fn exchange(addr: SocketAddr, raw: &[u8], read_timeout: Duration) -> Exchange {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    stream.set_read_timeout(Some(read_timeout)).unwrap();
+    let _ = stream.write_all(raw);
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            // A reset after the answer is a close too.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(_) => break false,
+        }
+    };
+    let Some(split) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Exchange { status: 0, body: String::new(), closed };
+    };
+    let head = String::from_utf8_lossy(&data[..split]).into_owned();
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut body = data[split + 4..].to_vec();
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    Exchange { status, body: String::from_utf8_lossy(&body).into_owned(), closed }
 }

@@ -1,0 +1,79 @@
+//! `hearsay watch`: the agent's events (membership and key changes), one line each, until the
+//! agent closes the stream.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use super::client::{self, ClientOpts, display_value, printable};
+use crate::api::EventJson;
+use crate::client::ClientError;
+
+/// `hearsay watch`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct WatchArgs {
+    /// Only key changes for keys starting with this (membership events always show).
+    #[arg(long)]
+    prefix: Option<String>,
+    #[command(flatten)]
+    opts: ClientOpts,
+}
+
+/// Runs `hearsay watch`.
+pub(crate) fn run(args: WatchArgs) -> ExitCode {
+    let json = args.opts.json;
+    client::run(&args.opts, async |client| {
+        client
+            .watch(args.prefix.as_deref(), |event, raw| {
+                if json {
+                    println!("{raw}");
+                } else {
+                    println!("{}", describe_event(event));
+                }
+                let _ = std::io::stdout().flush();
+            })
+            .await?;
+        Err(ClientError::Other("the agent closed the event stream".into()))
+    })
+}
+
+fn describe_event(e: &EventJson) -> String {
+    let node = printable(&e.node);
+    let who = format!("{node}#{}@{}", e.generation, printable(&e.addr));
+    match e.kind.as_str() {
+        "key_changed" => {
+            let key = printable(e.key.as_deref().unwrap_or(""));
+            let version = e.version.unwrap_or(0);
+            if e.deleted == Some(true) {
+                format!("key_changed   {node} {key} deleted (version {version})")
+            } else {
+                format!("key_changed   {node} {key} = {} (version {version})", display_value(&e.value))
+            }
+        }
+        "member_suspect" => format!("{:<13} {who} (phi {:.2})", e.kind, e.phi.unwrap_or(0.0)),
+        kind => format!("{:<13} {who}", printable(kind)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(json: serde_json::Value) -> EventJson {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn event_lines_cannot_drive_the_terminal() {
+        let changed = event(serde_json::json!({
+            "kind": "key_changed", "node": "n\u{1b}[1m", "generation": 1, "addr": "127.0.0.1:1",
+            "key": "k\nmember_left   n9", "value": "v\u{1b}[0m", "version": 2
+        }));
+        let joined = event(serde_json::json!({
+            "kind": "member_joined", "node": "x\u{8}\u{8}y", "generation": 1, "addr": "a\nb"
+        }));
+        for line in [describe_event(&changed), describe_event(&joined)] {
+            assert!(!line.chars().any(char::is_control), "{line:?}");
+        }
+        assert!(describe_event(&changed).contains("k\\nmember_left"));
+    }
+}
