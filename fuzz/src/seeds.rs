@@ -84,8 +84,15 @@ pub fn messages() -> Vec<Message> {
             updates: updates(),
         }),
         Message::PushAck(PushAck { exchange_id: 3, known: vec![0, 1] }),
-        Message::Ping(Ping { seq: 1, target: NAMES[0].into(), source: id(1, 1), checksum: 0, updates: updates() }),
-        Message::PingAck(PingAck { seq: 1, checksum: 0, updates: vec![] }),
+        Message::Ping(Ping {
+            seq: 1,
+            target: NAMES[0].into(),
+            source: id(1, 1),
+            checksum: 0,
+            members: 1,
+            updates: updates(),
+        }),
+        Message::PingAck(PingAck { seq: 1, checksum: 0, members: 1, updates: vec![] }),
         Message::PingReq(PingReq { seq: 2, target: id(3, 1), updates: vec![] }),
         Message::Nack(Nack { seq: 2 }),
     ]

@@ -256,9 +256,15 @@ impl<'a> Source<'a> {
                 target: self.name(),
                 source: self.wire_node_id(),
                 checksum: self.u64(),
+                members: self.u32(),
                 updates: self.updates(3),
             }),
-            6 => Message::PingAck(PingAck { seq: self.exchange_id(), checksum: self.u64(), updates: self.updates(3) }),
+            6 => Message::PingAck(PingAck {
+                seq: self.exchange_id(),
+                checksum: self.u64(),
+                members: self.u32(),
+                updates: self.updates(3),
+            }),
             7 => Message::PingReq(PingReq {
                 seq: self.exchange_id(),
                 target: self.wire_node_id(),

@@ -54,9 +54,14 @@ impl Node {
         digest
     }
 
-    /// A digest with no entries that still says how many members we know.
+    /// A digest with no entries that still says how many live members we know.
     pub(crate) fn empty_digest(&self) -> Digest {
-        Digest { members: u32::try_from(self.members.len()).unwrap_or(u32::MAX), ..Digest::default() }
+        Digest { members: self.advertised_members(), ..Digest::default() }
+    }
+
+    /// What our digests and probes say about the size of our membership.
+    pub(crate) fn advertised_members(&self) -> u32 {
+        u32::try_from(self.live_members()).unwrap_or(u32::MAX)
     }
 
     /// Our checksum over the slice a received digest covers.
@@ -101,6 +106,17 @@ impl Node {
             return (bits, Vec::new());
         }
         (bits, (0..ours.len() as u32).filter(|s| ours[*s as usize] != theirs[*s as usize]).collect())
+    }
+
+    /// A slice of `bits` bits inside coarse slice `coarse` of `coarse_bits` bits: the coarse
+    /// slice itself when the slicings agree, else one of its sub-slices in rotation.
+    pub(crate) fn slice_within(&mut self, bits: u8, coarse_bits: u8, coarse: u32) -> u32 {
+        if bits <= coarse_bits {
+            return coarse >> (coarse_bits - bits);
+        }
+        let sub_bits = (bits - coarse_bits).min(31);
+        self.slice_cursor = self.slice_cursor.wrapping_add(1);
+        (coarse << sub_bits) | (self.slice_cursor & ((1u32 << sub_bits) - 1))
     }
 
     /// The next slice to cover: rotates so that every slice is covered in turn.

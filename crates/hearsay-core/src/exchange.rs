@@ -291,6 +291,14 @@ impl Node {
             (true, false) => {
                 let checksums = self.slice_checksums(vector_bits);
                 let budget = (self.datagram_budget() / 2).saturating_sub(checksums.len() * 5 + 3);
+                // The slice asked about agrees (or we would not be here with a match): answer
+                // with our digest of a slice that differs instead, so the exchange repairs it.
+                let slice = match differing.first() {
+                    Some(&coarse) if self.checksum_of(bits, slice) == syn.digest.checksum => {
+                        self.slice_within(bits, vector_bits, coarse)
+                    }
+                    _ => slice,
+                };
                 let mut digest = self.build_digest(bits, slice, budget);
                 digest.slice_checksums = checksums;
                 Some(digest)
@@ -332,9 +340,9 @@ impl Node {
             if !blocks.is_empty() {
                 self.send(from, kind, &Message::Ack(Ack { exchange_id: ack.exchange_id, blocks }));
             }
-            if digest.slice_bits == EXPLICIT_DIGEST {
-                self.pull_behind(from, &digest);
-            }
+            // Owners the peer listed where we are behind, or that we do not know at all,
+            // are pulled (a sliced digest is otherwise only used to push).
+            self.pull_behind(from, &digest);
         }
     }
 

@@ -18,25 +18,52 @@ use std::net::SocketAddr;
 use crate::Instant;
 use crate::exchange::{digest_size, updates_size};
 use crate::node::Node;
+use crate::state::MemberStatus;
 use crate::transmit::TransmitKind;
 use crate::wire::{HEADER_LEN, Message, Syn};
 
 impl Node {
-    /// Whether a peer that knows `theirs` members is clearly ahead of us.
-    pub(crate) fn behind_on_membership(&self, theirs: u32) -> bool {
-        let mine = self.members.len();
-        let slack = (mine / 64).max(1);
-        usize::try_from(theirs).is_ok_and(|theirs| theirs > mine + slack)
+    /// Alive and suspect members we know, ourselves included (what our digests advertise).
+    /// Dead and left members are counted through [`Node::watch`], which holds every member
+    /// that is not alive (perhaps twice until the next round dedups it: an undercount only
+    /// makes peers less eager to catch up from us).
+    pub(crate) fn live_members(&self) -> usize {
+        let departed = self
+            .watch
+            .iter()
+            .filter(|idx| {
+                self.members.get(**idx).is_some_and(|m| matches!(m.status, MemberStatus::Dead | MemberStatus::Left))
+            })
+            .count();
+        self.members.len().saturating_sub(departed)
     }
 
-    /// A peer's digest said it knows `theirs` members: catch up with it if it is clearly ahead.
+    /// Whether a peer with `theirs` live members surely knows clearly more members than we
+    /// do. Their live count is compared with every member we know or recently forgot, so
+    /// members that died or were forgotten at different times on different nodes never look
+    /// like a gap.
+    pub(crate) fn membership_gap(&self, theirs: u32) -> usize {
+        let mine = self.members.len() + self.forgotten.len();
+        usize::try_from(theirs).map_or(0, |theirs| theirs.saturating_sub(mine))
+    }
+
+    /// A peer's digest said it knows `theirs` live members: catch up with it if it is ahead.
+    /// A gap of more than `max(1, N / 64)` members takes a full exchange; a smaller one, an
+    /// anti-entropy exchange whose answer covers a slice where we differ (the slack leaves a
+    /// single fresh join to its rumor).
     pub(crate) fn compare_member_count(&mut self, now: Instant, peer: SocketAddr, theirs: u32) {
-        if self.left || now < self.catch_up_not_before || !self.behind_on_membership(theirs) {
+        let gap = self.membership_gap(theirs);
+        if self.left || now < self.catch_up_not_before || gap == 0 {
             return;
         }
+        let slack = (self.members.len() / 64).max(1);
         self.catch_up_not_before = now + self.config.gossip_interval;
         self.stats.catch_ups += 1;
-        self.send_full_syn(peer);
+        if gap > slack {
+            self.send_full_syn(peer);
+        } else {
+            self.send_syn(peer, true, false, false);
+        }
     }
 
     /// A push-pull `Syn` with our full digest: by datagram if it fits, else by stream.

@@ -226,6 +226,8 @@ pub struct Ping {
     /// Checksum of the sender's whole state (see [`Digest::checksum`]): a mismatch after
     /// rumors went quiet starts a repair exchange.
     pub checksum: u64,
+    /// Live members the sender knows (see [`Digest::members`]).
+    pub members: u32,
     /// Piggybacked membership changes.
     pub updates: Vec<MemberUpdate>,
 }
@@ -237,6 +239,8 @@ pub struct PingAck {
     pub seq: u32,
     /// Checksum of the answering node's whole state.
     pub checksum: u64,
+    /// Live members the answering node knows (see [`Digest::members`]).
+    pub members: u32,
     /// Piggybacked membership changes.
     pub updates: Vec<MemberUpdate>,
 }
