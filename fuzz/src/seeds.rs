@@ -20,7 +20,7 @@ fn digest() -> Digest {
     let entries = (0..4)
         .map(|i| DigestEntry { name: NAMES[i].to_string(), generation: 1, max_version: 3, heartbeat: 9 })
         .collect();
-    Digest { slice_bits: 0, slice: 0, checksum: 0x1234_5678, slice_checksums: vec![], entries }
+    Digest { slice_bits: 0, slice: 0, checksum: 0x1234_5678, slice_checksums: vec![], entries, members: 1 }
 }
 
 fn block(owner: usize) -> Block {
@@ -84,8 +84,15 @@ pub fn messages() -> Vec<Message> {
             updates: updates(),
         }),
         Message::PushAck(PushAck { exchange_id: 3, known: vec![0, 1] }),
-        Message::Ping(Ping { seq: 1, target: NAMES[0].into(), source: id(1, 1), checksum: 0, updates: updates() }),
-        Message::PingAck(PingAck { seq: 1, checksum: 0, updates: vec![] }),
+        Message::Ping(Ping {
+            seq: 1,
+            target: NAMES[0].into(),
+            source: id(1, 1),
+            checksum: 0,
+            members: 1,
+            updates: updates(),
+        }),
+        Message::PingAck(PingAck { seq: 1, checksum: 0, members: 1, updates: vec![] }),
         Message::PingReq(PingReq { seq: 2, target: id(3, 1), updates: vec![] }),
         Message::Nack(Nack { seq: 2 }),
     ]

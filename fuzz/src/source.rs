@@ -187,6 +187,7 @@ impl<'a> Source<'a> {
             checksum: self.u64(),
             slice_checksums: vec![self.u64() as u32; usize::from(slice_bits.min(6))],
             entries,
+            members: self.u32(),
         }
     }
 
@@ -255,9 +256,15 @@ impl<'a> Source<'a> {
                 target: self.name(),
                 source: self.wire_node_id(),
                 checksum: self.u64(),
+                members: self.u32(),
                 updates: self.updates(3),
             }),
-            6 => Message::PingAck(PingAck { seq: self.exchange_id(), checksum: self.u64(), updates: self.updates(3) }),
+            6 => Message::PingAck(PingAck {
+                seq: self.exchange_id(),
+                checksum: self.u64(),
+                members: self.u32(),
+                updates: self.updates(3),
+            }),
             7 => Message::PingReq(PingReq {
                 seq: self.exchange_id(),
                 target: self.wire_node_id(),

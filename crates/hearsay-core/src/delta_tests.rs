@@ -45,6 +45,7 @@ fn deltas_respect_the_budget_scuttle_depth_and_ascending_versions() {
             crate::wire::DigestEntry { name: "owner-0".into(), generation: 1, max_version: 15, heartbeat: 1 },
             crate::wire::DigestEntry { name: "owner-1".into(), generation: 1, max_version: 2, heartbeat: 1 },
         ],
+        members: 3,
     };
     let lacking = compare(&mut hub, &digest);
     let plan = hub.plan(lacking);

@@ -15,7 +15,7 @@ use crate::state::{Member, MemberIdx, in_slice};
 use crate::wire::{Digest, DigestEntry, EXPLICIT_DIGEST, MAX_CHECKSUMMED_SLICES, size};
 
 /// Fixed bytes of a digest around its entries (slice bits, slice, checksum, entry count).
-const DIGEST_OVERHEAD: usize = 1 + 5 + 10 + 3;
+const DIGEST_OVERHEAD: usize = 1 + 5 + 10 + 3 + 5;
 /// Bytes of an entry besides the name, a generous estimate (generation as a millisecond
 /// timestamp, versions and heartbeats of a long-lived node).
 const ENTRY_ESTIMATE: usize = 1 + 7 + 3 + 4;
@@ -39,7 +39,7 @@ impl Node {
         self.members.sort_by_hash();
         let idxs = self.members.slice(bits, slice);
         let mut digest =
-            Digest { slice_bits: bits, slice, entries: Vec::with_capacity(idxs.len()), ..Digest::default() };
+            Digest { slice_bits: bits, slice, entries: Vec::with_capacity(idxs.len()), ..self.empty_digest() };
         let mut used = DIGEST_OVERHEAD;
         for &idx in idxs {
             let Some(m) = self.members.get(idx) else { continue };
@@ -52,6 +52,16 @@ impl Node {
             digest.entries.push(entry_of(m));
         }
         digest
+    }
+
+    /// A digest with no entries that still says how many live members we know.
+    pub(crate) fn empty_digest(&self) -> Digest {
+        Digest { members: self.advertised_members(), ..Digest::default() }
+    }
+
+    /// What our digests and probes say about the size of our membership.
+    pub(crate) fn advertised_members(&self) -> u32 {
+        u32::try_from(self.live_members()).unwrap_or(u32::MAX)
     }
 
     /// Our checksum over the slice a received digest covers.
@@ -96,6 +106,17 @@ impl Node {
             return (bits, Vec::new());
         }
         (bits, (0..ours.len() as u32).filter(|s| ours[*s as usize] != theirs[*s as usize]).collect())
+    }
+
+    /// A slice of `bits` bits inside coarse slice `coarse` of `coarse_bits` bits: the coarse
+    /// slice itself when the slicings agree, else one of its sub-slices in rotation.
+    pub(crate) fn slice_within(&mut self, bits: u8, coarse_bits: u8, coarse: u32) -> u32 {
+        if bits <= coarse_bits {
+            return coarse >> (coarse_bits - bits);
+        }
+        let sub_bits = (bits - coarse_bits).min(31);
+        self.slice_cursor = self.slice_cursor.wrapping_add(1);
+        (coarse << sub_bits) | (self.slice_cursor & ((1u32 << sub_bits) - 1))
     }
 
     /// The next slice to cover: rotates so that every slice is covered in turn.

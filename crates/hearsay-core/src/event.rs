@@ -1,5 +1,6 @@
 //! What a node tells its application: membership changes and key changes.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::NodeId;
@@ -28,6 +29,22 @@ pub enum Event {
     MemberLeft(NodeId),
     /// A dead or left member was forgotten after the grace period.
     MemberRemoved(NodeId),
+    /// Two processes claim one name: `holder` is the live member that keeps it, `claimant`
+    /// the process at another address that announced a newer generation and was refused.
+    /// On the holder and on the members that checked the claim, nothing changed. On the
+    /// claimant (`refused` is true) the node stops gossiping, as after [`crate::Node::leave`]
+    /// but without telling anyone: it must not take the name; the embedding program should
+    /// stop it and report the conflict.
+    NameConflict {
+        /// The contested name.
+        name: Arc<str>,
+        /// Where the live member that keeps the name answers.
+        holder: SocketAddr,
+        /// Where the refused claimant runs.
+        claimant: SocketAddr,
+        /// This node is the claimant.
+        refused: bool,
+    },
     /// The cluster keyring changed (locally or adopted from gossip); persist it.
     KeyringChanged {
         /// The epoch of the keyring now in force.

@@ -15,7 +15,7 @@ use crate::wire::{Ack, Block, Digest, EXPLICIT_DIGEST, HEADER_LEN, Message, Push
 const ENVELOPE: usize = 16;
 
 impl Node {
-    fn datagram_budget(&self) -> usize {
+    pub(crate) fn datagram_budget(&self) -> usize {
         self.config.mtu - HEADER_LEN - ENVELOPE - self.seal_overhead()
     }
 
@@ -208,6 +208,12 @@ impl Node {
     }
 
     pub(crate) fn handle_message(&mut self, now: Instant, from: SocketAddr, message: Message, kind: TransmitKind) {
+        let members = match &message {
+            Message::Syn(syn) => Some(syn.digest.members),
+            Message::SynAck(ack) => ack.digest.as_ref().map(|d| d.members),
+            Message::Push(push) => Some(push.digest.members),
+            _ => None,
+        };
         match message {
             Message::Syn(syn) => self.on_syn(now, from, syn),
             Message::SynAck(ack) => self.on_syn_ack(now, from, ack),
@@ -229,6 +235,10 @@ impl Node {
             Message::PingAck(ack) => self.on_ping_ack(now, from, ack),
             Message::PingReq(req) => self.on_ping_req(now, from, req),
             Message::Nack(nack) => self.on_nack(nack),
+        }
+        // After the message is applied: what it carried may already have closed the gap.
+        if let Some(theirs) = members {
+            self.compare_member_count(now, from, theirs);
         }
     }
 
@@ -271,22 +281,35 @@ impl Node {
             self.send(from, TransmitKind::Datagram, &Message::SynAck(reply));
             return;
         }
+        // A full digest (slice bits 0) is answered with a full digest, by stream if it does not
+        // fit a datagram: the requester is catching up on membership (see `formation`).
+        let full = syn.push_pull && !syn.rumor && bits == 0;
         let digest = match (syn.push_pull && !syn.rumor, explicit) {
             (false, _) => None,
             (true, true) => Some(self.answer_digest(&syn.digest, self.datagram_budget() / 2)),
+            (true, false) if full => Some(self.build_digest(0, 0, self.stream_budget() / 2)),
             (true, false) => {
                 let checksums = self.slice_checksums(vector_bits);
                 let budget = (self.datagram_budget() / 2).saturating_sub(checksums.len() * 5 + 3);
+                // The slice asked about agrees (or we would not be here with a match): answer
+                // with our digest of a slice that differs instead, so the exchange repairs it.
+                let slice = match differing.first() {
+                    Some(&coarse) if self.checksum_of(bits, slice) == syn.digest.checksum => {
+                        self.slice_within(bits, vector_bits, coarse)
+                    }
+                    _ => slice,
+                };
                 let mut digest = self.build_digest(bits, slice, budget);
                 digest.slice_checksums = checksums;
                 Some(digest)
             }
         };
-        let budget = self
-            .datagram_budget()
-            .saturating_sub(digest.as_ref().map_or(0, digest_size) + 3 * known.len() + updates_size(&updates));
+        let reserved = digest.as_ref().map_or(0, digest_size) + 3 * known.len() + updates_size(&updates);
+        let budget = self.datagram_budget().saturating_sub(reserved);
         let (blocks, kind) = if syn.rumor {
             (self.rumor_reply_blocks(&syn.digest, budget), TransmitKind::Datagram)
+        } else if reserved > self.datagram_budget() {
+            self.anti_entropy_stream_blocks(&syn.digest, reserved)
         } else {
             self.anti_entropy_blocks(&syn.digest, budget)
         };
@@ -317,10 +340,24 @@ impl Node {
             if !blocks.is_empty() {
                 self.send(from, kind, &Message::Ack(Ack { exchange_id: ack.exchange_id, blocks }));
             }
-            if digest.slice_bits == EXPLICIT_DIGEST {
-                self.pull_behind(from, &digest);
-            }
+            // Owners the peer listed where we are behind, or that we do not know at all,
+            // are pulled (a sliced digest is otherwise only used to push).
+            self.pull_behind(from, &digest);
         }
+    }
+
+    /// Everything the digest's sender lacks, in a stream frame that also carries `reserved`
+    /// bytes of digest and updates.
+    fn anti_entropy_stream_blocks(&mut self, digest: &Digest, reserved: usize) -> (Vec<Block>, TransmitKind) {
+        let lacking = compare(self, digest);
+        let plan = self.plan(lacking);
+        let budget = self.stream_budget().saturating_sub(reserved);
+        let (blocks, overflow) = self.build_blocks(&plan, budget);
+        if overflow {
+            self.stats.delta_overflows += 1;
+            self.flow.overflow(plan.total_bytes.saturating_sub(budget));
+        }
+        (blocks, TransmitKind::Stream)
     }
 
     /// Everything the digest's sender lacks, by datagram if it fits, else by stream; then, with
@@ -339,7 +376,7 @@ impl Node {
         let plan = self.plan(lacking);
         let stream = plan.total_bytes > self.config.stream_threshold_bytes || plan.largest_unit > datagram_budget;
         let (budget, kind) = if stream {
-            (self.config.limits.max_stream_bytes - HEADER_LEN - ENVELOPE - self.seal_overhead(), TransmitKind::Stream)
+            (self.stream_budget(), TransmitKind::Stream)
         } else {
             (datagram_budget, TransmitKind::Datagram)
         };
@@ -431,17 +468,18 @@ fn known_indices(outcomes: &[Applied]) -> Vec<u16> {
         .collect()
 }
 
-fn updates_size(updates: &[crate::wire::MemberUpdate]) -> usize {
+pub(crate) fn updates_size(updates: &[crate::wire::MemberUpdate]) -> usize {
     updates.iter().map(crate::membership::update_size).sum::<usize>() + 3
 }
 
-fn digest_size(digest: &Digest) -> usize {
+pub(crate) fn digest_size(digest: &Digest) -> usize {
     use crate::wire::size;
     1 + size::varint(u64::from(digest.slice))
         + size::varint(digest.checksum)
         + size::varint(digest.slice_checksums.len() as u64)
         + digest.slice_checksums.iter().map(|c| size::varint(u64::from(*c))).sum::<usize>()
         + size::varint(digest.entries.len() as u64)
+        + size::varint(u64::from(digest.members))
         + digest
             .entries
             .iter()

@@ -67,6 +67,7 @@ mod digest;
 mod event;
 mod exchange;
 mod flow;
+mod formation;
 mod id;
 mod keys;
 mod membership;

@@ -151,6 +151,11 @@ pub struct Node {
     /// suspicion and forgetting checks visit. May hold stale entries; pruned every round.
     pub(crate) watch: Vec<MemberIdx>,
     pub(crate) repair: crate::repair::Repair,
+    /// Earliest time of the next membership catch-up (see `formation`).
+    pub(crate) catch_up_not_before: Instant,
+    /// The message being applied came by stream: a bulk catch-up, whose contents are not news
+    /// to rumor about (see `formation`).
+    pub(crate) applying_bulk: bool,
     /// A fresh rumor arrived since the last eager forward.
     pub(crate) eager_pending: bool,
     pub(crate) eager_not_before: Instant,
@@ -232,6 +237,8 @@ impl Node {
             keyring: None,
             watch: Vec::new(),
             repair: Default::default(),
+            catch_up_not_before: Instant::ZERO,
+            applying_bulk: false,
             eager_pending: false,
             eager_not_before: now,
             keyring_epoch: (0, Arc::from("")),
@@ -457,7 +464,7 @@ impl Node {
             self.recent.pop_front();
         }
         self.recent.push_back((member, generation, from, to));
-        if self.config.strategy != Strategy::AntiEntropy {
+        if self.config.strategy != Strategy::AntiEntropy && !self.applying_bulk {
             self.rumors.add(member, generation, from, to);
             self.eager_pending = true;
         }
@@ -551,7 +558,9 @@ impl Node {
             return Err(InputError::WrongTransport);
         }
         self.stats.count_received(message.message_type(), bytes.len());
+        self.applying_bulk = true;
         self.handle_message(now, from, message, TransmitKind::Stream);
+        self.applying_bulk = false;
         self.eager_forward(now);
         Ok(())
     }
@@ -568,6 +577,37 @@ impl Node {
             self.run_round(now);
         }
         self.probe_tick(now);
+    }
+
+    /// Input: replaces the seed addresses (a driver re-resolving seed names calls it whenever
+    /// the names resolve anew). Our own address is left out. Seeds are contacted when this
+    /// node knows no live member and, now and then, to heal partitions.
+    pub fn set_seeds(&mut self, seeds: Vec<SocketAddr>) {
+        let me = self.members.me().id.addr;
+        self.seeds = seeds.into_iter().filter(|s| *s != me).collect();
+    }
+
+    /// The seed addresses in use.
+    pub fn seeds(&self) -> &[SocketAddr] {
+        &self.seeds
+    }
+
+    /// Whether this node knows no live member besides itself (it is joining, or everyone
+    /// else is gone): a driver resolving seed names should resolve them again.
+    pub fn is_lonely(&self) -> bool {
+        !self
+            .members
+            .iter()
+            .any(|(i, m)| i != SELF_IDX && matches!(m.status, MemberStatus::Alive | MemberStatus::Suspect))
+    }
+
+    /// Input: join a cluster through `addrs` now (Serf's `join`): a full exchange with each,
+    /// whatever this node already knows. Our own address is skipped.
+    pub fn join(&mut self, addrs: &[SocketAddr]) {
+        let me = self.members.me().id.addr;
+        for addr in addrs.iter().copied().filter(|a| *a != me) {
+            self.send_full_syn(addr);
+        }
     }
 
     /// Output: the next packet to send, if any. Drain after every input.

@@ -262,7 +262,14 @@ impl Node {
             // It carries our suspicion of the target too, so its answer can carry the refutation.
             let checksum = self.state_checksum();
             let updates = self.buddy_update(target).into_iter().collect();
-            let ping = Ping { seq, target: target_wire.name.clone(), source: self.me_wire(), checksum, updates };
+            let ping = Ping {
+                seq,
+                target: target_wire.name.clone(),
+                source: self.me_wire(),
+                checksum,
+                members: self.advertised_members(),
+                updates,
+            };
             self.send(target_wire.addr, TransmitKind::Datagram, &Message::Ping(ping));
             if let Some(p) = &mut self.prober.current {
                 p.indirect_sent = true;
@@ -323,7 +330,8 @@ impl Node {
             updates.insert(0, update);
         }
         let checksum = self.state_checksum();
-        let ping = Ping { seq, target: name, source: self.me_wire(), checksum, updates };
+        let ping =
+            Ping { seq, target: name, source: self.me_wire(), checksum, members: self.advertised_members(), updates };
         self.send(addr, TransmitKind::Datagram, &Message::Ping(ping));
         self.prober.current = Some(Probe {
             seq,
@@ -356,8 +364,13 @@ impl Node {
             updates.push(self.update_about(m, &me));
         }
         let checksum = self.state_checksum();
-        self.send(from, TransmitKind::Datagram, &Message::PingAck(PingAck { seq: ping.seq, checksum, updates }));
+        self.send(
+            from,
+            TransmitKind::Datagram,
+            &Message::PingAck(PingAck { seq: ping.seq, checksum, members: self.advertised_members(), updates }),
+        );
         self.compare_checksum(now, from, ping.checksum);
+        self.compare_member_count(now, from, ping.members);
     }
 
     /// Lifeguard's buddy system: a member we suspect hears it from us directly, so it can
@@ -386,6 +399,7 @@ impl Node {
             }
             if direct {
                 self.compare_checksum(now, from, ack.checksum);
+                self.compare_member_count(now, from, ack.members);
             }
             // It answered, yet we still hold it suspect: its refutation has not reached us (it
             // may have retired it, or never heard of this suspicion). Tell it again; its answer
@@ -402,7 +416,8 @@ impl Node {
             && let Some(r) = self.prober.relays.remove(pos)
         {
             let updates = self.piggyback(self.probe_budget());
-            let relayed = PingAck { seq: r.requester_seq, checksum: ack.checksum, updates };
+            let relayed =
+                PingAck { seq: r.requester_seq, checksum: ack.checksum, members: self.advertised_members(), updates };
             self.send(r.requester, TransmitKind::Datagram, &Message::PingAck(relayed));
         }
     }
@@ -417,7 +432,14 @@ impl Node {
         let deadline = now + self.config.probe.interval / 2;
         self.prober.relays.push_back(Relay { seq, requester: from, requester_seq: req.seq, deadline });
         let checksum = self.state_checksum();
-        let ping = Ping { seq, target: req.target.name, source: self.me_wire(), checksum, updates: Vec::new() };
+        let ping = Ping {
+            seq,
+            target: req.target.name,
+            source: self.me_wire(),
+            checksum,
+            members: self.advertised_members(),
+            updates: Vec::new(),
+        };
         self.send(req.target.addr, TransmitKind::Datagram, &Message::Ping(ping));
     }
 
@@ -426,7 +448,14 @@ impl Node {
     pub(crate) fn tell(&mut self, to: SocketAddr, target: &str, update: crate::wire::MemberUpdate) {
         let seq = self.next_seq();
         let checksum = self.state_checksum();
-        let ping = Ping { seq, target: target.to_string(), source: self.me_wire(), checksum, updates: vec![update] };
+        let ping = Ping {
+            seq,
+            target: target.to_string(),
+            source: self.me_wire(),
+            checksum,
+            members: self.advertised_members(),
+            updates: vec![update],
+        };
         self.send(to, TransmitKind::Datagram, &Message::Ping(ping));
     }
 
@@ -453,7 +482,14 @@ impl Node {
             }
             let seq = self.next_seq();
             let checksum = self.state_checksum();
-            let ping = Ping { seq, target: name, source: self.me_wire(), checksum, updates };
+            let ping = Ping {
+                seq,
+                target: name,
+                source: self.me_wire(),
+                checksum,
+                members: self.advertised_members(),
+                updates,
+            };
             self.send(addr, TransmitKind::Datagram, &Message::Ping(ping));
         }
     }

@@ -92,7 +92,7 @@ impl Node {
 
     /// An explicit digest of the owners that changed here most recently, newest first.
     pub(crate) fn recent_digest(&self, budget: usize) -> Digest {
-        let mut digest = Digest { slice_bits: EXPLICIT_DIGEST, entries: Vec::new(), ..Digest::default() };
+        let mut digest = Digest { slice_bits: EXPLICIT_DIGEST, entries: Vec::new(), ..self.empty_digest() };
         let mut used = 16;
         for &(idx, generation, _, _) in self.recent.iter().rev() {
             let Some(m) = self.members.get(idx) else { continue };
@@ -132,7 +132,7 @@ impl Node {
 
     /// After a repair answer: pull the owners the peer named where we are behind.
     pub(crate) fn pull_behind(&mut self, peer: SocketAddr, theirs: &Digest) {
-        let mut want = Digest { slice_bits: EXPLICIT_DIGEST, entries: Vec::new(), ..Digest::default() };
+        let mut want = Digest { slice_bits: EXPLICIT_DIGEST, entries: Vec::new(), ..self.empty_digest() };
         let mut used = 16;
         let budget = self.repair_budget();
         for e in &theirs.entries {

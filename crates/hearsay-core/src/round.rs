@@ -60,10 +60,7 @@ impl Node {
         {
             targets.push((addr, true, true));
         }
-        let lonely = !self
-            .members
-            .iter()
-            .any(|(i, m)| i != SELF_IDX && matches!(m.status, MemberStatus::Alive | MemberStatus::Suspect));
+        let lonely = self.is_lonely();
         if (lonely || self.rng.random_bool(self.config.seed_probability))
             && !self.seeds.is_empty()
             && let Some(seed) = self.seeds.choose(&mut self.rng).copied()

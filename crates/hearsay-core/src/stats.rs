@@ -44,6 +44,9 @@ pub struct Stats {
     pub refutations: u64,
     /// Repair exchanges started because a probe carried a different state checksum.
     pub repairs: u64,
+    /// Full exchanges started because a peer knew clearly more members (see the `membership`
+    /// module: formation).
+    pub catch_ups: u64,
     /// Outgoing messages whose packing overshot the MTU and that were sent with fewer blocks
     /// or updates (dropping a digest entry of a slice digest only causes redundant data).
     pub trimmed: u64,

@@ -215,7 +215,14 @@ fn refute_overflow_input() -> Vec<u8> {
     let me = WireNodeId { name: "me".into(), generation: 1, addr: fuzz::source::addr(0) };
     let accusation =
         MemberUpdate { node: me.clone(), incarnation: u64::MAX, status: WireStatus::Suspect, from: "m1".into() };
-    let ping = Message::Ping(Ping { seq: 1, target: "me".into(), source: me, checksum: 0, updates: vec![accusation] });
+    let ping = Message::Ping(Ping {
+        seq: 1,
+        target: "me".into(),
+        source: me,
+        checksum: 0,
+        members: 1,
+        updates: vec![accusation],
+    });
     let packet = Codec { cluster_id: bodies::CLUSTER_ID, max_len: usize::MAX }.encode(&ping);
     [vec![0], fuzz::seeds::record(Kind::RawDatagram, false, 0, 1, &packet)].concat()
 }

@@ -83,6 +83,10 @@ pub struct Digest {
     pub slice_checksums: Vec<u32>,
     /// The owners.
     pub entries: Vec<DigestEntry>,
+    /// Members the sender knows, itself included, whatever their status. A receiver that
+    /// knows clearly fewer is behind on membership (a join storm) and catches up with one full
+    /// exchange instead of waiting for each join's rumor (see the `membership` module).
+    pub members: u32,
 }
 
 /// Most slices whose checksums ride along with a digest.
@@ -223,6 +227,8 @@ pub struct Ping {
     /// Checksum of the sender's whole state (see [`Digest::checksum`]): a mismatch after
     /// rumors went quiet starts a repair exchange.
     pub checksum: u64,
+    /// Live members the sender knows (see [`Digest::members`]).
+    pub members: u32,
     /// Piggybacked membership changes.
     pub updates: Vec<MemberUpdate>,
 }
@@ -234,6 +240,8 @@ pub struct PingAck {
     pub seq: u32,
     /// Checksum of the answering node's whole state.
     pub checksum: u64,
+    /// Live members the answering node knows (see [`Digest::members`]).
+    pub members: u32,
     /// Piggybacked membership changes.
     pub updates: Vec<MemberUpdate>,
 }

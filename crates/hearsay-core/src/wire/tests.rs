@@ -26,6 +26,7 @@ fn digest() -> Digest {
         checksum: 0xdead_beef,
         slice_checksums: vec![1, 2, 3, 4],
         entries: vec![DigestEntry { name: "n".into(), generation: 1, max_version: 2, heartbeat: 3 }],
+        members: 7,
     }
 }
 
@@ -65,9 +66,10 @@ fn all_messages() -> Vec<Message> {
             target: "node-1".into(),
             source: block().owner,
             checksum: 77,
+            members: 9,
             updates: vec![update()],
         }),
-        Message::PingAck(PingAck { seq: 7, checksum: 5, updates: vec![update(), update()] }),
+        Message::PingAck(PingAck { seq: 7, checksum: 5, members: 3, updates: vec![update(), update()] }),
         Message::PingReq(PingReq { seq: 8, target: block().owner, updates: vec![] }),
         Message::Nack(Nack { seq: 9 }),
     ]

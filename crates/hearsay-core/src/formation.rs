@@ -1,0 +1,85 @@
+//! Catching up on membership: one full exchange with a peer that knows clearly more members.
+//!
+//! Every digest says how many members its sender knows ([`Digest::members`]). A node that
+//! hears of a peer knowing more than `max(1, mine / 64)` members beyond its own count is behind
+//! on membership (it joined while others were joining, or came back from a partition) and
+//! sends that peer its *full* digest, over a stream when it does not fit a datagram. A full
+//! digest (slice bits 0) covers every owner, so the peer answers with everything the node
+//! lacks and its own full digest, and the node's `Ack` completes the peer: both leave the
+//! exchange knowing the union of their memberships. Differences of a member or two are left to
+//! the join rumors and to checksum repair, which cost O(1) per message; a catch-up costs O(N)
+//! bytes and is started at most once per gossip interval. See the `membership` module docs
+//! for why formation needs it.
+//!
+//! [`Digest::members`]: crate::wire::Digest::members
+
+use std::net::SocketAddr;
+
+use crate::Instant;
+use crate::exchange::{digest_size, updates_size};
+use crate::node::Node;
+use crate::state::MemberStatus;
+use crate::transmit::TransmitKind;
+use crate::wire::{HEADER_LEN, Message, Syn};
+
+impl Node {
+    /// Alive and suspect members we know, ourselves included (what our digests advertise).
+    /// Dead and left members are counted through [`Node::watch`], which holds every member
+    /// that is not alive (perhaps twice until the next round dedups it: an undercount only
+    /// makes peers less eager to catch up from us).
+    pub(crate) fn live_members(&self) -> usize {
+        let departed = self
+            .watch
+            .iter()
+            .filter(|idx| {
+                self.members.get(**idx).is_some_and(|m| matches!(m.status, MemberStatus::Dead | MemberStatus::Left))
+            })
+            .count();
+        self.members.len().saturating_sub(departed)
+    }
+
+    /// Whether a peer with `theirs` live members surely knows clearly more members than we
+    /// do. Their live count is compared with every member we know or recently forgot, so
+    /// members that died or were forgotten at different times on different nodes never look
+    /// like a gap.
+    pub(crate) fn membership_gap(&self, theirs: u32) -> usize {
+        let mine = self.members.len() + self.forgotten.len();
+        usize::try_from(theirs).map_or(0, |theirs| theirs.saturating_sub(mine))
+    }
+
+    /// A peer's digest said it knows `theirs` live members: catch up with it if it is ahead.
+    /// A gap of more than `max(1, N / 64)` members takes a full exchange; a smaller one, an
+    /// anti-entropy exchange whose answer covers a slice where we differ (the slack leaves a
+    /// single fresh join to its rumor).
+    pub(crate) fn compare_member_count(&mut self, now: Instant, peer: SocketAddr, theirs: u32) {
+        let gap = self.membership_gap(theirs);
+        if self.left || now < self.catch_up_not_before || gap == 0 {
+            return;
+        }
+        let slack = (self.members.len() / 64).max(1);
+        self.catch_up_not_before = now + self.config.gossip_interval;
+        self.stats.catch_ups += 1;
+        if gap > slack {
+            self.send_full_syn(peer);
+        } else {
+            self.send_syn(peer, true, false, false);
+        }
+    }
+
+    /// A push-pull `Syn` with our full digest: by datagram if it fits, else by stream.
+    pub(crate) fn send_full_syn(&mut self, to: SocketAddr) {
+        let updates = self.piggyback(self.datagram_budget() / 4);
+        let digest = self.build_digest(0, 0, self.stream_budget() / 2);
+        let exchange_id = self.next_exchange_id();
+        self.remember_syn(exchange_id, to, true, false);
+        let size = digest_size(&digest) + updates_size(&updates);
+        let kind = if size <= self.datagram_budget() { TransmitKind::Datagram } else { TransmitKind::Stream };
+        let syn = Syn { exchange_id, push_pull: true, rumor: false, digest, blocks: Vec::new(), updates };
+        self.send(to, kind, &Message::Syn(syn));
+    }
+
+    /// Bytes a stream frame can carry besides the header and envelope.
+    pub(crate) fn stream_budget(&self) -> usize {
+        self.config.limits.max_stream_bytes.saturating_sub(HEADER_LEN + 16 + self.seal_overhead())
+    }
+}
