@@ -196,6 +196,7 @@ fn main() {
             target: "loaded".into(),
             source: me.clone(),
             checksum: checksum.load(Ordering::Relaxed),
+            members: 1,
             updates: Vec::new(),
         };
         sent.lock().unwrap().insert(seq, Instant::now());
