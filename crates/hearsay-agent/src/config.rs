@@ -75,7 +75,9 @@ pub(crate) struct AgentOptions {
     /// Largest datagram in bytes, header included.
     #[arg(long)]
     pub mtu: Option<usize>,
-    /// Failure detector: phi above which a member becomes suspect.
+    /// Phi threshold: sets the adaptive direct-probe timeout (mean round trip plus the deviations
+    /// at which phi reaches it) and the level a doubted member's phi crosses; members become
+    /// suspect through failed probes, not through phi.
     #[arg(long)]
     pub phi_threshold: Option<f64>,
     /// Failure detector: one member is probed per this many milliseconds (SWIM).

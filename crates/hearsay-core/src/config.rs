@@ -85,7 +85,8 @@ pub struct RumorConfig {
 /// Phi accrual failure detector parameters (Hayashibara et al.).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DetectorConfig {
-    /// Phi above which a member becomes suspect (Cassandra's default is 8).
+    /// Phi at which a direct probe times out (mean round trip plus `y(threshold)` deviations)
+    /// and which a doubted member's phi crosses; suspicion itself comes from failed probes.
     pub phi_threshold: f64,
     /// Number of recent intervals that dominate the mean and deviation (exponentially weighted).
     pub window: u32,

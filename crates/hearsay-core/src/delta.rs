@@ -409,21 +409,17 @@ impl Node {
         }
     }
 
-    /// A heartbeat value for member `idx` was seen; an increase is an arrival for the detector.
-    pub(crate) fn heartbeat(&mut self, now: Instant, idx: MemberIdx, heartbeat: u64) {
+    /// A heartbeat value for member `idx` was seen. Not a sign of life for the detector: a
+    /// heartbeat learned through gossip may be many seconds old.
+    pub(crate) fn heartbeat(&mut self, _now: Instant, idx: MemberIdx, heartbeat: u64) {
         if idx == SELF_IDX {
             return;
         }
-        let prior = self.expected_heartbeat_interval();
-        let config = self.config.detector;
         let Some(m) = self.members.get_mut(idx) else { return };
         if heartbeat <= u64::from(m.heartbeat) {
             return;
         }
         m.heartbeat = u32::try_from(heartbeat).unwrap_or(u32::MAX);
-        // Heartbeats feed the phi figure only; liveness decisions come from probes, so late
-        // gossip about a dead member cannot bring it back.
-        m.detector.arrival(now, &config, prior);
     }
 }
 

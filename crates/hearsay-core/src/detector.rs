@@ -1,87 +1,111 @@
-//! Phi accrual failure detection (Hayashibara et al. 2004), as Cassandra and Akka use it.
+//! Phi: how surprising the silence of a member is, on the phi accrual scale (Hayashibara et al.
+//! 2004, as Cassandra and Akka use it): `phi = -log10(P(a live member would be silent this
+//! long))`. phi 8 means a one-in-10^8 chance that a live member would be this late.
 //!
-//! For each member the detector learns the distribution of intervals between heartbeat
-//! arrivals and answers "how surprised should I be that nothing arrived for `t`?" as
-//! `phi = -log10(P(interval > t))`. phi 8 means a one-in-10^8 chance that a live member would be
-//! this late.
+//! What counts as a sign of life. A phi fed by heartbeats learned through gossip measures the
+//! gossip schedule, not the member: heartbeats reach a node only with anti-entropy exchanges
+//! (every 25 rounds, one digest slice at a time), irregularly, and in a large cluster a given
+//! pair of nodes talks directly only once every few hundred intervals. What does reach every
+//! node about every member, promptly, is SWIM's verdict: every member is probed by someone
+//! about once per probe interval, and a probe that fails (direct, second direct and indirect
+//! pings unanswered) is pushed to everyone at once as a suspicion. So:
 //!
-//! Safeguards: the mean and variance are exponentially weighted over about `window` recent
-//! intervals (bounded memory: a few words per member, whatever the window); the standard
-//! deviation has a floor (`min_std_deviation`) so a very regular member is not convicted by a
-//! little jitter; recorded intervals are capped (`max_interval`) so one long silence does not
-//! teach the detector to wait even longer; and an `acceptable_pause` is subtracted from the
-//! elapsed time before phi is computed.
+//! * while a member is held alive here, the cluster vouches for it: it answered a probe about
+//!   one probe interval ago at most, and its silence is zero (phi about 0.01 at the defaults);
+//! * from the moment it is doubted here (suspect, or dead, without being seen alive since),
+//!   its last sign of life is taken as one probe interval before that moment (the failed
+//!   probe started then), or a later message from the member itself (an answer to a probe of
+//!   ours, direct or relayed, or a ping it sent us), and the silence grows from there.
+//!
+//! The silence is compared with what a live member's answer to a probe takes: its mean round
+//! trip, learned by this node's probes of it, with a deviation of `min_std_deviation` (round
+//! trips learned from a handful of probes are too noisy to widen it). At
+//! `Config::local()` (0.1 s interval, 0.05 s floor, round trips of a few ms) a doubted member
+//! is at phi 1.7 when the suspicion arrives and crosses phi 8 about 0.16 s later, before
+//! Lifeguard's suspicion timeout floor (0.2 s at N = 100) has run out; a live member wrongly
+//! suspected falls back to zero as soon as it refutes or answers. A member learned dead from
+//! others without being suspected here first is at the threshold at once: the nodes that
+//! declared it held it suspect longer than the crossing takes. `acceptable_pause`,
+//! `window` and `max_interval` no longer enter phi: a paused member is first suspected and
+//! given Lifeguard's suspicion timeout to refute. Memory: two instants per member, whatever
+//! the cluster size.
 //!
 //! The normal tail uses the logistic approximation of Akka's detector. Its inverse
-//! ([`threshold_y`]) gives the adaptive probe timeout: the round trip after which phi, over a
-//! member's own round-trip history, would cross the threshold.
+//! ([`threshold_y`]) also gives the adaptive probe timeout: the round trip after which phi,
+//! over a member's own round-trip history, would cross the threshold.
 //!
-//! phi over heartbeat arrivals is exported per member as a figure for operators; liveness
-//! decisions come from probes ([`crate::probe`]), which cost the same whatever the cluster size.
+//! Liveness decisions come from probes ([`crate::probe`]) and Lifeguard's suspicion timeouts
+//! ([`crate::membership`]); phi is the figure operators read and alert on.
 
 use std::time::Duration;
 
 use crate::Instant;
-use crate::config::DetectorConfig;
+use crate::config::{Config, DetectorConfig};
+use crate::state::{Member, MemberStatus};
 
-/// Arrival statistics of one member: 18 bytes, packed (every node holds one per member).
+/// What this node knows of one member's signs of life: 16 bytes (every node holds one per
+/// member).
 #[derive(Clone, Copy, Debug, Default)]
-#[repr(C, packed(2))]
 pub(crate) struct Detector {
-    /// Meaningful once `samples > 0`.
-    last_arrival: Instant,
-    /// Mean interval, microseconds.
-    mean: f32,
-    /// Variance, microseconds squared.
-    variance: f32,
-    samples: u16,
+    /// Last message received from the member itself; zero if none.
+    last_sign: Instant,
+    /// When the member stopped being held alive here, in µs, with [`CONVICTED`] set if it
+    /// was learned dead without being suspected here first; zero while it is held alive.
+    doubted_at: u64,
 }
 
+/// Marks a member learned dead from others (a virtual or real clock never reaches 2^63 µs).
+const CONVICTED: u64 = 1 << 63;
+
 impl Detector {
-    /// Records a heartbeat arrival at `now`.
-    ///
-    /// `prior` seeds the statistics before the second arrival (the expected interval).
-    pub(crate) fn arrival(&mut self, now: Instant, config: &DetectorConfig, prior: Duration) {
-        match self.samples {
-            0 => {
-                let mean = prior.as_micros() as u64 as f32;
-                self.mean = mean;
-                self.variance = (mean / 4.0) * (mean / 4.0);
-                self.samples = 1;
+    /// A message from the member itself arrived at `now`: it is alive now.
+    pub(crate) fn sign_of_life(&mut self, now: Instant) {
+        self.last_sign = self.last_sign.max(now);
+    }
+
+    /// The member's status here changed from `from` to `to` at `now`.
+    pub(crate) fn status_changed(&mut self, from: MemberStatus, to: MemberStatus, now: Instant) {
+        match (from, to) {
+            // Held alive again (refuted), or gone on purpose: nothing to be surprised about.
+            (_, MemberStatus::Alive | MemberStatus::Left) => self.doubted_at = 0,
+            (MemberStatus::Alive | MemberStatus::Left, doubt) => {
+                // Zero means "not doubted": a doubt at the driver's origin is kept as 1 µs.
+                let at = now.as_micros().clamp(1, CONVICTED - 1);
+                self.doubted_at = if doubt == MemberStatus::Dead { at | CONVICTED } else { at };
             }
-            _ => {
-                let last = self.last_arrival;
-                let interval = now.saturating_duration_since(last).min(config.max_interval);
-                let x = interval.as_micros() as u64 as f32;
-                self.samples = self.samples.saturating_add(1);
-                // Plain averaging until the window is full, then exponential weighting, so
-                // early estimates are not dominated by the prior.
-                let alpha = 1.0 / (u32::from(self.samples).min(config.window).max(2) as f32);
-                let diff = x - self.mean;
-                let incr = alpha * diff;
-                self.mean += incr;
-                self.variance = (1.0 - alpha) * (self.variance + diff * incr);
-            }
+            // Suspect to dead, dead to suspect: the silence goes on.
+            _ => {}
         }
-        self.last_arrival = now;
     }
 
-    /// Mean and standard deviation in microseconds, with the deviation floor applied.
-    fn stats(&self, config: &DetectorConfig) -> (f64, f64) {
-        let floor = config.min_std_deviation.as_micros() as f64;
-        let (mean, variance) = (self.mean, self.variance);
-        (f64::from(mean), f64::from(variance.max(0.0)).sqrt().max(floor))
+    /// The silence of a doubted member: the time since its last sign of life, at the latest
+    /// the start of the probe that failed (one probe interval before it was doubted here).
+    fn silence(&self, now: Instant, probe_interval: Duration) -> Duration {
+        let micros = u64::try_from(probe_interval.as_micros()).unwrap_or(u64::MAX);
+        let failed_probe = Instant::from_micros((self.doubted_at & !CONVICTED).saturating_sub(micros));
+        now.saturating_duration_since(failed_probe.max(self.last_sign))
     }
 
-    /// Phi at `now`; 0 before the first arrival.
-    pub(crate) fn phi(&self, now: Instant, config: &DetectorConfig) -> f64 {
-        if self.samples == 0 {
+    /// Phi at `now`: how unlikely a live member's answer is to come this late, the answer time
+    /// being normal with the member's mean round trip (`rtt_mean`, µs, learned by probes; 0
+    /// before the first) and a deviation of `min_std_deviation`.
+    pub(crate) fn phi(&self, now: Instant, config: &DetectorConfig, probe_interval: Duration, rtt_mean: f64) -> f64 {
+        if self.doubted_at == 0 {
             return 0.0;
         }
-        let last = self.last_arrival;
-        let elapsed = now.saturating_duration_since(last).saturating_sub(config.acceptable_pause);
-        let (mean, std) = self.stats(config);
-        phi(elapsed.as_micros() as f64, mean, std)
+        let elapsed = self.silence(now, probe_interval).as_micros() as f64;
+        let std = (config.min_std_deviation.as_micros() as f64).max(1.0);
+        let phi = phi(elapsed, rtt_mean.clamp(0.0, std), std);
+        let convicted = self.doubted_at & CONVICTED != 0 && self.last_sign.as_micros() < self.doubted_at & !CONVICTED;
+        if convicted { phi.max(config.phi_threshold) } else { phi }
+    }
+}
+
+impl Member {
+    /// This member's phi at `now` (see the module docs).
+    pub(crate) fn phi(&self, now: Instant, config: &Config) -> f64 {
+        let (mean, _) = self.cold().rtt.mean_std();
+        self.detector.phi(now, &config.detector, config.probe.interval, mean)
     }
 }
 
@@ -133,27 +157,51 @@ mod tests {
         }
     }
 
-    #[test]
-    fn regular_heartbeats_keep_phi_low_and_silence_raises_it() {
-        let config = Config::lan().detector;
-        let mut d = Detector::default();
-        let mut now = Instant::ZERO;
-        for _ in 0..50 {
-            d.arrival(now, &config, Duration::from_millis(200));
-            now += Duration::from_millis(200);
-        }
-        assert!(d.phi(now, &config) < 1.0);
-        assert!(d.phi(now + Duration::from_secs(5), &config) > config.phi_threshold);
+    const INTERVAL: Duration = Duration::from_millis(100);
+
+    fn phi_of(d: &Detector, now: Instant) -> f64 {
+        d.phi(now, &Config::local().detector, INTERVAL, 2_000.0)
     }
 
     #[test]
-    fn intervals_are_capped_and_deviation_has_a_floor() {
-        let config = Config::lan().detector;
+    fn a_member_held_alive_has_phi_near_zero_however_long_it_was_silent() {
+        assert_eq!(phi_of(&Detector::default(), Instant::from_millis(600_000)), 0.0);
+    }
+
+    #[test]
+    fn a_member_learned_dead_from_others_is_at_the_threshold_until_it_shows_life() {
+        let config = Config::local().detector;
         let mut d = Detector::default();
-        d.arrival(Instant::ZERO, &config, Duration::from_millis(200));
-        d.arrival(Instant::from_millis(60_000), &config, Duration::from_millis(200));
-        let (mean, std) = d.stats(&config);
-        assert!(mean <= config.max_interval.as_micros() as f64);
-        assert!(std >= config.min_std_deviation.as_micros() as f64);
+        let at = Instant::from_millis(5_000);
+        d.status_changed(MemberStatus::Alive, MemberStatus::Dead, at);
+        assert!(phi_of(&d, at) >= config.phi_threshold);
+        d.sign_of_life(at + Duration::from_millis(1));
+        assert!(phi_of(&d, at + Duration::from_millis(1)) < 0.5);
+    }
+
+    #[test]
+    fn a_doubted_member_crosses_the_threshold_and_a_sign_of_life_brings_it_back() {
+        let config = Config::local().detector;
+        let mut d = Detector::default();
+        let doubted = Instant::from_millis(10_000);
+        d.status_changed(MemberStatus::Alive, MemberStatus::Suspect, doubted);
+        // Silent since the failed probe began, one interval ago: overdue, not yet convicted.
+        let at_doubt = phi_of(&d, doubted);
+        assert!(at_doubt > 1.0 && at_doubt < 3.0, "{at_doubt}");
+        // Crossing: round trip + y(8) deviations after the failed probe began.
+        let crossing = 2_000.0 + threshold_y(config.phi_threshold) * config.min_std_deviation.as_micros() as f64
+            - INTERVAL.as_micros() as f64;
+        let before = doubted + Duration::from_micros(crossing as u64 - 10_000);
+        let after = doubted + Duration::from_micros(crossing as u64 + 10_000);
+        assert!(phi_of(&d, before) < config.phi_threshold);
+        assert!(phi_of(&d, after) > config.phi_threshold);
+        // Declared dead: the silence goes on.
+        d.status_changed(MemberStatus::Suspect, MemberStatus::Dead, after);
+        assert!(phi_of(&d, after) > config.phi_threshold);
+        // It answers a probe: the silence starts again from that answer.
+        d.sign_of_life(after);
+        assert!(phi_of(&d, after) < 0.5);
+        d.status_changed(MemberStatus::Dead, MemberStatus::Alive, after);
+        assert!(phi_of(&d, after + Duration::from_secs(60)) < 0.05);
     }
 }

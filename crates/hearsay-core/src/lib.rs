@@ -46,8 +46,9 @@
 //! suspicion timeout shrinks as independent members confirm it (Lifeguard). A node that was
 //! paused or fails without even hearing the relays' nacks raises its own health score and stops
 //! accusing others. A restarted node has a higher generation, which beats anything said about
-//! its earlier life. Heartbeats still ride in digests; their arrivals feed a phi accrual figure
-//! per member for operators. See the `probe` and `membership` modules.
+//! its earlier life. Heartbeats still ride in digests. Per member, phi (for operators) is zero
+//! while no failed probe of it has been heard, then grows with its silence since the failed
+//! probe. See the `detector`, `probe` and `membership` modules.
 //!
 //! # Security
 //!

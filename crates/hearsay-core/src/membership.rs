@@ -301,7 +301,7 @@ impl Node {
         let started = if fresh { now } else { m.cold().suspicion.as_ref().map_or(now, |s| s.started) };
         let last_probe = !fresh && m.cold().suspicion.as_ref().is_some_and(|s| s.last_probe);
         let deadline = self.suspicion_deadline(started, confirmers.len());
-        let phi = m.detector.phi(now, &self.config.detector);
+        let phi = m.phi(now, &self.config);
         let Some(m) = self.members.get_mut(idx) else { return false };
         let cold = m.cold_mut();
         cold.incarnation = u.incarnation;

@@ -284,7 +284,7 @@ impl Node {
     ///
     /// A driver that runs many nodes in one process may pass the same `Arc<NodeId>` to all of
     /// them: the identity is then stored once, not once per node.
-    pub fn add_member(&mut self, now: Instant, id: impl Into<Arc<NodeId>>) {
+    pub fn add_member(&mut self, _now: Instant, id: impl Into<Arc<NodeId>>) {
         let id = id.into();
         if self.members.lookup(&id.name).is_some()
             || self.members.len() >= self.config.limits.max_members
@@ -292,9 +292,7 @@ impl Node {
         {
             return;
         }
-        let mut member = Member::new(id.clone());
-        member.detector.arrival(now, &self.config.detector, self.expected_heartbeat_interval());
-        self.members.insert(member);
+        self.members.insert(Member::new(id.clone()));
         self.push_event(Event::MemberJoined(NodeId::clone(&id)));
     }
 
@@ -514,7 +512,7 @@ impl Node {
         MemberInfo {
             id: NodeId::clone(&m.id),
             status: m.status,
-            phi: if idx == SELF_IDX { 0.0 } else { m.detector.phi(self.now, &self.config.detector) },
+            phi: if idx == SELF_IDX { 0.0 } else { m.phi(self.now, &self.config) },
             max_version: m.max_version(),
             heartbeat: u64::from(m.heartbeat),
             live_keys: m.keys().iter().filter(|(k, v)| !v.tombstone && !k.starts_with(RESERVED_PREFIX)).count(),
@@ -679,11 +677,5 @@ impl Node {
     pub(crate) fn next_exchange_id(&mut self) -> u32 {
         self.exchange_counter = self.exchange_counter.wrapping_add(1);
         self.exchange_counter
-    }
-
-    /// The prior for a new member's heartbeat interval: heartbeats reach us about once per
-    /// round in small clusters, less often once digests are sliced.
-    pub(crate) fn expected_heartbeat_interval(&self) -> Duration {
-        self.config.gossip_interval * 2
     }
 }

@@ -40,6 +40,11 @@ impl Rtt {
     /// No samples yet.
     pub(crate) const ZERO: Rtt = Rtt { mean: 0.0, variance: 0.0, samples: 0 };
 
+    /// Mean and standard deviation in microseconds (zeros before the first sample).
+    pub(crate) fn mean_std(&self) -> (f64, f64) {
+        (f64::from(self.mean), f64::from(self.variance.max(0.0)).sqrt())
+    }
+
     fn record(&mut self, rtt: Duration) {
         let x = rtt.as_micros() as u64 as f32;
         self.samples = self.samples.saturating_add(1);
@@ -348,6 +353,13 @@ impl Node {
 
     pub(crate) fn on_ping(&mut self, now: Instant, from: SocketAddr, ping: Ping) {
         self.apply_updates(now, &ping.updates);
+        // A ping is the sender's own word: a sign of life for phi.
+        if let Some(idx) = self.members.lookup(&ping.source.name)
+            && let Some(m) = self.members.get_mut(idx)
+            && m.id.generation == ping.source.generation
+        {
+            m.detector.sign_of_life(now);
+        }
         if *self.members.me().id.name != *ping.target {
             self.stats.count_drop("misdirected_ping");
             return;
@@ -391,6 +403,8 @@ impl Node {
             self.health_reward();
             let mut direct = false;
             if let Some(m) = self.members.get_mut(target) {
+                // Direct or relayed, the answer is the target's own: a sign of life for phi.
+                m.detector.sign_of_life(now);
                 // Relayed answers take longer and say nothing about the link to the target.
                 direct = m.id.addr == from;
                 if direct {

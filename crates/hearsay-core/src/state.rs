@@ -81,7 +81,7 @@ impl MemberStatus {
 ///
 /// Every node holds one of these per cluster member (the simulator holds N^2 of them), so the
 /// record keeps only what every member needs: the identity (shared, reference-counted), the
-/// replica's version, the heartbeat and its arrival statistics, and the status. Everything that
+/// replica's version, the heartbeat, the signs of life phi comes from, and the status. Everything that
 /// only some members need (keys, a suspicion, probe round trips, a non-zero incarnation) lives
 /// in [`Cold`], allocated the first time it is written.
 #[derive(Debug)]
@@ -199,6 +199,7 @@ impl Member {
 
     /// Changes the status and remembers when.
     pub(crate) fn set_status(&mut self, status: MemberStatus, now: Instant) {
+        self.detector.status_changed(self.status, status, now);
         self.status = status;
         self.cold_mut().status_since = now;
     }

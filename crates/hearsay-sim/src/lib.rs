@@ -25,6 +25,8 @@ pub mod chart;
 pub mod check;
 pub mod model;
 pub mod net;
+pub mod record;
+pub mod replay;
 pub mod report;
 pub mod scenario;
 mod sim;

@@ -183,6 +183,16 @@ pub struct Report {
     /// Detect and false-positives: live node-hours observed, over all runs (divide the two
     /// counts above by it for rates per node-hour).
     pub node_hours: f64,
+    /// Detect and false-positives: the largest per-run median of the phi of members that are
+    /// up (see [`RunReport::phi_alive`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phi_alive_p50: Option<f64>,
+    /// Detect and false-positives: the largest per-run 99th percentile of that phi.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phi_alive_p99: Option<f64>,
+    /// Detect: intervals until every live node's phi of the crashed node reached the
+    /// threshold, over runs where it did.
+    pub phi_crossing: Quantiles,
     /// Runs that broke an invariant.
     pub failures: Vec<Failure>,
     /// Every run.
@@ -268,6 +278,9 @@ pub fn aggregate(params: &Params, runs: Vec<RunReport>) -> Report {
         false_deaths: runs.iter().map(|r| r.false_deaths).sum(),
         suspicions: runs.iter().map(|r| r.suspicions).sum(),
         node_hours: runs.iter().map(|r| r.node_hours).sum(),
+        phi_alive_p50: runs.iter().filter_map(|r| r.phi_alive.map(|p| p.p50)).reduce(f64::max),
+        phi_alive_p99: runs.iter().filter_map(|r| r.phi_alive.map(|p| p.p99)).reduce(f64::max),
+        phi_crossing: Quantiles::of(&runs.iter().filter_map(|r| r.phi_crossing).collect::<Vec<_>>()),
         failures,
         run_reports: runs,
     }

@@ -26,6 +26,7 @@ use thiserror::Error;
 
 use crate::model::Model;
 use crate::net::NetConfig;
+use crate::record::Recorder;
 
 /// How the nodes of a new simulation find each other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,6 +200,8 @@ pub struct Sim {
     pub trace_slot: Option<usize>,
     /// One line per packet received by `trace_slot`.
     pub trace_log: Vec<String>,
+    /// Per-round message counts and edges, for a replay (see [`Sim::record_messages`]).
+    recorder: Option<Recorder>,
     codec: Codec,
     stream_codec: Codec,
 }
@@ -224,6 +227,7 @@ impl Sim {
             watch: None,
             trace_slot: None,
             trace_log: Vec::new(),
+            recorder: None,
             codec,
             stream_codec,
             config,
@@ -478,8 +482,12 @@ impl Sim {
         for t in transmits {
             self.stats.sent += 1;
             self.stats.sent_bytes += t.payload.len() as u64;
-            self.count_carrier(t.kind, &t.payload);
-            let Some(&to) = self.by_addr.get(&t.to) else { continue };
+            let carried = self.count_carrier(t.kind, &t.payload);
+            let to = self.by_addr.get(&t.to).copied();
+            if let Some(recorder) = self.recorder.as_mut() {
+                recorder.message(self.now, slot, to, carried);
+            }
+            let Some(to) = to else { continue };
             let reliable = t.kind == TransmitKind::Stream;
             let fate = self.net.fate(self.now, slot, to, reliable, &mut self.net_rng);
             if fate.delays.is_empty() {
@@ -519,20 +527,20 @@ impl Sim {
     /// Counts a transmit if it carries the watched value: the payload must contain the key's
     /// bytes (a cheap filter) and, decoded, hold an entry of the watched owner, key and version
     /// with a value.
-    fn count_carrier(&mut self, kind: TransmitKind, payload: &[u8]) {
-        let Some(w) = self.watch.as_mut() else { return };
+    fn count_carrier(&mut self, kind: TransmitKind, payload: &[u8]) -> bool {
+        let Some(w) = self.watch.as_mut() else { return false };
         if !contains(payload, &w.needle) {
-            return;
+            return false;
         }
         let codec = if kind == TransmitKind::Stream { self.stream_codec } else { self.codec };
-        let Ok(message) = codec.decode(payload) else { return };
+        let Ok(message) = codec.decode(payload) else { return false };
         let blocks = match &message {
             Message::Syn(m) => &m.blocks,
             Message::SynAck(m) => &m.blocks,
             Message::Ack(m) => &m.blocks,
             Message::Push(m) => &m.blocks,
             #[allow(unreachable_patterns)]
-            _ => return,
+            _ => return false,
         };
         let carries = blocks.iter().any(|b| {
             *b.owner.name == *w.owner
@@ -541,6 +549,17 @@ impl Sim {
         if carries {
             w.carriers += 1;
         }
+        carries
+    }
+
+    /// Starts recording every transmit into `recorder` (per-round counts and sampled edges).
+    pub fn record_messages(&mut self, recorder: Recorder) {
+        self.recorder = Some(recorder);
+    }
+
+    /// Stops recording and returns what was recorded.
+    pub fn take_recording(&mut self) -> Option<Recorder> {
+        self.recorder.take()
     }
 
     /// Starts measuring the spread of `slot`'s current value of `key` (written just before).

@@ -2,7 +2,8 @@
 //!
 //! Parses flags into [`hearsay_sim::scenario::Params`], runs the batch (or the whole sweep with
 //! `hearsay sim sweep`), shows a progress bar on stderr, prints a table or `--json`, and with
-//! `--out DIR` writes `report.json` and SVG charts. Exit status: 0 when every invariant held,
+//! `--out DIR` writes `report.json`, SVG charts and `replay.html` (the run animated round by
+//! round; for a sweep, push, pull and push-pull side by side). Exit status: 0 when every invariant held,
 //! 1 when a run broke one (each failure is printed with the command that replays it), 2 on bad
 //! input.
 
@@ -12,11 +13,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use hearsay_core::{ExchangeMode, RumorConfig, RumorFeedback, RumorStop, Strategy};
-use hearsay_sim::chart;
 use hearsay_sim::net::Latency;
 use hearsay_sim::report::{Report, run_many};
 use hearsay_sim::scenario::{Params, ScenarioKind};
 use hearsay_sim::sweep::{self, SweepParams, SweepReport};
+use hearsay_sim::{chart, replay};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Exchange mode flag values.
@@ -131,7 +132,7 @@ pub(crate) struct SimArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Write report.json and SVG charts into this directory.
+    /// Write report.json, SVG charts and replay.html (spread: the run animated) into this directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Sweep: cluster sizes.
@@ -298,6 +299,14 @@ fn run_batch(args: &SimArgs) -> Result<bool> {
     }
     if let Some(dir) = &args.out {
         write_batch(dir, &report)?;
+        if params.scenario == ScenarioKind::Spread {
+            let label =
+                format!("{} nodes, {}", params.nodes, sweep::label(params.exchange, params.strategy, params.fanout));
+            let panel = replay::panel(&params, 0, label)?;
+            write_replay(dir, &params, vec![panel])?;
+        } else {
+            eprintln!("replay.html not written: only the spread scenario has an update to follow");
+        }
     }
     for failure in &report.failures {
         eprintln!("run {} (seed {}) broke an invariant:", failure.run, failure.seed);
@@ -326,6 +335,18 @@ fn write_batch(dir: &Path, report: &Report) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     chart::infection_curves(&dir.join("infection.svg"), report)?;
     Ok(())
+}
+
+/// Writes `replay.html` with `panels` side by side.
+fn write_replay(dir: &Path, params: &Params, panels: Vec<replay::Panel>) -> Result<()> {
+    let replay = replay::Replay {
+        title: format!("hearsay sim: one update spreading through {} nodes", params.nodes),
+        interval_ms: params.node_config().gossip_interval.as_millis() as u64,
+        seed: params.run_seed(0),
+        panels,
+    };
+    let path = dir.join("replay.html");
+    std::fs::write(&path, replay::html(&replay)?).with_context(|| format!("writing {}", path.display()))
 }
 
 fn fmt_opt(x: Option<f64>) -> String {
@@ -384,6 +405,21 @@ fn table(report: &Report) -> String {
     for (name, value) in rows {
         out.push_str(&format!("  {name:<34} {value}\n"));
     }
+    if let (Some(p50), Some(p99)) = (report.phi_alive_p50, report.phi_alive_p99) {
+        out.push_str(&format!("  {:<34} {p50:.3} / {p99:.3} (largest over runs)\n", "phi of live members (p50 / p99)"));
+    }
+    if report.scenario == "detect" {
+        let q = &report.phi_crossing;
+        out.push_str(&format!(
+            "  {:<34} {} / {} / {} intervals ({} of {} runs crossed)\n",
+            "crashed node phi >= threshold at all (mean / p99 / max)",
+            fmt_opt(q.mean),
+            fmt_opt(q.p99),
+            fmt_opt(q.max),
+            q.samples,
+            report.runs
+        ));
+    }
     out
 }
 
@@ -424,6 +460,23 @@ fn run_sweep(args: &SimArgs) -> Result<bool> {
             let name = strategy.as_str();
             chart::sweep_rounds(&dir.join(format!("sweep-{name}.svg")), &report, strategy)?;
         }
+        // The replay compares the exchange modes at the smallest size swept, anti-entropy,
+        // fanout 1: the textbook picture of push, pull and push-pull.
+        let nodes = sweep.nodes.iter().copied().min().unwrap_or(sweep.base.nodes);
+        let base = Params {
+            nodes,
+            scenario: ScenarioKind::Spread,
+            strategy: Strategy::AntiEntropy,
+            fanout: 1,
+            ..sweep.base.clone()
+        };
+        let mut panels = Vec::new();
+        for exchange in [ExchangeMode::Push, ExchangeMode::Pull, ExchangeMode::PushPull] {
+            let params = Params { exchange, ..base.clone() };
+            let label = format!("{nodes} nodes, {}", sweep::label(exchange, Strategy::AntiEntropy, 1));
+            panels.push(replay::panel(&params, 0, label)?);
+        }
+        write_replay(dir, &base, panels)?;
     }
     let failed: Vec<_> = report.rows.iter().flat_map(|r| r.failures.iter()).collect();
     for failure in &failed {
@@ -565,6 +618,35 @@ mod tests {
             let message = format!("{:#}", params(&parse(flags)).unwrap_err());
             assert!(message.contains(flag), "{flags:?}: {message}");
         }
+    }
+
+    #[test]
+    fn out_writes_a_self_contained_replay_with_every_round() {
+        let dir = std::env::temp_dir().join(format!("hearsay-replay-test-{}", std::process::id()));
+        let out = dir.to_str().unwrap();
+        let args = parse(&["--nodes", "40", "--exchange", "push", "--seed", "3", "--out", out]);
+        assert!(run_batch(&args).unwrap());
+        let page = std::fs::read_to_string(dir.join("replay.html")).unwrap();
+        assert!(!page.contains("http://") && !page.contains("https://"), "the page must need no network");
+        assert!(!page.contains("<script src") && !page.contains("<link"), "script and style are inline");
+        let start = page.find(r#"<script type="application/json" id="replay-data">"#).unwrap();
+        let json = &page[start..];
+        let json = &json[json.find('>').unwrap() + 1..json.find("</script>").unwrap()];
+        let data: serde_json::Value = serde_json::from_str(json).unwrap();
+        let panel = &data["panels"][0];
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+        let curve = report["run_reports"][0]["informed"].as_array().unwrap();
+        assert_eq!(panel["curve"].as_array().unwrap(), curve, "the replay is run 0 again");
+        let rounds = curve.len();
+        assert!(rounds > 3);
+        assert_eq!(panel["messages"].as_array().unwrap().len(), rounds, "message counts for every round");
+        assert_eq!(panel["edges"].as_array().unwrap().len(), rounds, "edges for every round");
+        let informed = panel["informed_round"].as_array().unwrap();
+        assert_eq!(informed.len(), 40);
+        assert!(informed.iter().all(|r| r.as_u64().is_some_and(|r| (r as usize) < rounds)));
+        assert!(panel["carriers"].as_array().unwrap().iter().any(|c| c.as_u64() > Some(0)));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -296,9 +296,31 @@ pub struct RunReport {
     pub suspicions: u64,
     /// Detect and false-positives: live nodes times virtual hours observed.
     pub node_hours: f64,
+    /// Detect and false-positives: phi of members that are up, as up to [`liveness::PHI_OBSERVERS`]
+    /// nodes see them, sampled every round: median, 99th percentile and maximum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phi_alive: Option<PhiFigures>,
+    /// Detect: intervals from the crash until every live node's phi of the crashed node had
+    /// reached the threshold (`None`: not all of them by the time the last node declared it
+    /// dead).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phi_crossing: Option<f64>,
     /// Packets received by `Params::trace_node`, one line each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trace: Vec<String>,
+}
+
+/// Phi figures of one run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct PhiFigures {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile (nearest rank).
+    pub p99: f64,
+    /// Maximum (infinite is reported as `null` in JSON).
+    pub max: f64,
+    /// Samples.
+    pub samples: usize,
 }
 
 /// Why a run could not be carried out at all (as opposed to a run that found a violation).

@@ -24,6 +24,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::check::Violation;
 use crate::net::NetConfig;
+use crate::record::Recorder;
 use crate::scenario::{Params, RunReport, rounds_between};
 use crate::sim::{Bootstrap, Sim, SimConfig, SimError, mix};
 
@@ -50,6 +51,36 @@ pub fn sim_config(params: &Params, seed: u64) -> SimConfig {
 
 /// One spread run.
 pub fn run(params: &Params, seed: u64) -> Result<RunReport, SimError> {
+    run_recorded(params, seed, None).map(|(report, _)| report)
+}
+
+/// What a recorded spread run adds to its report, for a replay.
+#[derive(Clone, Debug)]
+pub struct Recording {
+    /// Per round: message counts and sampled edges between the drawn nodes.
+    pub rounds: Vec<crate::record::RoundRecord>,
+    /// Per drawn node (the first `max_nodes` slots): the round at which it first held the
+    /// update (0: the writer), `None` if it never did.
+    pub informed_round: Vec<Option<u64>>,
+    /// The writer's slot.
+    pub writer: usize,
+}
+
+/// Limits of a recording: nodes drawn and sampled edges per round.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordLimits {
+    /// Only the first `max_nodes` slots are drawn; edges between them are sampled.
+    pub max_nodes: usize,
+    /// At most this many edges are kept per round.
+    pub max_edges: usize,
+}
+
+/// One spread run; with `record`, also what a replay needs (the report is the same either way).
+pub fn run_recorded(
+    params: &Params,
+    seed: u64,
+    record: Option<RecordLimits>,
+) -> Result<(RunReport, Option<Recording>), SimError> {
     let mut sim = Sim::new(sim_config(params, seed))?;
     sim.trace_slot = params.trace_node;
     let interval = sim.interval_us();
@@ -65,6 +96,10 @@ pub fn run(params: &Params, seed: u64) -> Result<RunReport, SimError> {
     let t_write = sim.now();
     sim.set(writer, SPREAD_KEY, b"the update")?;
     sim.watch_key(writer, SPREAD_KEY)?;
+    if let Some(limits) = record {
+        let max_rounds = usize::try_from(params.max_rounds).unwrap_or(usize::MAX);
+        sim.record_messages(Recorder::new(t_write, interval, limits.max_nodes, limits.max_edges, max_rounds));
+    }
     let owner = sim.slots()[writer].name.clone();
 
     let n = params.nodes;
@@ -98,7 +133,18 @@ pub fn run(params: &Params, seed: u64) -> Result<RunReport, SimError> {
         }
     }
     let after = stats_of(&sim);
-    let Some(watch) = sim.watch() else { return Ok(RunReport::default()) };
+    let recorder = sim.take_recording();
+    let Some(watch) = sim.watch() else { return Ok((RunReport::default(), None)) };
+    let recording = record.zip(recorder).map(|(limits, recorder)| Recording {
+        rounds: recorder.rounds,
+        informed_round: watch
+            .first_at
+            .iter()
+            .take(limits.max_nodes)
+            .map(|t| t.map(|t| rounds_between(t_write, t, interval)))
+            .collect(),
+        writer,
+    });
     let rounds: Vec<u64> = watch
         .first_at
         .iter()
@@ -111,7 +157,7 @@ pub fn run(params: &Params, seed: u64) -> Result<RunReport, SimError> {
     let (messages, bytes, exchanges) = before.iter().zip(&after).fold((0u64, 0u64, 0u64), |(m, b, g), (x, y)| {
         (m + y.0.saturating_sub(x.0), b + y.1.saturating_sub(x.1), g + y.2.saturating_sub(x.2))
     });
-    Ok(RunReport {
+    let report = RunReport {
         rounds_to_all: (watch.informed == n).then_some(t_last),
         t_avg,
         t_last: t_last as f64,
@@ -125,7 +171,8 @@ pub fn run(params: &Params, seed: u64) -> Result<RunReport, SimError> {
         timer_spins: sim.stats.timer_spins,
         trace: std::mem::take(&mut sim.trace_log),
         ..RunReport::default()
-    })
+    };
+    Ok((report, recording))
 }
 
 /// Per node: (messages, bytes, gossip messages) sent so far. Gossip messages are the
