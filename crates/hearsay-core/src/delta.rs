@@ -278,7 +278,10 @@ impl Node {
         let owner = &block.owner;
         let mut created = false;
         let idx = match self.members.lookup(&owner.name) {
-            Some(SELF_IDX) => return Applied::Ignored,
+            Some(SELF_IDX) => {
+                self.own_name_claimed(now, owner.generation, owner.addr, crate::wire::WireStatus::Alive);
+                return Applied::Ignored;
+            }
             Some(idx) => idx,
             None => {
                 if self.forgotten.get(owner.name.as_str()).is_some_and(|(g, _)| owner.generation <= *g) {
@@ -301,6 +304,9 @@ impl Node {
             return Applied::Ignored;
         }
         if owner.generation > m.id.generation {
+            if !self.admit_generation(now, idx, owner.generation, owner.addr) {
+                return Applied::Ignored;
+            }
             // A restart: everything about the old generation goes.
             let id = crate::NodeId::new(owner.name.as_str(), owner.generation, owner.addr);
             self.rumors.forget_member(idx);

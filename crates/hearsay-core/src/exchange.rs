@@ -243,6 +243,11 @@ impl Node {
     }
 
     fn learn_heartbeats(&mut self, now: Instant, digest: &Digest) {
+        let me = self.members.me();
+        if digest.entries.iter().any(|e| *e.name == *me.id.name && e.generation == me.id.generation) {
+            // A peer lists us at our own generation: the cluster holds our name as ours.
+            self.identity.admitted = true;
+        }
         for e in &digest.entries {
             if let Some(idx) = self.members.lookup(&e.name)
                 && self.members.get(idx).is_some_and(|m| m.id.generation == e.generation)

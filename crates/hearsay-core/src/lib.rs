@@ -70,6 +70,7 @@ mod exchange;
 mod flow;
 mod formation;
 mod id;
+mod identity;
 mod keys;
 mod membership;
 mod node;

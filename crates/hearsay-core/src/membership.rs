@@ -181,6 +181,10 @@ impl Node {
         }
         let me = self.members.me();
         if *me.id.name == *u.node.name {
+            if u.node.generation != me.id.generation {
+                self.own_name_claimed(now, u.node.generation, u.node.addr, u.status);
+                return;
+            }
             if u.node.generation == me.id.generation
                 && matches!(u.status, WireStatus::Suspect | WireStatus::Dead)
                 && !self.left
@@ -225,6 +229,9 @@ impl Node {
             return;
         }
         if u.node.generation > m.id.generation {
+            if !self.admit_generation(now, idx, u.node.generation, u.node.addr) {
+                return;
+            }
             let id = crate::NodeId::new(u.node.name.as_str(), u.node.generation, u.node.addr);
             self.members.reset(idx, id.clone());
             self.rumors.forget_member(idx);

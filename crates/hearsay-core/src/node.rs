@@ -156,6 +156,8 @@ pub struct Node {
     /// The message being applied came by stream: a bulk catch-up, whose contents are not news
     /// to rumor about (see `formation`).
     pub(crate) applying_bulk: bool,
+    /// Identity checks of contested names (see `identity`).
+    pub(crate) identity: crate::identity::Identity,
     /// A fresh rumor arrived since the last eager forward.
     pub(crate) eager_pending: bool,
     pub(crate) eager_not_before: Instant,
@@ -239,6 +241,7 @@ impl Node {
             repair: Default::default(),
             catch_up_not_before: Instant::ZERO,
             applying_bulk: false,
+            identity: Default::default(),
             eager_pending: false,
             eager_not_before: now,
             keyring_epoch: (0, Arc::from("")),
@@ -526,6 +529,9 @@ impl Node {
     /// [`Stats::dropped`], and returned as an error; the node's state is unchanged.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Result<(), InputError> {
         self.observe(now);
+        if self.identity.refused {
+            return Ok(());
+        }
         let message = match self.unseal(bytes, self.config.mtu).and_then(|plain| self.codec.decode(&plain)) {
             Ok(m) => m,
             Err(e) => {
@@ -543,6 +549,9 @@ impl Node {
     /// [`Node::handle_datagram`], with the stream size limit.
     pub fn handle_stream(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Result<(), InputError> {
         self.observe(now);
+        if self.identity.refused {
+            return Ok(());
+        }
         let limit = self.config.limits.max_stream_bytes;
         let message = match self.unseal(bytes, limit).and_then(|plain| self.stream_codec.decode(&plain)) {
             Ok(m) => m,
@@ -567,6 +576,10 @@ impl Node {
     /// more often is harmless).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.observe(now);
+        if self.identity.refused {
+            return;
+        }
+        self.expire_identity_checks(now);
         if now >= self.next_round {
             // Skip missed rounds instead of bursting them after a pause.
             while self.next_round <= now {

@@ -179,12 +179,12 @@ impl Node {
         self.prober.health * 2 < self.config.probe.max_health_score
     }
 
-    fn next_seq(&mut self) -> u32 {
+    pub(crate) fn next_seq(&mut self) -> u32 {
         self.prober.seq = self.prober.seq.wrapping_add(1);
         self.prober.seq
     }
 
-    fn me_wire(&self) -> WireNodeId {
+    pub(crate) fn me_wire(&self) -> WireNodeId {
         let me = &self.members.me().id;
         WireNodeId { name: me.name.to_string(), generation: me.generation, addr: me.addr }
     }
@@ -394,6 +394,9 @@ impl Node {
 
     pub(crate) fn on_ping_ack(&mut self, now: Instant, from: SocketAddr, ack: PingAck) {
         self.apply_updates(now, &ack.updates);
+        if self.identity_answer(now, from, ack.seq) {
+            return;
+        }
         if let Some(p) = &self.prober.current
             && p.seq == ack.seq
         {

@@ -47,6 +47,9 @@ pub struct Stats {
     /// Full exchanges started because a peer knew clearly more members (see the `membership`
     /// module: formation).
     pub catch_ups: u64,
+    /// Name conflicts seen: claims of a live member's name refused here, claims of our own
+    /// name reported, or this node refused (see [`crate::Event::NameConflict`]).
+    pub name_conflicts: u64,
     /// Outgoing messages whose packing overshot the MTU and that were sent with fewer blocks
     /// or updates (dropping a digest entry of a slice digest only causes redundant data).
     pub trimmed: u64,

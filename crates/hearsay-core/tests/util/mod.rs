@@ -69,6 +69,15 @@ impl Cluster {
         }
     }
 
+    /// Adds a node (started now) and returns its index.
+    pub fn add_node(&mut self, node: Node) -> usize {
+        self.nodes.push(node);
+        self.down.push(false);
+        self.side.push(0);
+        self.events.push(Vec::new());
+        self.nodes.len() - 1
+    }
+
     fn index_of(&self, a: SocketAddr) -> Option<usize> {
         self.nodes.iter().position(|n| n.id().addr == a)
     }
