@@ -315,6 +315,9 @@ impl Node {
             created = true;
         }
         self.heartbeat(now, idx, block.heartbeat);
+        if created && !self.applying_bulk {
+            self.announce_member(idx);
+        }
 
         let grace = self.config.tombstone_grace;
         let total = self.members.bytes();

@@ -120,6 +120,15 @@ impl Node {
         self.broadcasts.push(update);
     }
 
+    /// A member joined or restarted (learned from a block, not from a bulk catch-up): say so
+    /// on the membership plane too, which pushes fresh updates at once and piggybacks them on
+    /// probes, so everyone holds it alive within a round or two, before its keys arrive.
+    pub(crate) fn announce_member(&mut self, idx: MemberIdx) {
+        let Some(m) = self.members.get(idx) else { return };
+        let update = self.update_about(m, &self.members.me().id.name);
+        self.broadcast(update);
+    }
+
     fn retransmit_limit(&self) -> u32 {
         let n = self.members.len() as f64 + 1.0;
         self.config.probe.retransmit_mult * (n.log10().ceil().max(1.0) as u32)
@@ -236,6 +245,9 @@ impl Node {
             self.members.reset(idx, id.clone());
             self.rumors.forget_member(idx);
             self.push_event(Event::MemberJoined(id));
+            if u.status == WireStatus::Alive {
+                self.broadcast(u.clone());
+            }
         }
         let Some(m) = self.members.get_mut(idx) else { return };
         let id = crate::NodeId::clone(&m.id);

@@ -132,6 +132,9 @@ pub struct Node {
     pub(crate) pending: VecDeque<PendingSyn>,
     pub(crate) round: u64,
     pub(crate) next_round: Instant,
+    /// A node started with seeds contacts one at its first timeout rather than at its first
+    /// (jittered) round: a restarted node is back in the cluster within a round trip.
+    pub(crate) join_at: Option<Instant>,
     pub(crate) now: Instant,
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
@@ -203,7 +206,7 @@ impl Node {
         crate::id::check_name(&id.name).map_err(|e| ConfigError::Invalid { field: "name", reason: e.to_string() })?;
         let codec = Codec { cluster_id: config.cluster_id, max_len: config.mtu };
         let stream_codec = Codec { cluster_id: config.cluster_id, max_len: config.limits.max_stream_bytes };
-        let seeds = seeds.into_iter().filter(|s| *s != id.addr).collect();
+        let seeds: Vec<SocketAddr> = seeds.into_iter().filter(|s| *s != id.addr).collect();
         let mut me = Member::new(id.clone());
         me.heartbeat = 1;
         let mut rng = Pcg64::seed_from_u64(rng_seed);
@@ -212,6 +215,7 @@ impl Node {
         let name_salt: u64 = rand::Rng::random(&mut rng);
         let mut node = Node {
             next_round: now + Duration::from_micros(jitter),
+            join_at: (!seeds.is_empty()).then_some(now),
             config,
             codec,
             stream_codec,
@@ -580,6 +584,14 @@ impl Node {
             return;
         }
         self.expire_identity_checks(now);
+        if self.join_at.is_some_and(|at| now >= at) {
+            self.join_at = None;
+            if self.is_lonely()
+                && let Some(seed) = rand::seq::IndexedRandom::choose(self.seeds.as_slice(), &mut self.rng).copied()
+            {
+                self.send_syn(seed, true, false, true);
+            }
+        }
         if now >= self.next_round {
             // Skip missed rounds instead of bursting them after a pause.
             while self.next_round <= now {
@@ -633,7 +645,8 @@ impl Node {
 
     /// Output: when [`Node::handle_timeout`] should be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        Some(self.next_round.min(self.prober.deadline()))
+        let next = self.next_round.min(self.prober.deadline());
+        Some(self.join_at.map_or(next, |at| at.min(next)))
     }
 
     fn observe(&mut self, now: Instant) {

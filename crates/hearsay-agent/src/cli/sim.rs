@@ -75,6 +75,8 @@ pub(crate) enum ScenarioArg {
     Detect,
     /// Only live nodes for --max-rounds rounds: false deaths and suspicions per node-hour.
     FalsePositives,
+    /// Every node restarts in turn with a new generation: time until it is alive again everywhere.
+    RollingRestart,
 }
 
 /// What to run.
@@ -239,6 +241,7 @@ fn params(args: &SimArgs) -> Result<Params> {
             ScenarioArg::Churn => ScenarioKind::Churn,
             ScenarioArg::Detect => ScenarioKind::Detect,
             ScenarioArg::FalsePositives => ScenarioKind::FalsePositives,
+            ScenarioArg::RollingRestart => ScenarioKind::RollingRestart,
         },
         runs: args.runs,
         seed: args.seed,

@@ -11,6 +11,7 @@
 pub mod faults;
 pub mod join;
 pub mod liveness;
+pub mod restart;
 pub mod spread;
 
 use std::fmt;
@@ -40,17 +41,21 @@ pub enum ScenarioKind {
     /// Only live nodes for `max_rounds` rounds (with loss and optional pauses): deaths and
     /// suspicions declared about them.
     FalsePositives,
+    /// Every node restarts in turn with a new generation: time until each is alive again on
+    /// every member, and suspicions and deaths on the way.
+    RollingRestart,
 }
 
 impl ScenarioKind {
     /// Every scenario.
-    pub const ALL: [ScenarioKind; 6] = [
+    pub const ALL: [ScenarioKind; 7] = [
         ScenarioKind::Spread,
         ScenarioKind::Join,
         ScenarioKind::PartitionHeal,
         ScenarioKind::Churn,
         ScenarioKind::Detect,
         ScenarioKind::FalsePositives,
+        ScenarioKind::RollingRestart,
     ];
 
     /// The CLI name.
@@ -62,6 +67,7 @@ impl ScenarioKind {
             ScenarioKind::Churn => "churn",
             ScenarioKind::Detect => "detect",
             ScenarioKind::FalsePositives => "false-positives",
+            ScenarioKind::RollingRestart => "rolling-restart",
         }
     }
 }
@@ -70,7 +76,9 @@ impl FromStr for ScenarioKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         ScenarioKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
-            format!("unknown scenario `{s}` (spread, join, partition-heal, churn, detect, false-positives)")
+            format!(
+                "unknown scenario `{s}` (spread, join, partition-heal, churn, detect, false-positives, rolling-restart)"
+            )
         })
     }
 }
@@ -334,6 +342,7 @@ pub fn run_one(params: &Params, run: usize) -> Result<RunReport, RunError> {
         ScenarioKind::PartitionHeal => faults::partition_heal(params, params.run_seed(run))?,
         ScenarioKind::Churn => faults::churn(params, params.run_seed(run))?,
         ScenarioKind::Detect => liveness::detect(params, params.run_seed(run))?,
+        ScenarioKind::RollingRestart => restart::run(params, params.run_seed(run))?,
         ScenarioKind::FalsePositives => liveness::false_positives(params, params.run_seed(run))?,
     };
     report.run = run;
