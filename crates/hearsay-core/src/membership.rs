@@ -16,6 +16,41 @@
 //! the suspect itself (direct and indirect, carrying the suspicion), so a suspect that refuted
 //! while the refutation missed this node answers with it; only a failed last probe makes it
 //! dead. Fully confirmed suspicions, which is what a crash produces, die at the timeout.
+//!
+//! # Formation: why it took O(N) rounds, and how it takes O(log N)
+//!
+//! Members are learned two ways: from blocks (a member's own state, carried by anti-entropy
+//! and rumors) and from membership updates. A joining node gets the whole membership in its
+//! first exchange with a seed: its digest lists only itself, so the seed's answer carries every
+//! owner, by stream when it does not fit a datagram. What was slow is what happens when many
+//! nodes join at once (every node of a `hearsay bench`, a compose file, a StatefulSet): each
+//! node that joined early learned each later join only from that join's rumor, and rumors
+//! compete for room in a message. A 1,400-byte rumor message carries about fifteen owners'
+//! blocks, hot rumors go out oldest first, and a node holding N fresh rumors needs about N / 15
+//! messages to say each once, more to cool them; anti-entropy, the backstop, runs every 25
+//! rounds and covers one digest slice per exchange. So formation cost grew linearly with N.
+//!
+//! Three changes make formation a pull epidemic of the whole membership instead:
+//!
+//! * Every digest and every probe says how many live members its sender knows
+//!   ([`Digest::members`](crate::wire::Digest::members)). A node that hears of a peer knowing
+//!   more than `max(1, N / 64)` members beyond everything it knows sends that peer its full
+//!   digest (slice bits 0, by stream if needed) and gets every member it lacks in the answer
+//!   (`formation`). Knowledge of the full list then spreads as in any pull epidemic: O(log N)
+//!   rounds. A smaller gap starts an anti-entropy exchange whose answer covers a slice where
+//!   the two differ, and the asker pulls what that answer shows it lacks.
+//! * What a node learns in bulk (over a stream) is not made a hot rumor: the peer it came from
+//!   already spreads it, and thousands of hot rumors would bury the news that matters.
+//! * A node that learns a member from that member's own block, or a new generation of one,
+//!   also broadcasts it on the membership plane (pushed at once to a few members and
+//!   piggybacked on probes), and a node started with seeds contacts one at its first timeout
+//!   rather than at its first jittered round: a restarted node is held alive everywhere in
+//!   about an interval.
+//!
+//! Figures before and after, simulated and on real sockets, are in docs/simulation.md and
+//! docs/bench.md. A name is an identity, not a claim: a newer generation announced from
+//! another address is only applied once the member's address stops answering to its name
+//! (see `identity`).
 
 use std::sync::Arc;
 use std::time::Duration;
