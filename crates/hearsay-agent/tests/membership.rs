@@ -1,12 +1,12 @@
-//! Real agents on loopback: `hearsay join`, membership changes in the log, and a second
-//! process started with a name a live member holds.
+//! Real agents on loopback: seeds by name, `hearsay join`, membership changes in the log, and a
+//! second process started with a name a live member holds.
 
 mod common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Agent, BIN, request, stderr, stdout, temp_dir, wait_until};
+use common::{Agent, BIN, free_port, request, stderr, stdout, temp_dir, wait_until};
 
 fn sees_alive(agent: &Agent, name: &str) -> bool {
     agent.member(name).is_some_and(|(status, _)| status == "alive")
@@ -15,6 +15,17 @@ fn sees_alive(agent: &Agent, name: &str) -> bool {
 /// The log lines of `agent` containing every one of `words`.
 fn log_lines(agent: &Agent, words: &[&str]) -> Vec<String> {
     agent.log_text().lines().filter(|l| words.iter().all(|w| l.contains(w))).map(str::to_owned).collect()
+}
+
+#[test]
+fn an_agent_joins_a_seed_given_by_name_that_starts_after_it() {
+    let dir = temp_dir("late-seed");
+    let port = free_port();
+    let n2 = Agent::start_with("n2", &dir, &[], &["--seeds", &format!("localhost:{port}")]);
+    let bind = format!("127.0.0.1:{port}");
+    let n1 = Agent::start_with("n1", &dir, &[], &["--bind", &bind]);
+    wait_until("n2 sees n1 alive", || sees_alive(&n2, "n1"));
+    wait_until("n1 sees n2 alive", || sees_alive(&n1, "n2"));
 }
 
 #[test]

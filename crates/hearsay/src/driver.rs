@@ -34,6 +34,8 @@ const LEAVE_ROUNDS: u32 = 3;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Pause after a failed UDP read, so an error that repeats at once does not spin.
 const RECV_ERROR_BACKOFF: Duration = Duration::from_millis(10);
+/// Seeds a lonely node contacts at once when their names start resolving.
+const JOIN_APPEARED_SEEDS: usize = 3;
 /// Largest datagram read; bigger ones are truncated and then rejected by the core.
 const RECV_BUFFER: usize = 65_536;
 
@@ -275,15 +277,19 @@ impl Driver {
         }
     }
 
-    /// Hands the core the seeds the names resolve to now. A lonely node contacts addresses
-    /// that just appeared at once: its seeds have started, no need to wait for a round.
+    /// Hands the core the seeds the names resolve to now. A lonely node contacts a few of the
+    /// addresses that just appeared at once (its seeds have started: no need to wait for a
+    /// round), not all: a service name may stand for a thousand pods, and one answer brings
+    /// the whole membership.
     fn seed_names_resolved(&mut self, answers: crate::seeds::Answers) {
         let Some(seed_names) = &mut self.seed_names else { return };
         let lonely = self.node.is_lonely();
-        let (seeds, appeared) = seed_names.apply(tokio::time::Instant::now(), answers, lonely);
+        let (seeds, mut appeared) = seed_names.apply(tokio::time::Instant::now(), answers, lonely);
         self.node.set_seeds(seeds);
+        // A service name resolves to this node too.
+        appeared.retain(|addr| *addr != self.advertise);
         if lonely && !appeared.is_empty() {
-            self.node.join(&appeared);
+            self.node.join(&appeared[..appeared.len().min(JOIN_APPEARED_SEEDS)]);
         }
     }
 

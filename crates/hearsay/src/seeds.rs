@@ -8,8 +8,8 @@
 //! the node knows no live member ([`hearsay_core::Node::is_lonely`]), every gossip interval with
 //! a backoff up to [`MAX_LONELY_BACKOFF`]. Each resolution runs in a task of its own and sends
 //! its answer back, so a slow DNS server never delays a probe. The answer replaces the core's
-//! seed list (`Node::set_seeds`); a lonely node also joins the addresses that just appeared at
-//! once, rather than at its next round.
+//! seed list (`Node::set_seeds`); a lonely node also contacts a few of the addresses that just
+//! appeared at once, rather than at its next round.
 //!
 //! The lookup itself is a [`Resolve`], the system resolver by default; tests and programs with
 //! their own discovery (a service registry) supply another.
