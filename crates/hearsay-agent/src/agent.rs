@@ -1,6 +1,7 @@
 //! The agent daemon: opens the store, starts the node with a fresh generation and what was
-//! persisted, serves the HTTP API, keeps the store up to date, and leaves gracefully on
-//! SIGINT/SIGTERM or `POST /v1/leave`.
+//! persisted, serves the HTTP API, keeps the store up to date, logs membership changes
+//! (`membership_log.rs`), and leaves gracefully on SIGINT/SIGTERM or `POST /v1/leave`. If a
+//! live member already holds its name, it stops without leaving and exits with code 2.
 //!
 //! Persistence paths: own writes are recorded by the HTTP handlers with the version the node
 //! returned (`http/kv.rs`); deletions by TTL expiry, and the peers seen, are recorded here from
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use hearsay::{Cluster, Event, Keyring, NodeId};
+use hearsay::{Cluster, Event, Keyring, NodeId, Subscription};
 use tokio::sync::watch;
 
 use crate::config::AgentSettings;
@@ -28,6 +29,8 @@ pub(crate) enum AgentError {
     Setup(anyhow::Error),
     /// Anything else (sockets, a crashed node): exit code 1.
     Runtime(anyhow::Error),
+    /// A live member at another address holds this node's name: exit code 2.
+    NameTaken(String),
 }
 
 fn unix_ms() -> u64 {
@@ -47,7 +50,8 @@ pub(crate) fn prepare(settings: &AgentSettings) -> anyhow::Result<(Arc<Store>, u
 /// clients listing 10,000 keys) would otherwise delay the node's probes and answers; on its own
 /// thread the node gets its share of the CPU from the operating system whatever the HTTP load.
 /// The thread ends when the node stops.
-async fn spawn_on_own_thread(builder: hearsay::ClusterBuilder) -> anyhow::Result<Cluster> {
+/// Returns a subscription made before the node started, so no event is missed.
+async fn spawn_on_own_thread(builder: hearsay::ClusterBuilder) -> anyhow::Result<(Cluster, Subscription)> {
     let (started_tx, started) = tokio::sync::oneshot::channel();
     std::thread::Builder::new().name("hearsay-node".into()).spawn(move || {
         let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -58,11 +62,11 @@ async fn spawn_on_own_thread(builder: hearsay::ClusterBuilder) -> anyhow::Result
             }
         };
         runtime.block_on(async move {
-            match builder.spawn().await {
-                Ok(cluster) => {
+            match builder.spawn_with_subscription().await {
+                Ok((cluster, first_events)) => {
                     // A subscription ends when the node stops; it does not keep the node alive.
                     let mut events = cluster.subscribe();
-                    if started_tx.send(Ok(cluster)).is_err() {
+                    if started_tx.send(Ok((cluster, first_events))).is_err() {
                         return;
                     }
                     while futures::StreamExt::next(&mut events).await.is_some() {}
@@ -79,9 +83,6 @@ async fn spawn_on_own_thread(builder: hearsay::ClusterBuilder) -> anyhow::Result
 /// Runs the agent until it leaves. Returns once it has stopped.
 pub(crate) async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     let (store, generation, persisted) = prepare(&settings).map_err(AgentError::Setup)?;
-    for seed in &settings.unresolved_seeds {
-        tracing::warn!(seed = %seed, "seed does not resolve; skipped");
-    }
     let now = unix_ms();
     let (restore, ttl_keys): (Vec<_>, Vec<_>) = persisted.keys.into_iter().partition(|k| k.expires_at_ms.is_none());
     let restore: Vec<(String, Vec<u8>, u64)> = restore.into_iter().map(|k| (k.key, k.value, k.version)).collect();
@@ -97,7 +98,8 @@ pub(crate) async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     let mut builder = Cluster::builder(settings.core.clone())
         .name(settings.name.clone())
         .bind(settings.bind)
-        .seeds(settings.seeds.clone())
+        .seed_names(settings.seeds.clone())
+        .seed_refresh(settings.seed_refresh)
         .generation(generation)
         .restore(restore, persisted.max_version)
         .known_peers(peers);
@@ -108,9 +110,11 @@ pub(crate) async fn run(settings: AgentSettings) -> Result<(), AgentError> {
         tracing::info!(primary = %keyring.primary().fingerprint(), keys = keyring.keys().len(), "packets are encrypted");
         builder = builder.keyring(keyring);
     }
-    let cluster = spawn_on_own_thread(builder)
+    let (cluster, first_events) = spawn_on_own_thread(builder)
         .await
         .map_err(|e| AgentError::Runtime(anyhow::anyhow!("cannot start the node on {}: {e}", settings.bind)))?;
+    let (refused_tx, mut refused) = watch::channel(None);
+    let membership_log = tokio::spawn(crate::membership_log::run(first_events, refused_tx));
     let listener = match http::bind(settings.http).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -173,6 +177,7 @@ pub(crate) async fn run(settings: AgentSettings) -> Result<(), AgentError> {
 
     let reason = tokio::select! {
         r = shutdown_signal() => r,
+        _ = refused.wait_for(Option::is_some) => "name already used by a live member",
         _ = left_wait.wait_for(|left| *left) => "leave requested over HTTP",
         _ = node_stopped(&cluster) => {
             // A leave over HTTP stops the node a moment before the flag is raised.
@@ -182,7 +187,9 @@ pub(crate) async fn run(settings: AgentSettings) -> Result<(), AgentError> {
     };
     tracing::info!(reason, "stopping");
     let crashed = reason == "the node stopped unexpectedly";
-    if !*left_rx.borrow() && !crashed {
+    // The refused node has stopped gossiping; a leave would announce the name as gone.
+    let name_taken = refused.borrow().clone();
+    if !*left_rx.borrow() && !crashed && name_taken.is_none() {
         match tokio::time::timeout(LEAVE_TIMEOUT, cluster.leave()).await {
             Ok(Ok(())) => tracing::info!("left the cluster"),
             Ok(Err(e)) => tracing::warn!(error = %e, "leave failed"),
@@ -197,8 +204,12 @@ pub(crate) async fn run(settings: AgentSettings) -> Result<(), AgentError> {
         _ => {}
     }
     persister.abort();
+    membership_log.abort();
     if let Some(task) = keyring_sync {
         task.abort();
+    }
+    if let Some(message) = name_taken {
+        return Err(AgentError::NameTaken(message));
     }
     if crashed {
         return Err(AgentError::Runtime(anyhow::anyhow!("the node stopped unexpectedly (see the log above)")));

@@ -17,6 +17,21 @@ pub(crate) struct ErrorJson {
     pub error: String,
 }
 
+/// The body of `POST /v1/join`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JoinRequest {
+    /// `ip:port` or `host:port`.
+    pub addrs: Vec<String>,
+}
+
+/// The answer of `POST /v1/join`.
+#[derive(Debug, Deserialize, Serialize)]
+pub(crate) struct JoinJson {
+    /// The addresses a full exchange was sent to.
+    pub contacted: Vec<String>,
+}
+
 /// A member as one node sees it (`GET /v1/members`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct MemberJson {

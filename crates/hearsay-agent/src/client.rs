@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::api::{EntryJson, ErrorJson, EventJson, InfoJson, KeyringJson, MemberJson, WriteJson};
+use crate::api::{
+    EntryJson, ErrorJson, EventJson, InfoJson, JoinJson, JoinRequest, KeyringJson, MemberJson, WriteJson,
+};
 
 /// Why a request failed.
 #[derive(Debug)]
@@ -170,6 +172,11 @@ impl Client {
     /// `POST /v1/leave`.
     pub(crate) async fn leave(&self) -> Result<serde_json::Value, ClientError> {
         self.json(self.http.post(self.url("/v1/leave"))).await
+    }
+
+    /// `POST /v1/join` with `addrs` (`ip:port` or `host:port`).
+    pub(crate) async fn join(&self, addrs: Vec<String>) -> Result<JoinJson, ClientError> {
+        self.json(self.http.post(self.url("/v1/join")).json(&JoinRequest { addrs })).await
     }
 
     /// `GET /v1/keyring`.

@@ -42,9 +42,14 @@ pub(crate) struct AgentOptions {
     /// Gossip address other nodes use to reach this one, ip:port or host:port [default: the bind address].
     #[arg(long)]
     pub advertise: Option<String>,
-    /// Addresses of nodes to join through (comma separated; host names are resolved).
+    /// Nodes to join through, ip:port or host:port (comma separated). Host names are resolved
+    /// at start, every `seed_refresh_ms`, and every round or so while no seed answered.
     #[arg(long, value_delimiter = ',')]
     pub seeds: Option<Vec<String>>,
+    /// Time between two lookups of the seed host names while the node has company, in
+    /// milliseconds [default: 30000].
+    #[arg(long)]
+    pub seed_refresh_ms: Option<u64>,
     /// Directory for the persistent store (generation, own keys, known peers) [default: ./hearsay-data].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -164,6 +169,7 @@ impl AgentOptions {
             bind: self.bind.or(file.bind),
             advertise: self.advertise.or(file.advertise),
             seeds: self.seeds.or(file.seeds),
+            seed_refresh_ms: self.seed_refresh_ms.or(file.seed_refresh_ms),
             data_dir: self.data_dir.or(file.data_dir),
             http: self.http.or(file.http),
             preset: self.preset.or(file.preset),
@@ -218,11 +224,11 @@ pub(crate) struct AgentSettings {
     pub bind: SocketAddr,
     /// Gossip address announced to peers, if it differs from `bind`.
     pub advertise: Option<SocketAddr>,
-    /// Seed addresses.
-    pub seeds: Vec<SocketAddr>,
-    /// Seeds given by a host name that did not resolve (yet): logged, then skipped. A seed
-    /// whose peer starts later is still found through the others, or through the store.
-    pub unresolved_seeds: Vec<String>,
+    /// Seeds, `ip:port` or `host:port` (checked; names are resolved by the node, again and
+    /// again, so a seed that starts later is still found).
+    pub seeds: Vec<String>,
+    /// Time between two lookups of the seed names while the node has company.
+    pub seed_refresh: Duration,
     /// Store directory.
     pub data_dir: PathBuf,
     /// HTTP API address.
@@ -331,20 +337,6 @@ fn check_name(name: &str) -> Result<(), ConfigProblem> {
         return Err(field("name", format!("`{name}` must not contain `/`, spaces or control characters")));
     }
     Ok(())
-}
-
-/// A seed: `ip:port`, or `host:port` resolved now; `Ok(None)` if the host name does not resolve
-/// (in a container or a StatefulSet, other members' names appear only once they run).
-fn resolve_seed(text: &str) -> Result<Option<SocketAddr>, ConfigProblem> {
-    let text = text.trim();
-    if let Ok(addr) = text.parse() {
-        return Ok(Some(addr));
-    }
-    let port_ok = text.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-    if !port_ok {
-        return Err(field("seeds", format!("`{text}` is not an address of the form host:port")));
-    }
-    Ok(text.to_socket_addrs().ok().and_then(|mut addrs| addrs.next()))
 }
 
 /// Parses a keyring file: one key (64 hex digits) per line, the first is the primary; blank
@@ -485,13 +477,15 @@ pub(crate) fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProb
         return Err(field("advertise", format!("required when bind is the wildcard address {bind}")));
     }
     let mut seeds = Vec::new();
-    let mut unresolved_seeds = Vec::new();
     for text in options.seeds.unwrap_or_default() {
-        match resolve_seed(&text)? {
-            Some(addr) => seeds.push(addr),
-            None => unresolved_seeds.push(text),
-        }
+        let seed: hearsay::Seed = text.parse().map_err(|e: hearsay::InvalidSeed| field("seeds", e.to_string()))?;
+        seeds.push(seed.to_string());
     }
+    let seed_refresh = match options.seed_refresh_ms {
+        Some(0) => return Err(field("seed_refresh_ms", "must be at least 1")),
+        Some(ms) => Duration::from_millis(ms),
+        None => hearsay::DEFAULT_SEED_REFRESH,
+    };
     let http = match &options.http {
         Some(text) => parse_addr("http", text)?,
         None => DEFAULT_HTTP,
@@ -627,7 +621,7 @@ pub(crate) fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProb
         bind,
         advertise,
         seeds,
-        unresolved_seeds,
+        seed_refresh,
         data_dir: options.data_dir.unwrap_or_else(|| PathBuf::from("hearsay-data")),
         http,
         core,
@@ -681,7 +675,16 @@ mod tests {
         assert_eq!(s.core.fanout, 2);
         assert_eq!(s.core.exchange, ExchangeMode::Pull);
         assert_eq!(s.core.gossip_interval, Config::local().gossip_interval);
-        assert_eq!(s.seeds, vec!["127.0.0.1:9000".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(s.seeds, vec!["127.0.0.1:9000".to_string()]);
+    }
+
+    #[test]
+    fn seed_names_are_kept_for_the_node_to_resolve_even_if_they_do_not_resolve_yet() {
+        let seeds = vec!["n1.invalid:7946".into(), " 10.0.0.1:7946".into(), "[::1]:7946".into()];
+        let s = resolve(AgentOptions { seeds: Some(seeds), seed_refresh_ms: Some(500), ..opts() }).unwrap();
+        assert_eq!(s.seeds, vec!["n1.invalid:7946", "10.0.0.1:7946", "[::1]:7946"]);
+        assert_eq!(s.seed_refresh, Duration::from_millis(500));
+        assert_eq!(resolve(opts()).unwrap().seed_refresh, hearsay::DEFAULT_SEED_REFRESH);
     }
 
     #[test]
@@ -694,6 +697,7 @@ mod tests {
             field_of(resolve(AgentOptions { seeds: Some(vec!["host-without-port".into()]), ..opts() })),
             "seeds"
         );
+        assert_eq!(field_of(resolve(AgentOptions { seed_refresh_ms: Some(0), ..opts() })), "seed_refresh_ms");
         assert_eq!(field_of(resolve(AgentOptions { gossip_interval_ms: Some(0), ..opts() })), "gossip_interval_ms");
         assert_eq!(field_of(resolve(AgentOptions { phi_threshold: Some(-1.0), ..opts() })), "phi_threshold");
         assert_eq!(field_of(resolve(AgentOptions { mtu: Some(10), ..opts() })), "mtu");

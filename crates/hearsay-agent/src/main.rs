@@ -15,6 +15,7 @@ mod client;
 mod config;
 mod history;
 mod http;
+mod membership_log;
 mod process;
 mod store;
 
@@ -42,6 +43,8 @@ enum Command {
     Delete(cli::delete::DeleteArgs),
     /// Stream the agent's events (membership and key changes).
     Watch(cli::watch::WatchArgs),
+    /// Make the agent join a cluster through these gossip addresses now.
+    Join(cli::join::JoinArgs),
     /// Make the agent leave the cluster gracefully and stop.
     Leave(cli::client::PlainArgs),
     /// Show the agent's identity, configuration and counters.
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Set(args) => cli::set::run(args),
         Command::Delete(args) => cli::delete::run(args),
         Command::Watch(args) => cli::watch::run(args),
+        Command::Join(args) => cli::join::run(args),
         Command::Leave(args) => cli::leave::run(args),
         Command::Info(args) => cli::info::run(args),
         Command::Keys(args) => cli::keys::run(args),

@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::cluster::{Cluster, Counters};
 use crate::driver::Driver;
 use crate::error::Error;
+use crate::seeds::{DEFAULT_SEED_REFRESH, Resolve, Resolver, Seed, SeedNames};
 use crate::subscription::Subscription;
 
 /// Attempts at finding a port free for both UDP and TCP when binding port 0.
@@ -30,6 +31,9 @@ pub struct ClusterBuilder {
     bind: SocketAddr,
     advertise: Option<SocketAddr>,
     seeds: Vec<SocketAddr>,
+    seed_names: Vec<String>,
+    resolver: Resolver,
+    seed_refresh: Duration,
     generation: Option<u64>,
     rng_seed: Option<u64>,
     restore: Option<(OwnEntries, u64)>,
@@ -47,6 +51,9 @@ impl ClusterBuilder {
             bind: SocketAddr::from(([0, 0, 0, 0], 7946)),
             advertise: None,
             seeds: Vec::new(),
+            seed_names: Vec::new(),
+            resolver: Resolver::default(),
+            seed_refresh: DEFAULT_SEED_REFRESH,
             generation: None,
             rng_seed: None,
             restore: None,
@@ -77,9 +84,33 @@ impl ClusterBuilder {
         self
     }
 
-    /// Addresses to join through.
+    /// Addresses to join through. Used with [`ClusterBuilder::seed_names`], both count.
     pub fn seeds(mut self, seeds: Vec<SocketAddr>) -> Self {
         self.seeds = seeds;
+        self
+    }
+
+    /// Seeds written `host:port` (or `ip:port`): names are resolved at start, again every
+    /// [`ClusterBuilder::seed_refresh`], and every gossip interval or so (backing off to a few
+    /// seconds) while the node knows no live member, so a node started before its seeds exist
+    /// joins as soon as they resolve. A name may stand for many addresses (a headless service):
+    /// all are seeds. Lookups never delay the node; a lookup that fails keeps the addresses of
+    /// the last one. Checked by [`ClusterBuilder::spawn`] (see [`Seed`]'s `FromStr`).
+    pub fn seed_names<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.seed_names = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How seed names are looked up. Default: [`crate::SystemResolver`] (the operating
+    /// system's resolver). Also used by [`Cluster::join_names`].
+    pub fn resolver(mut self, resolver: impl Resolve) -> Self {
+        self.resolver = Resolver(Arc::new(resolver));
+        self
+    }
+
+    /// Time between two lookups of the seed names while the node has company. Default: 30 s.
+    pub fn seed_refresh(mut self, every: Duration) -> Self {
+        self.seed_refresh = every;
         self
     }
 
@@ -152,6 +183,24 @@ impl ClusterBuilder {
             frame_deadline: self.stream_frame_deadline,
             budget: Arc::new(tokio::sync::Semaphore::new(self.stream_memory.min(tokio::sync::Semaphore::MAX_PERMITS))),
         };
+        if self.seed_refresh.is_zero() {
+            let reason = "must be longer than zero".to_owned();
+            return Err(hearsay_core::ConfigError::Invalid { field: "seed_refresh", reason }.into());
+        }
+        let mut seeds = self.seeds;
+        let mut names = Vec::new();
+        for text in &self.seed_names {
+            match text.parse::<Seed>() {
+                Ok(Seed::Addr(addr)) => seeds.push(addr),
+                Ok(Seed::Name(name)) => names.push(name),
+                Err(e) => {
+                    return Err(hearsay_core::ConfigError::Invalid { field: "seeds", reason: e.to_string() }.into());
+                }
+            }
+        }
+        let gossip_interval = self.config.gossip_interval;
+        let seed_names =
+            SeedNames::new(seeds.clone(), names, self.resolver.clone(), self.seed_refresh, gossip_interval);
         let (udp, listener) = bind_pair(self.bind).await?;
         let local_addr = udp.local_addr()?;
         let advertise = match self.advertise {
@@ -170,7 +219,7 @@ impl ClusterBuilder {
         let id = NodeId::new(name, generation, advertise);
         let clock = Clock::start();
         let now = clock.now();
-        let mut node = Node::new(self.config, id.clone(), self.seeds, rng_seed, now)?;
+        let mut node = Node::new(self.config, id.clone(), seeds, rng_seed, now)?;
         node.set_keyring(self.keyring);
         if let Some((entries, max_version)) = self.restore {
             let skipped = node.restore_own(entries, max_version);
@@ -182,9 +231,10 @@ impl ClusterBuilder {
             node.add_member(now, peer);
         }
         let counters = Arc::new(Counters::default());
-        let (cluster, ends) = Cluster::new_pair(id, local_addr, counters.clone());
+        let (cluster, ends) = Cluster::new_pair(id, local_addr, counters.clone(), self.resolver);
         let subscription = cluster.subscribe();
-        let driver = Driver::new(node, clock, (udp, listener), advertise, ends, counters, stream_limits);
+        let driver = Driver::new(node, clock, (udp, listener), advertise, ends, counters, stream_limits)
+            .with_seed_names(seed_names);
         tokio::spawn(driver.run());
         Ok((cluster, subscription))
     }

@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use crate::Config;
 use crate::builder::ClusterBuilder;
 use crate::error::Error;
+use crate::seeds::{Resolver, Seed};
 use crate::subscription::Subscription;
 use crate::view::View;
 
@@ -27,6 +28,7 @@ pub(crate) enum Command {
     Snapshot { reply: oneshot::Sender<Snapshot> },
     Stats { reply: oneshot::Sender<DriverStats> },
     Leave { reply: oneshot::Sender<()> },
+    Join { addrs: Vec<SocketAddr>, reply: oneshot::Sender<()> },
     Keyring { reply: oneshot::Sender<Option<Keyring>> },
     ChangeKeyring { change: KeyringChange, reply: oneshot::Sender<Result<(), KeyringError>> },
 }
@@ -56,6 +58,7 @@ pub(crate) struct Counters {
     pub(crate) stream_budget_refused: AtomicU64,
     pub(crate) stream_slow_peers: AtomicU64,
     pub(crate) events_lagged: AtomicU64,
+    pub(crate) name_conflicts: AtomicU64,
 }
 
 impl Counters {
@@ -80,6 +83,7 @@ impl Counters {
             stream_budget_refused: get(&self.stream_budget_refused),
             stream_slow_peers: get(&self.stream_slow_peers),
             events_lagged: get(&self.events_lagged),
+            name_conflicts: get(&self.name_conflicts),
             write_rate: flow.write_rate,
             backlog_bytes: flow.backlog_bytes,
             pending_updates: flow.pending_updates,
@@ -130,6 +134,8 @@ pub struct DriverStats {
     pub stream_slow_peers: u64,
     /// Events lost by subscribers that fell behind (oldest first).
     pub events_lagged: u64,
+    /// [`Event::NameConflict`] events: claims of a name held by a live member, refused.
+    pub name_conflicts: u64,
     /// Flow-control advice: local writes per gossip round the network currently carries.
     pub write_rate: f64,
     /// Bytes of state peers lacked that the last overflowing delta could not carry.
@@ -166,6 +172,8 @@ struct Inner {
     events: broadcast::WeakSender<Event>,
     counters: Arc<Counters>,
     view: Arc<ArcSwap<View>>,
+    /// For [`Cluster::join_names`].
+    resolver: Resolver,
 }
 
 /// A handle to a running node. Cheap to clone; every clone talks to the same node task.
@@ -198,7 +206,12 @@ impl Cluster {
     }
 
     /// A handle and the channel ends for its task.
-    pub(crate) fn new_pair(id: NodeId, local_addr: SocketAddr, counters: Arc<Counters>) -> (Cluster, TaskEnds) {
+    pub(crate) fn new_pair(
+        id: NodeId,
+        local_addr: SocketAddr,
+        counters: Arc<Counters>,
+        resolver: Resolver,
+    ) -> (Cluster, TaskEnds) {
         let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE);
         let (stop_tx, stop) = watch::channel(false);
         let (done, done_rx) = watch::channel(());
@@ -213,6 +226,7 @@ impl Cluster {
             events: events.downgrade(),
             counters,
             view: view.clone(),
+            resolver,
         };
         (Cluster { inner: Arc::new(inner) }, TaskEnds { commands, stop, done, events, view })
     }
@@ -314,6 +328,44 @@ impl Cluster {
     pub async fn shutdown(&self) {
         self.inner.stop.send_replace(true);
         self.wait_stopped().await;
+    }
+
+    /// Joins a cluster through `addrs` now, whatever this node already knows (Serf's `join`):
+    /// a full exchange with each, so both sides learn everything the other knows, and through
+    /// gossip everyone else. Two running clusters merge this way. Returns once the node task
+    /// has sent the exchanges; an address nobody answers at is not an error (the members that
+    /// answered show up in [`Cluster::members`]).
+    pub async fn join(&self, addrs: &[SocketAddr]) -> Result<(), Error> {
+        let addrs = addrs.to_vec();
+        self.request(|reply| Command::Join { addrs, reply }).await
+    }
+
+    /// Like [`Cluster::join`], with seeds written `host:port` or `ip:port`, resolved now by
+    /// the node's resolver (see [`crate::ClusterBuilder::resolver`]). Returns the addresses
+    /// contacted. Fails, contacting nobody, if any seed is malformed or resolves to nothing.
+    pub async fn join_names<S: AsRef<str>>(&self, seeds: &[S]) -> Result<Vec<SocketAddr>, Error> {
+        let mut addrs = Vec::new();
+        let mut names = Vec::new();
+        for text in seeds {
+            match text.as_ref().parse::<Seed>() {
+                Ok(Seed::Addr(addr)) => addrs.push(addr),
+                Ok(Seed::Name(name)) => names.push(name),
+                Err(e) => {
+                    return Err(Error::Seed { seed: e.text, reason: "is not of the form ip:port or host:port".into() });
+                }
+            }
+        }
+        for (name, answer) in self.inner.resolver.resolve_all(&names).await {
+            match answer {
+                Ok(found) if !found.is_empty() => addrs.extend(found),
+                Ok(_) => return Err(Error::Seed { seed: name, reason: "resolves to no address".into() }),
+                Err(e) => return Err(Error::Seed { seed: name, reason: format!("does not resolve ({e})") }),
+            }
+        }
+        addrs.sort_unstable();
+        addrs.dedup();
+        self.join(&addrs).await?;
+        Ok(addrs)
     }
 
     /// The cluster keyring in force, `None` when encryption is off.

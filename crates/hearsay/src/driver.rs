@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 
 use crate::clock::Clock;
 use crate::cluster::{Command, Counters, FlowStats, KeyringChange, MemberSnapshot, Snapshot, TaskEnds};
+use crate::seeds::SeedNames;
 use crate::stream::{self, Frame, InboundFrame, StreamLimits};
 use crate::view::Publisher;
 
@@ -33,6 +34,8 @@ const LEAVE_ROUNDS: u32 = 3;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Pause after a failed UDP read, so an error that repeats at once does not spin.
 const RECV_ERROR_BACKOFF: Duration = Duration::from_millis(10);
+/// Seeds a lonely node contacts at once when their names start resolving.
+const JOIN_APPEARED_SEEDS: usize = 3;
 /// Largest datagram read; bigger ones are truncated and then rejected by the core.
 const RECV_BUFFER: usize = 65_536;
 
@@ -61,6 +64,8 @@ pub(crate) struct Driver {
     udp_paused_until: Option<tokio::time::Instant>,
     /// Publishes the [`crate::View`] readers use instead of asking this task.
     publisher: Publisher,
+    /// Seed names and their lookups; `None` when every seed is an address.
+    seed_names: Option<SeedNames>,
 }
 
 impl Driver {
@@ -95,7 +100,14 @@ impl Driver {
             accept_paused_until: None,
             udp_paused_until: None,
             publisher: Publisher::new(ends.view),
+            seed_names: None,
         }
+    }
+
+    /// Resolves these seed names (see `seeds.rs`).
+    pub(crate) fn with_seed_names(mut self, seed_names: Option<SeedNames>) -> Self {
+        self.seed_names = seed_names;
+        self
     }
 
     /// Runs until stopped, left, or every handle is gone.
@@ -105,6 +117,7 @@ impl Driver {
         tokio::pin!(sleep);
         // The first round may be due already; handle it before waiting.
         self.node.handle_timeout(self.clock.now());
+        self.tick_seed_names();
         self.flush().await;
         loop {
             sleep.as_mut().reset(self.next_wakeup());
@@ -146,6 +159,7 @@ impl Driver {
                     self.accepted(accepted);
                 }
                 Some(_) = self.connections.join_next(), if !self.connections.is_empty() => {}
+                answers = seed_answers(&mut self.seed_names) => self.seed_names_resolved(answers),
                 () = &mut sleep => {
                     let now = tokio::time::Instant::now();
                     if self.accept_paused_until.is_some_and(|t| t <= now) {
@@ -158,6 +172,7 @@ impl Driver {
                         break;
                     }
                     self.node.handle_timeout(self.clock.now());
+                    self.tick_seed_names();
                 }
             }
             self.flush().await;
@@ -177,8 +192,10 @@ impl Driver {
         if let Some((deadline, _)) = &self.leaving {
             at = at.min(*deadline);
         }
-        for resume in
-            [self.accept_paused_until, self.udp_paused_until, Some(self.publisher.next_at())].into_iter().flatten()
+        let seed_lookup = self.seed_names.as_ref().and_then(SeedNames::next_at);
+        for resume in [self.accept_paused_until, self.udp_paused_until, Some(self.publisher.next_at()), seed_lookup]
+            .into_iter()
+            .flatten()
         {
             at = at.min(resume);
         }
@@ -236,6 +253,10 @@ impl Driver {
                 };
                 let _ = reply.send(result);
             }
+            Command::Join { addrs, reply } => {
+                self.node.join(&addrs);
+                let _ = reply.send(());
+            }
             Command::Leave { reply } => match &mut self.leaving {
                 Some((_, waiters)) => waiters.push(reply),
                 None => {
@@ -244,6 +265,31 @@ impl Driver {
                     self.leaving = Some((tokio::time::Instant::now() + rounds, vec![reply]));
                 }
             },
+        }
+    }
+
+    /// Starts a lookup of the seed names if one is due (sooner while the node is lonely).
+    fn tick_seed_names(&mut self) {
+        if let Some(seed_names) = &mut self.seed_names
+            && seed_names.next_at().is_some()
+        {
+            seed_names.tick(tokio::time::Instant::now(), self.node.is_lonely());
+        }
+    }
+
+    /// Hands the core the seeds the names resolve to now. A lonely node contacts a few of the
+    /// addresses that just appeared at once (its seeds have started: no need to wait for a
+    /// round), not all: a service name may stand for a thousand pods, and one answer brings
+    /// the whole membership.
+    fn seed_names_resolved(&mut self, answers: crate::seeds::Answers) {
+        let Some(seed_names) = &mut self.seed_names else { return };
+        let lonely = self.node.is_lonely();
+        let (seeds, mut appeared) = seed_names.apply(tokio::time::Instant::now(), answers, lonely);
+        self.node.set_seeds(seeds);
+        // A service name resolves to this node too.
+        appeared.retain(|addr| *addr != self.advertise);
+        if lonely && !appeared.is_empty() {
+            self.node.join(&appeared[..appeared.len().min(JOIN_APPEARED_SEEDS)]);
         }
     }
 
@@ -299,6 +345,10 @@ impl Driver {
         }
         while let Some(event) = self.node.poll_event() {
             self.publisher.saw(&event);
+            if let Event::NameConflict { name, holder, claimant, refused } = &event {
+                Counters::add(&self.counters.name_conflicts, 1);
+                tracing::debug!(%name, %holder, %claimant, refused, "name conflict");
+            }
             // No subscriber is not an error.
             let _ = self.events.send(event);
         }
@@ -338,5 +388,13 @@ impl Driver {
         self.writers.insert(to, tx);
         let (local, counters) = (self.advertise, self.counters.clone());
         self.connections.spawn(stream::run_outbound(to, local, rx, counters));
+    }
+}
+
+/// The answers of the running seed-name lookup; pending forever without seed names.
+async fn seed_answers(seed_names: &mut Option<SeedNames>) -> crate::seeds::Answers {
+    match seed_names {
+        Some(seed_names) => seed_names.answers().await,
+        None => std::future::pending().await,
     }
 }

@@ -18,6 +18,15 @@ pub enum Error {
     /// A socket could not be bound or queried; no node was started.
     #[error("network error: {0}")]
     Io(#[from] std::io::Error),
+    /// A seed given to [`crate::Cluster::join_names`] is malformed or does not resolve;
+    /// nobody was contacted.
+    #[error("seed `{seed}` {reason}")]
+    Seed {
+        /// The seed as given.
+        seed: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The node task has stopped (after `leave`, `shutdown`, or a fatal socket error); the call
     /// had no effect.
     #[error("the node has stopped")]

@@ -12,7 +12,8 @@
 //! use hearsay::{Cluster, Config};
 //! let cluster = Cluster::builder(Config::lan())
 //!     .bind("0.0.0.0:7946".parse().unwrap())
-//!     .seeds(vec!["10.0.0.1:7946".parse().unwrap()])
+//!     .advertise("10.0.0.2:7946".parse().unwrap())
+//!     .seed_names(["10.0.0.1:7946", "hearsay.default.svc.cluster.local:7946"])
 //!     .spawn()
 //!     .await?;
 //! cluster.set("load", b"0.42".to_vec()).await?;
@@ -22,6 +23,10 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! Seeds may be addresses or `host:port` names; names are looked up again and again (at start,
+//! periodically, and often while the node knows no live member), so a node started before its
+//! seeds exist joins once they resolve. [`Cluster::join`] joins through given addresses later.
 //!
 //! A subscription made after `spawn` returns may miss the node's first events (its seeds answer
 //! at once); [`ClusterBuilder::spawn_with_subscription`] returns one made before the task
@@ -39,6 +44,7 @@ mod clock;
 mod cluster;
 mod driver;
 mod error;
+mod seeds;
 mod stream;
 mod subscription;
 mod view;
@@ -50,5 +56,6 @@ pub use hearsay_core::{
 pub use builder::ClusterBuilder;
 pub use cluster::{Cluster, DriverStats, MemberSnapshot, Snapshot};
 pub use error::Error;
+pub use seeds::{DEFAULT_SEED_REFRESH, InvalidSeed, MAX_LONELY_BACKOFF, Resolve, Seed, SystemResolver};
 pub use subscription::Subscription;
 pub use view::{PROBE_RTT_BUCKETS_MS, PUBLISH_INTERVAL, RttHistogram, View};

@@ -72,3 +72,29 @@ impl Stream for Subscription {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn prefixed_subscriptions_filter_key_changes_only_and_pass_name_conflicts() {
+        let (tx, rx) = broadcast::channel(8);
+        let mut events = Subscription::new(rx, Some("load".into()), Arc::default());
+        let owner = hearsay_core::NodeId::new("n1", 1, "127.0.0.1:1".parse().unwrap());
+        let key = |key: &str| Event::KeyChanged { owner: owner.clone(), key: key.into(), value: None, version: 1 };
+        let conflict = Event::NameConflict {
+            name: "n1".into(),
+            holder: "127.0.0.1:1".parse().unwrap(),
+            claimant: "127.0.0.1:2".parse().unwrap(),
+            refused: false,
+        };
+        for event in [key("other"), conflict.clone(), key("load/cpu")] {
+            tx.send(event).unwrap();
+        }
+        drop(tx);
+        assert_eq!(events.recv().await, Some(conflict));
+        assert_eq!(events.recv().await, Some(key("load/cpu")));
+        assert_eq!(events.recv().await, None);
+    }
+}

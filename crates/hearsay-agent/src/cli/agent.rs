@@ -1,5 +1,6 @@
 //! `hearsay agent`: parse flags and the config file, set up logging, run the daemon.
-//! Exit codes: 0 after a graceful leave, 2 for a bad configuration or store, 1 otherwise.
+//! Exit codes: 0 after a graceful leave, 2 for a bad configuration or store or a name a live
+//! member already holds, 1 otherwise.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +60,11 @@ pub(crate) fn run(args: AgentArgs) -> ExitCode {
         Err(AgentError::Setup(e)) => {
             tracing::error!(error = %format!("{e:#}"), "cannot start");
             eprintln!("hearsay agent: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(AgentError::NameTaken(message)) => {
+            // Logged at error level when it happened.
+            eprintln!("hearsay agent: {message}");
             ExitCode::from(2)
         }
         Err(AgentError::Runtime(e)) => {

@@ -1,7 +1,7 @@
 //! What the client subcommands share: the options every one takes, the runner that builds a
 //! [`Client`] and reports failures, and the table layout.
 //!
-//! Each subcommand (`members`, `kv`, `get`, `set`, `delete`, `watch`, `leave`, `info`, `keys`)
+//! Each subcommand (`members`, `kv`, `get`, `set`, `delete`, `watch`, `join`, `leave`, `info`, `keys`)
 //! lives in its own file and talks to an agent's HTTP API (`--http`, else `$HEARSAY_HTTP`, else
 //! the default local address), with the bearer token of `--http-token-file` (else
 //! `$HEARSAY_HTTP_TOKEN_FILE`) if the agent requires one, and prints a table for people or,

@@ -8,6 +8,7 @@ pub(crate) mod demo;
 pub(crate) mod get;
 pub(crate) mod health;
 pub(crate) mod info;
+pub(crate) mod join;
 pub(crate) mod keygen;
 pub(crate) mod keys;
 pub(crate) mod kv;

@@ -228,6 +228,11 @@ pub(super) async fn handler(State(state): State<AppState>) -> Response {
         ),
         ("events_lagged_total", "Events lost by subscribers that fell behind.", stats.events_lagged),
         (
+            "name_conflicts_total",
+            "Processes that claimed a name a live member holds, refused (logged as warnings).",
+            stats.name_conflicts,
+        ),
+        (
             "http_connections_refused_total",
             "HTTP connections answered 503 (http_max_connections reached).",
             counters.connections_refused.load(Ordering::Relaxed),

@@ -3,7 +3,8 @@
 //! One file per resource: `members.rs`, `kv.rs`, `events.rs` (server-sent events),
 //! `history.rs` (what the agent remembers, the spread of a key), `metrics.rs` (Prometheus),
 //! `dashboard.rs` (the page at `/`). This module owns the router, the shared state, the error
-//! type, and the small endpoints (`health`, `info`, `leave`). Handlers only talk to the
+//! type, and the small endpoints (`health`, `info`, `leave`); `join.rs` makes the node join
+//! through given addresses. Handlers only talk to the
 //! [`hearsay::Cluster`] handle and, for own writes, the [`Store`]. Reads that scan the state
 //! (lists, `/metrics`, `/v1/info`) use the node's published view, never the node task, so no
 //! amount of reading can delay a probe; `health`, single-key reads and writes go to the task.
@@ -32,6 +33,7 @@ mod dashboard;
 mod events;
 mod guard;
 mod history;
+pub(crate) mod join;
 pub(crate) use guard::{AllowedHosts, MARKER_HEADER};
 pub(crate) use history::ProcessNodes;
 mod keyring;
@@ -218,6 +220,7 @@ impl From<hearsay::Error> for ApiError {
                 };
                 ApiError::new(status, format!("{keyring}{hint}; the keyring is unchanged"))
             }
+            hearsay::Error::Seed { .. } => ApiError::bad_request(format!("{err}; nobody was contacted")),
             hearsay::Error::Stopped => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the node has stopped"),
             other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
         }
@@ -232,6 +235,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/health", get(health))
         .route("/v1/info", get(info))
         .route("/v1/leave", post(leave))
+        .route("/v1/join", post(join::join))
         .route("/v1/members", get(members::list))
         .route("/v1/kv", get(kv::list).put(kv::put_by_query).delete(kv::delete_by_query))
         .route("/v1/kv/", get(kv::list).put(empty_key).delete(empty_key))

@@ -94,8 +94,12 @@ impl Agent {
         let offset = std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0) as usize;
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
         let mut cmd = Command::new(BIN);
-        cmd.args(["agent", "--name", &self.name, "--preset", "local", "--gossip-interval-ms", "100"])
-            .args(["--bind", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        cmd.args(["agent", "--name", &self.name, "--preset", "local", "--gossip-interval-ms", "100"]);
+        // Port 0 unless the test binds a port of its own.
+        if !extra.contains(&"--bind") {
+            cmd.args(["--bind", "127.0.0.1:0"]);
+        }
+        cmd.args(["--http", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(["--log-level", "info"])
