@@ -81,7 +81,6 @@ fn a_killed_member_is_logged_suspect_then_dead_with_its_accuser() {
 }
 
 #[test]
-#[ignore = "enabled once the core refuses claimants (issue 10, item 6): today the impostor takes the name"]
 fn a_second_process_with_a_live_members_name_exits_2_and_the_member_keeps_its_identity() {
     let dir = temp_dir("conflict");
     let n1 = Agent::start("n1", &dir, &[]);
