@@ -56,6 +56,9 @@ pub(crate) struct BenchArgs {
     /// Override the shortest direct-probe timeout, in milliseconds.
     #[arg(long)]
     pub probe_min_timeout: Option<u64>,
+    /// Milliseconds between node starts (0: every node starts at once, a join storm).
+    #[arg(long, default_value_t = 0)]
+    pub stagger_ms: u64,
 }
 
 /// Runs the benchmark on its own multi-thread runtime and prints the report.
@@ -195,6 +198,11 @@ pub(crate) struct Report {
     pub loadavg_at_start: f64,
     /// From the first spawn until every node saw every other node, ms (`None`: not reached).
     pub membership_ms: Option<f64>,
+    /// From the last node's start until every node saw every other node, ms (with
+    /// `--stagger-ms`, how long the cluster lags the last join).
+    pub membership_after_last_start_ms: Option<f64>,
+    /// Milliseconds between node starts.
+    pub stagger_ms: u64,
     /// Nodes that saw every other node within the deadline.
     pub membership_complete_nodes: usize,
     /// For nodes that did not: whom they were missing and how `members()` lists them.
@@ -284,7 +292,11 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
             seeds.push(node.local_addr());
         }
         nodes.push(node);
+        if args.stagger_ms > 0 && i + 1 < n {
+            tokio::time::sleep(Duration::from_millis(args.stagger_ms)).await;
+        }
     }
+    let last_start = Instant::now();
 
     // Membership.
     let complete = |logs: &Logs| logs.iter().filter(|l| l.lock().is_ok_and(|l| l.saw_everyone.is_some())).count();
@@ -292,10 +304,11 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let membership_complete_nodes = complete(&logs);
-    let membership_ms = (membership_complete_nodes == n).then(|| {
-        let last = logs.iter().filter_map(|l| l.lock().ok().and_then(|l| l.saw_everyone)).max().unwrap_or(start);
-        ms(last - start)
-    });
+    let last_saw_everyone = (membership_complete_nodes == n)
+        .then(|| logs.iter().filter_map(|l| l.lock().ok().and_then(|l| l.saw_everyone)).max());
+    let membership_ms = last_saw_everyone.map(|last| ms(last.unwrap_or(start) - start));
+    let membership_after_last_start_ms =
+        last_saw_everyone.map(|last| ms(last.unwrap_or(last_start).saturating_duration_since(last_start)));
     let membership_missing = missing_members(&nodes, &logs).await?;
     // Let join rumors go cold before measuring idle traffic.
     tokio::time::sleep(Duration::from_secs(2).max(interval * 20)).await;
@@ -365,6 +378,8 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
         machine_cpus: std::thread::available_parallelism().map_or(1, |c| c.get()),
         loadavg_at_start,
         membership_ms,
+        membership_after_last_start_ms,
+        stagger_ms: args.stagger_ms,
         membership_complete_nodes,
         membership_missing,
         update_ms,
@@ -536,7 +551,11 @@ fn print_report(r: &Report) {
         r.loadavg_at_start
     );
     match r.membership_ms {
-        Some(ms) => println!("membership: every node saw every node after {ms:.0} ms"),
+        Some(ms) => println!(
+            "membership: every node saw every node after {ms:.0} ms ({:.0} ms after the last start; starts {} ms apart)",
+            r.membership_after_last_start_ms.unwrap_or(ms),
+            r.stagger_ms
+        ),
         None => println!(
             "membership: only {}/{} nodes saw every node before the deadline: {}",
             r.membership_complete_nodes,
