@@ -172,6 +172,8 @@ struct Inner {
     events: broadcast::WeakSender<Event>,
     counters: Arc<Counters>,
     view: Arc<ArcSwap<View>>,
+    /// Set by every read of the view: the node task republishes only while someone reads.
+    view_read: Arc<std::sync::atomic::AtomicBool>,
     /// For [`Cluster::join_names`].
     resolver: Resolver,
 }
@@ -191,6 +193,7 @@ pub(crate) struct TaskEnds {
     pub(crate) done: watch::Sender<()>,
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) view: Arc<ArcSwap<View>>,
+    pub(crate) view_read: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Commands waiting for the node task; `send` waits when it is full.
@@ -217,6 +220,7 @@ impl Cluster {
         let (done, done_rx) = watch::channel(());
         let (events, _) = broadcast::channel(EVENT_QUEUE);
         let view = Arc::new(ArcSwap::from_pointee(View::empty()));
+        let view_read = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let inner = Inner {
             id,
             local_addr,
@@ -226,9 +230,10 @@ impl Cluster {
             events: events.downgrade(),
             counters,
             view: view.clone(),
+            view_read: view_read.clone(),
             resolver,
         };
-        (Cluster { inner: Arc::new(inner) }, TaskEnds { commands, stop, done, events, view })
+        (Cluster { inner: Arc::new(inner) }, TaskEnds { commands, stop, done, events, view, view_read })
     }
 
     /// This node's identity.
@@ -282,10 +287,14 @@ impl Cluster {
     }
 
     /// The view the node task last published: members, keys, counters and probe round trips,
-    /// at most [`crate::PUBLISH_INTERVAL`] old. Lock-free and without a round trip to the
-    /// node task, so any number of readers cannot delay it; use it for scans and periodic
-    /// reads. Before the first publication (right after start) it is empty.
+    /// at most [`crate::PUBLISH_INTERVAL`] old while it is read regularly. Lock-free and
+    /// without a round trip to the node task, so any number of readers cannot delay it; use it
+    /// for scans and periodic reads. Building a view costs O(members), so the node task
+    /// republishes every [`crate::PUBLISH_INTERVAL`] only while the view is being read, and
+    /// otherwise every [`crate::IDLE_PUBLISH_INTERVAL`]: the first read after a quiet spell may
+    /// see a view that old. Before the first publication (right after start) it is empty.
     pub fn view(&self) -> Arc<View> {
+        self.inner.view_read.store(true, std::sync::atomic::Ordering::Relaxed);
         self.inner.view.load_full()
     }
 

@@ -99,7 +99,7 @@ impl Driver {
             leaving: None,
             accept_paused_until: None,
             udp_paused_until: None,
-            publisher: Publisher::new(ends.view),
+            publisher: Publisher::new(ends.view, ends.view_read),
             seed_names: None,
         }
     }

@@ -58,4 +58,4 @@ pub use cluster::{Cluster, DriverStats, MemberSnapshot, Snapshot};
 pub use error::Error;
 pub use seeds::{DEFAULT_SEED_REFRESH, InvalidSeed, MAX_LONELY_BACKOFF, Resolve, Seed, SystemResolver};
 pub use subscription::Subscription;
-pub use view::{PROBE_RTT_BUCKETS_MS, PUBLISH_INTERVAL, RttHistogram, View};
+pub use view::{IDLE_PUBLISH_INTERVAL, PROBE_RTT_BUCKETS_MS, PUBLISH_INTERVAL, RttHistogram, View};

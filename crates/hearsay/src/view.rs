@@ -21,6 +21,9 @@ use crate::cluster::DriverStats;
 
 /// Shortest time between two publications: reads may be this stale.
 pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(200);
+/// How often a view nobody reads is republished (many nodes in one process would otherwise
+/// spend their time copying member lists for nobody).
+pub const IDLE_PUBLISH_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Shortest time between two publications after a local write, so that a write made through
 /// a handle shows in lists almost at once (read your writes) while a stream of writes still
@@ -148,6 +151,8 @@ impl ProbeClock {
 /// Builds and publishes views for the node task.
 pub(crate) struct Publisher {
     shared: Arc<ArcSwap<View>>,
+    /// Set by readers of the view since the last publication.
+    read: Arc<std::sync::atomic::AtomicBool>,
     /// Owners whose keys changed since the last publication (a member that joined again or
     /// was removed counts: its keys may have gone without a key event).
     dirty: BTreeSet<Arc<str>>,
@@ -157,9 +162,10 @@ pub(crate) struct Publisher {
 }
 
 impl Publisher {
-    pub(crate) fn new(shared: Arc<ArcSwap<View>>) -> Self {
+    pub(crate) fn new(shared: Arc<ArcSwap<View>>, read: Arc<std::sync::atomic::AtomicBool>) -> Self {
         Publisher {
             shared,
+            read,
             dirty: BTreeSet::new(),
             next_at: tokio::time::Instant::now(),
             last_at: tokio::time::Instant::now(),
@@ -169,7 +175,11 @@ impl Publisher {
 
     /// When the next publication is due.
     pub(crate) fn next_at(&self) -> tokio::time::Instant {
-        self.next_at
+        if self.read.load(std::sync::atomic::Ordering::Relaxed) {
+            self.next_at
+        } else {
+            self.next_at.max(self.last_at + IDLE_PUBLISH_INTERVAL)
+        }
     }
 
     /// Notes what an event changed.
@@ -189,13 +199,16 @@ impl Publisher {
 
     /// Whether a publication is due.
     pub(crate) fn due(&self) -> bool {
-        tokio::time::Instant::now() >= self.next_at
+        let now = tokio::time::Instant::now();
+        now >= self.next_at
+            && (self.read.load(std::sync::atomic::Ordering::Relaxed) || now >= self.last_at + IDLE_PUBLISH_INTERVAL)
     }
 
     /// Publishes a new view of `node`.
     pub(crate) fn publish(&mut self, node: &Node, stats: DriverStats) {
         self.last_at = tokio::time::Instant::now();
         self.next_at = self.last_at + PUBLISH_INTERVAL;
+        self.read.store(false, std::sync::atomic::Ordering::Relaxed);
         let previous = self.shared.load();
         let members = node.members();
         let mut keys = BTreeMap::new();
