@@ -68,6 +68,7 @@ mod digest;
 mod event;
 mod exchange;
 mod flow;
+mod forgotten;
 mod formation;
 mod id;
 mod identity;

@@ -248,7 +248,7 @@ impl Node {
             Some(idx) => idx,
             None => {
                 if u.status != WireStatus::Alive
-                    || self.forgotten.get(u.node.name.as_str()).is_some_and(|(g, _)| u.node.generation <= *g)
+                    || self.refuses_forgotten(u.node.name.as_str(), u.node.generation, None)
                 {
                     return;
                 }

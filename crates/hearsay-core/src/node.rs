@@ -1,6 +1,6 @@
 //! [`Node`]: one member of a cluster, as a deterministic state machine.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -141,8 +141,9 @@ pub struct Node {
     pub(crate) stats: Stats,
     /// Own keys with a time to live: key -> (expiry, version it applies to).
     pub(crate) ttl: BTreeMap<Arc<str>, (Instant, u64)>,
-    /// Forgotten members: name -> (generation, until). Their data is ignored until then.
-    pub(crate) forgotten: HashMap<Arc<str>, (u64, Instant)>,
+    /// Forgotten members by name (see [`crate::forgotten`]). Ordered, so that picking one at
+    /// random is a function of the node's seed.
+    pub(crate) forgotten: BTreeMap<Arc<str>, crate::forgotten::Forgotten>,
     pub(crate) left: bool,
     pub(crate) broadcasts: crate::membership::Broadcasts,
     pub(crate) prober: crate::probe::Prober,
@@ -235,7 +236,7 @@ impl Node {
             events: VecDeque::new(),
             stats: Stats::default(),
             ttl: BTreeMap::new(),
-            forgotten: HashMap::new(),
+            forgotten: BTreeMap::new(),
             left: false,
             broadcasts: Default::default(),
             prober: crate::probe::Prober::new(now + Duration::from_micros(jitter)),
