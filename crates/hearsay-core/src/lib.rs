@@ -72,6 +72,7 @@ mod forgotten;
 mod formation;
 mod id;
 mod identity;
+mod isolation;
 mod keys;
 mod membership;
 mod node;

@@ -176,7 +176,7 @@ impl Node {
     }
 
     fn healthy_enough_to_accuse(&self) -> bool {
-        self.prober.health * 2 < self.config.probe.max_health_score
+        self.prober.health * 2 < self.config.probe.max_health_score && !self.isolated
     }
 
     pub(crate) fn next_seq(&mut self) -> u32 {
@@ -222,6 +222,8 @@ impl Node {
             self.health_penalty(self.config.probe.max_health_score / 2 + 1);
             self.prober.current = None;
             self.prober.next_probe = now;
+            // The silence was our own.
+            self.last_heard = self.last_heard.max(now);
         }
         self.expire_relays(now);
         self.advance_probe(now);
@@ -233,6 +235,7 @@ impl Node {
                 self.start_probe(now);
             }
         }
+        self.check_isolation(now);
         self.expire_suspicions(now);
         self.push_member_updates(now);
         self.prober.expected_wake = Some(self.prober.deadline().min(self.next_round));
