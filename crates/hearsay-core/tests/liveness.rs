@@ -147,3 +147,20 @@ fn a_node_that_hears_from_its_peers_never_counts_itself_isolated() {
     c.run(600);
     assert!(c.nodes.iter().all(|n| n.stats().isolations == 0));
 }
+
+#[test]
+fn at_20_percent_loss_a_member_is_suspected_only_after_two_failed_probes_in_a_row() {
+    let mut c = Cluster::new(12, Config::local(), 26);
+    c.run(30);
+    c.loss = 0.2;
+    c.run(1200);
+    let suspicions: u64 = c.nodes.iter().map(|n| n.stats().suspicions_raised).sum();
+    let retried: u64 = c.nodes.iter().map(|n| n.stats().probes_retried).sum();
+    let failed: u64 = c.nodes.iter().map(|n| n.stats().probes_failed).sum();
+    println!("20 % loss, 12 nodes, 1,200 rounds: {failed} probes failed, {retried} retried, {suspicions} suspicions");
+    assert_eq!(count(&c, |e| matches!(e, Event::MemberDead(_))), 0);
+    assert!(failed > 100 && retried > 0, "hardly any probe failed: the scenario lost nothing");
+    // Suspecting at the first failed probe raises about one suspicion per failure; two
+    // failures in a row are rare.
+    assert!(suspicions * 5 < failed, "{suspicions} suspicions raised for {failed} failed probes");
+}
