@@ -16,7 +16,9 @@
 //! its own view (only there: nothing is broadcast, since it is the one cut off) and raises no
 //! suspicion. The first message it decodes ends it ([`Event::Reconnected`](crate::Event::Reconnected)).
 //! A pause of the node itself is not silence from others: waking far later than asked resets
-//! the clock.
+//! the clock. The price: a node all of whose peers crashed at once cannot tell that from being
+//! cut off, and shows them suspect, not dead, until it hears from someone (with one peer left
+//! the rule does not apply, and a crash is declared as always).
 
 use std::time::Duration;
 
