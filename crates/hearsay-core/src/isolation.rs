@@ -11,10 +11,10 @@
 //! interval, so a node that is part of a cluster of three or more hears something every
 //! interval. A node that has other live members, keeps probing, and has decoded no message at
 //! all for longer than `max(suspicion floor, 5 probe intervals)` is isolated: it emits
-//! [`Event::Isolated`](crate::Event::Isolated), counts it in
+//! [`Event::Isolated`], counts it in
 //! [`Stats::isolations`](crate::Stats::isolations), reports every alive member as suspect in
 //! its own view (only there: nothing is broadcast, since it is the one cut off) and raises no
-//! suspicion. The first message it decodes ends it ([`Event::Reconnected`](crate::Event::Reconnected)).
+//! suspicion. The first message it decodes ends it ([`Event::Reconnected`]).
 //! A pause of the node itself is not silence from others: waking far later than asked resets
 //! the clock. The price: a node all of whose peers crashed at once cannot tell that from being
 //! cut off, and shows them suspect, not dead, until it hears from someone (with one peer left
