@@ -237,6 +237,9 @@ fn netns_a_host_that_receives_nothing_is_declared_dead_and_rejoins_after_the_hea
     let alive_in_own_view = own_view.iter().filter(|(n, (s, _))| *n != "h7" && s == "alive").count();
     let still_dead = others.iter().all(|&o| lab.status(o, "h7").is_some_and(|(s, _)| s == "dead"));
     assert!(still_dead, "the deaf host came back while it still received nothing");
+    // It has heard from nobody for longer than a suspicion lasts: it knows it is the one cut
+    // off and reports no peer alive.
+    assert_eq!(alive_in_own_view, 0, "the deaf host still reports peers alive in its own view: {own_view:?}");
     lab.heal();
     let back = wait_formed(&lab, &all(&lab), "all alive everywhere after the heal");
     assert_eq!(lab.status(0, "h7").unwrap().1, generation, "the same process keeps its generation");

@@ -284,7 +284,7 @@ impl Node {
             }
             Some(idx) => idx,
             None => {
-                if self.forgotten.get(owner.name.as_str()).is_some_and(|(g, _)| owner.generation <= *g) {
+                if self.refuses_forgotten(owner.name.as_str(), owner.generation, Some(block.heartbeat)) {
                     return Applied::Ignored;
                 }
                 if self.members.len() >= self.config.limits.max_members {

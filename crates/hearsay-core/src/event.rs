@@ -45,6 +45,12 @@ pub enum Event {
         /// This node is the claimant.
         refused: bool,
     },
+    /// This node has heard from no member for longer than a suspicion lasts while it kept
+    /// probing: it is the one cut off (it stops receiving, or its network is down). Until
+    /// [`Event::Reconnected`] it accuses nobody and reports its alive members as suspect.
+    Isolated,
+    /// An isolated node received a message again.
+    Reconnected,
     /// The cluster keyring changed (locally or adopted from gossip); persist it.
     KeyringChanged {
         /// The epoch of the keyring now in force.

@@ -248,7 +248,7 @@ impl Node {
             Some(idx) => idx,
             None => {
                 if u.status != WireStatus::Alive
-                    || self.forgotten.get(u.node.name.as_str()).is_some_and(|(g, _)| u.node.generation <= *g)
+                    || self.refuses_forgotten(u.node.name.as_str(), u.node.generation, None)
                 {
                     return;
                 }
@@ -407,6 +407,15 @@ impl Node {
         let last_probe_time = self.config.probe.interval * 2 * (self.prober.health + 1);
         for idx in expired {
             let Some(m) = self.members.get_mut(idx) else { continue };
+            if self.isolated
+                && let Some(s) = m.cold_mut().suspicion.as_mut()
+            {
+                // Cut off, this node cannot hear a refutation: it declares nobody dead, and
+                // probes the suspect once more when it can hear again.
+                s.last_probe = false;
+                s.deadline = now + last_probe_time;
+                continue;
+            }
             if let Some(s) = m.cold_mut().suspicion.as_mut()
                 && !s.last_probe
                 && s.confirmers.len() < confirmed

@@ -1,6 +1,6 @@
 //! [`Node`]: one member of a cluster, as a deterministic state machine.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,7 +85,9 @@ pub enum InputError {
 pub struct MemberInfo {
     /// Identity.
     pub id: NodeId,
-    /// Liveness as this node sees it.
+    /// Liveness as this node sees it. While this node is isolated ([`Node::is_isolated`]) an
+    /// alive member is reported suspect, locally only: this node has not heard from it for
+    /// longer than a suspicion lasts, and accuses nobody (it is the likely culprit).
     pub status: MemberStatus,
     /// Current phi (0 for the local node).
     pub phi: f64,
@@ -141,9 +143,14 @@ pub struct Node {
     pub(crate) stats: Stats,
     /// Own keys with a time to live: key -> (expiry, version it applies to).
     pub(crate) ttl: BTreeMap<Arc<str>, (Instant, u64)>,
-    /// Forgotten members: name -> (generation, until). Their data is ignored until then.
-    pub(crate) forgotten: HashMap<Arc<str>, (u64, Instant)>,
+    /// Forgotten members by name (see [`crate::forgotten`]). Ordered, so that picking one at
+    /// random is a function of the node's seed.
+    pub(crate) forgotten: BTreeMap<Arc<str>, crate::forgotten::Forgotten>,
     pub(crate) left: bool,
+    /// When this node last received a message that decoded (see [`crate::isolation`]).
+    pub(crate) last_heard: Instant,
+    /// This node has heard from nobody for a while: it is the one cut off.
+    pub(crate) isolated: bool,
     pub(crate) broadcasts: crate::membership::Broadcasts,
     pub(crate) prober: crate::probe::Prober,
     pub(crate) flow: crate::flow::Flow,
@@ -235,8 +242,10 @@ impl Node {
             events: VecDeque::new(),
             stats: Stats::default(),
             ttl: BTreeMap::new(),
-            forgotten: HashMap::new(),
+            forgotten: BTreeMap::new(),
             left: false,
+            last_heard: now,
+            isolated: false,
             broadcasts: Default::default(),
             prober: crate::probe::Prober::new(now + Duration::from_micros(jitter)),
             flow: Default::default(),
@@ -518,7 +527,11 @@ impl Node {
     fn info(&self, idx: MemberIdx, m: &Member) -> MemberInfo {
         MemberInfo {
             id: NodeId::clone(&m.id),
-            status: m.status,
+            status: if self.isolated && idx != SELF_IDX && m.status == MemberStatus::Alive {
+                MemberStatus::Suspect
+            } else {
+                m.status
+            },
             phi: if idx == SELF_IDX { 0.0 } else { m.phi(self.now, &self.config) },
             max_version: m.max_version(),
             heartbeat: u64::from(m.heartbeat),
@@ -544,6 +557,7 @@ impl Node {
             }
         };
         self.stats.count_received(message.message_type(), bytes.len());
+        self.heard(now);
         self.handle_message(now, from, message, TransmitKind::Datagram);
         self.eager_forward(now);
         Ok(())
@@ -569,6 +583,7 @@ impl Node {
             return Err(InputError::WrongTransport);
         }
         self.stats.count_received(message.message_type(), bytes.len());
+        self.heard(now);
         self.applying_bulk = true;
         self.handle_message(now, from, message, TransmitKind::Stream);
         self.applying_bulk = false;

@@ -51,14 +51,16 @@ impl Node {
                 targets.push((m.id.addr, anti_entropy, false));
             }
         }
-        // Partitions heal through dead members and seeds; a node that knows nobody joins
-        // through the seeds. These exchanges are always full anti-entropy.
-        if self.rng.random_bool(self.config.dead_peer_probability)
-            && let Some(addr) = random_dead(&self.members, &self.watch, &mut self.rng)
+        // Partitions heal through dead members, forgotten members (a cut longer than the
+        // grace, see `forgotten`) and seeds; a node that knows nobody joins through the
+        // seeds. These exchanges are always full anti-entropy.
+        if self.rng.random_bool(self.config.dead_peer_probability) {
+            let dead = random_dead(&self.members, &self.watch, &mut self.rng)
                 .and_then(|i| self.members.get(i))
-                .map(|m| m.id.addr)
-        {
-            targets.push((addr, true, true));
+                .map(|m| m.id.addr);
+            if let Some(addr) = dead.or_else(|| self.random_forgotten_addr()) {
+                targets.push((addr, true, true));
+            }
         }
         let lonely = self.is_lonely();
         if (lonely || self.rng.random_bool(self.config.seed_probability))
@@ -143,10 +145,10 @@ impl Node {
                 self.state_changed();
                 self.rumors.forget_member(idx);
                 self.recent.retain(|r| r.0 != idx);
-                self.forgotten.insert(m.id.name.clone(), (m.id.generation, now + grace));
+                self.remember_forgotten(&m, now + grace);
                 self.push_event(Event::MemberRemoved(crate::NodeId::clone(&m.id)));
             }
         }
-        self.forgotten.retain(|_, (_, until)| *until > now);
+        self.forgotten.retain(|_, f| f.until > now);
     }
 }

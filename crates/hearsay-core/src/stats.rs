@@ -36,8 +36,12 @@ pub struct Stats {
     pub probes_ok: u64,
     /// Probes that got no answer at all.
     pub probes_failed: u64,
+    /// Failed probes of alive members probed once more before any suspicion.
+    pub probes_retried: u64,
     /// Suspicions this node raised itself.
     pub suspicions_raised: u64,
+    /// Times this node found itself isolated (heard from nobody for a suspicion timeout).
+    pub isolations: u64,
     /// Suspicions not raised because this node judged itself unhealthy.
     pub suspicions_withheld: u64,
     /// Times this node refuted a suspicion about itself.

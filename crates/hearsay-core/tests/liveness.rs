@@ -103,3 +103,64 @@ fn a_node_that_left_never_asks_to_be_woken_in_the_past() {
         assert!(next > t, "woken at {t:?}, asked again for {next:?}");
     }
 }
+
+#[test]
+fn a_node_that_receives_nothing_learns_it_is_cut_off_and_accuses_nobody() {
+    let mut c = Cluster::new(8, Config::local(), 24);
+    c.run(30);
+    c.deaf[7] = true;
+    c.run(40);
+    for i in 0..7 {
+        assert_eq!(c.nodes[i].member(&name(7)).unwrap().status, MemberStatus::Dead, "node {i}");
+    }
+    let deaf = &c.nodes[7];
+    assert!(deaf.is_isolated());
+    assert_eq!(deaf.stats().isolations, 1);
+    assert!(c.events[7].iter().any(|e| matches!(e, Event::Isolated)));
+    let alive: Vec<String> = deaf
+        .members()
+        .into_iter()
+        .filter(|m| !m.is_self && m.status == MemberStatus::Alive)
+        .map(|m| m.id.name.to_string())
+        .collect();
+    assert!(alive.is_empty(), "the cut-off node still reports {alive:?} alive");
+    // It is the one cut off: nobody else was declared dead anywhere.
+    let wrongly_dead = count(&c, |e| matches!(e, Event::MemberDead(id) if *id.name != name(7)));
+    assert_eq!(wrongly_dead, 0);
+
+    c.deaf[7] = false;
+    c.run(60);
+    assert!(!c.nodes[7].is_isolated());
+    assert!(c.events[7].iter().any(|e| matches!(e, Event::Reconnected)));
+    for i in 0..8 {
+        for j in 0..8 {
+            let m = c.nodes[i].member(&name(j)).unwrap();
+            assert_eq!(m.status, MemberStatus::Alive, "node {i} about node {j}: {m:?}");
+        }
+    }
+}
+
+#[test]
+fn a_node_that_hears_from_its_peers_never_counts_itself_isolated() {
+    let mut c = Cluster::new(8, Config::local(), 25);
+    c.loss = 0.2;
+    c.run(600);
+    assert!(c.nodes.iter().all(|n| n.stats().isolations == 0));
+}
+
+#[test]
+fn at_20_percent_loss_a_member_is_suspected_only_after_two_failed_probes_in_a_row() {
+    let mut c = Cluster::new(12, Config::local(), 26);
+    c.run(30);
+    c.loss = 0.2;
+    c.run(1200);
+    let suspicions: u64 = c.nodes.iter().map(|n| n.stats().suspicions_raised).sum();
+    let retried: u64 = c.nodes.iter().map(|n| n.stats().probes_retried).sum();
+    let failed: u64 = c.nodes.iter().map(|n| n.stats().probes_failed).sum();
+    println!("20 % loss, 12 nodes, 1,200 rounds: {failed} probes failed, {retried} retried, {suspicions} suspicions");
+    assert_eq!(count(&c, |e| matches!(e, Event::MemberDead(_))), 0);
+    assert!(failed > 100 && retried > 0, "hardly any probe failed: the scenario lost nothing");
+    // Suspecting at the first failed probe raises about one suspicion per failure; two
+    // failures in a row are rare.
+    assert!(suspicions * 5 < failed, "{suspicions} suspicions raised for {failed} failed probes");
+}

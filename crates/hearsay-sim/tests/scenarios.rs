@@ -128,6 +128,27 @@ fn partitions_heal_and_both_sides_converge() {
 }
 
 #[test]
+fn a_partition_longer_than_the_dead_member_grace_heals_within_a_few_rounds() {
+    // Each side declares the other dead within a second and forgets it 10 s later, 5 s before
+    // the heal; the forgotten generations must not be refused for another grace period.
+    let params = Params {
+        nodes: 24,
+        runs: 2,
+        seed: 31,
+        scenario: ScenarioKind::PartitionHeal,
+        partition_secs: Some(15.0),
+        dead_member_grace_secs: Some(10.0),
+        max_rounds: 300,
+        ..Params::default()
+    };
+    let report = assert_passes(&params);
+    assert_eq!(report.rounds_to_all.samples, 2, "every run re-converged after the heal: {report:#?}");
+    let slowest = report.rounds_to_all.max.unwrap();
+    println!("partition 15 s, grace 10 s: re-converged in at most {slowest} rounds after the heal");
+    assert!(slowest <= 20.0, "took {slowest} rounds after the heal, about a grace period: {report:#?}");
+}
+
+#[test]
 fn churn_converges_once_faults_stop() {
     for (exchange, strategy) in
         [(ExchangeMode::PushPull, Strategy::Hybrid), (ExchangeMode::Pull, Strategy::AntiEntropy)]

@@ -172,6 +172,9 @@ pub(crate) struct SimArgs {
     /// Suspicion timeout ceiling as a multiple of the floor (default: Config::local()'s 6).
     #[arg(long)]
     pub suspicion_max_mult: Option<u32>,
+    /// Seconds dead members are kept before they are forgotten (default: Config::local()'s 60).
+    #[arg(long)]
+    pub dead_member_grace_secs: Option<f64>,
 }
 
 fn params(args: &SimArgs) -> Result<Params> {
@@ -201,6 +204,9 @@ fn params(args: &SimArgs) -> Result<Params> {
     }
     if args.suspicion_mult == Some(0) || args.suspicion_max_mult == Some(0) {
         bail!("--suspicion-mult and --suspicion-max-mult must be at least 1");
+    }
+    if args.dead_member_grace_secs.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+        bail!("--dead-member-grace-secs must be a number of seconds above 0");
     }
     if let Some(mtu) = args.mtu {
         let mut config = hearsay_core::Config::local();
@@ -255,6 +261,7 @@ fn params(args: &SimArgs) -> Result<Params> {
         partition_secs: args.partition_secs,
         suspicion_mult: args.suspicion_mult,
         suspicion_max_mult: args.suspicion_max_mult,
+        dead_member_grace_secs: args.dead_member_grace_secs,
     })
 }
 

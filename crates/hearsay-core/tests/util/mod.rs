@@ -18,6 +18,8 @@ pub struct Cluster {
     pub down: Vec<bool>,
     /// Partition side of each node; packets between different sides are dropped.
     pub side: Vec<u8>,
+    /// Nodes that receive nothing (one-way isolation): they still run and send.
+    pub deaf: Vec<bool>,
     rng: rand_pcg::Pcg64,
     pub events: Vec<Vec<Event>>,
     /// Hash of every transmitted byte, for determinism checks.
@@ -60,6 +62,7 @@ impl Cluster {
             loss: 0.0,
             down: vec![false; n],
             side: vec![0; n],
+            deaf: vec![false; n],
             rng: rand_pcg::Pcg64::seed_from_u64(seed),
             events: vec![Vec::new(); n],
             wire_hash: 0xcbf2_9ce4_8422_2325,
@@ -74,6 +77,7 @@ impl Cluster {
         self.nodes.push(node);
         self.down.push(false);
         self.side.push(0);
+        self.deaf.push(false);
         self.events.push(Vec::new());
         self.nodes.len() - 1
     }
@@ -116,7 +120,11 @@ impl Cluster {
             }
             let Some(j) = self.index_of(to) else { continue };
             let i = self.index_of(from).unwrap_or(j);
-            if self.side[i] != self.side[j] || self.down[j] || (self.loss > 0.0 && self.rng.random_bool(self.loss)) {
+            if self.side[i] != self.side[j]
+                || self.down[j]
+                || self.deaf[j]
+                || (self.loss > 0.0 && self.rng.random_bool(self.loss))
+            {
                 continue;
             }
             self.delivered += 1;

@@ -137,6 +137,8 @@ pub struct Params {
     pub suspicion_mult: Option<u32>,
     /// `probe.suspicion_max_mult`, if not `Config::local()`'s.
     pub suspicion_max_mult: Option<u32>,
+    /// `dead_member_grace` in seconds, if not `Config::local()`'s 60.
+    pub dead_member_grace_secs: Option<f64>,
 }
 
 impl Default for Params {
@@ -162,6 +164,7 @@ impl Default for Params {
             partition_secs: None,
             suspicion_mult: None,
             suspicion_max_mult: None,
+            dead_member_grace_secs: None,
         }
     }
 }
@@ -195,6 +198,9 @@ impl Params {
         if let Some(mult) = self.suspicion_max_mult {
             config.probe.suspicion_max_mult = mult;
         }
+        if let Some(secs) = self.dead_member_grace_secs {
+            config.dead_member_grace = std::time::Duration::from_secs_f64(secs.max(0.0));
+        }
         if let Some(mtu) = self.mtu {
             config.mtu = mtu;
         }
@@ -225,6 +231,9 @@ impl Params {
         }
         if let Some(mult) = self.suspicion_max_mult {
             flags.push_str(&format!(" --suspicion-max-mult {mult}"));
+        }
+        if let Some(secs) = self.dead_member_grace_secs {
+            flags.push_str(&format!(" --dead-member-grace-secs {secs}"));
         }
         flags
     }
