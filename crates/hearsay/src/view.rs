@@ -195,6 +195,9 @@ impl Publisher {
     /// A local write was made: publish soon.
     pub(crate) fn wrote(&mut self) {
         self.next_at = self.next_at.min(self.last_at + AFTER_WRITE);
+        // A local write shows in the view soon whether or not it was read lately: a writer
+        // reads its own writes.
+        self.read.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether a publication is due.
