@@ -68,7 +68,9 @@ fn phi_figures(mut samples: Vec<f64>) -> Option<PhiFigures> {
     Some(PhiFigures { p50: rank(0.5), p99: rank(0.99), max: rank(1.0), samples: samples.len() })
 }
 
-fn formed(params: &Params, seed: u64) -> Result<Sim, SimError> {
+/// A formed cluster (full membership) that settled for [`SETTLE_ROUNDS`] rounds, with no
+/// liveness event recorded yet.
+pub(crate) fn formed(params: &Params, seed: u64) -> Result<Sim, SimError> {
     let config = SimConfig {
         nodes: params.nodes,
         config: params.node_config(),

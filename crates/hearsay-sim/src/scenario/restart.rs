@@ -10,12 +10,9 @@
 //! suspicion and death declared during the whole roll (`suspicions`, `false_deaths`: a node that
 //! restarts at once is never dead).
 
-use crate::net::NetConfig;
+use crate::scenario::liveness::formed;
 use crate::scenario::{Params, RunReport};
-use crate::sim::{Bootstrap, Sim, SimConfig, SimError, slot_name};
-
-/// Rounds a formed cluster runs before the roll starts.
-const SETTLE_ROUNDS: u64 = 30;
+use crate::sim::{SimError, slot_name};
 /// Longest wait for one restarted node to be held alive by everyone, in rounds.
 const MAX_WAIT_ROUNDS: u64 = 10;
 /// Checks per gossip interval.
@@ -23,17 +20,7 @@ const STEPS: u64 = 20;
 
 /// One rolling-restart run.
 pub fn run(params: &Params, seed: u64) -> Result<RunReport, SimError> {
-    let config = SimConfig {
-        nodes: params.nodes,
-        config: params.node_config(),
-        net: NetConfig { latency: params.latency, loss: params.loss, ..NetConfig::default() },
-        seed,
-        bootstrap: Bootstrap::FullMembership,
-    };
-    let mut sim = Sim::new(config)?;
-    sim.trace_slot = params.trace_node;
-    sim.run_rounds(SETTLE_ROUNDS);
-    sim.liveness.clear();
+    let mut sim = formed(params, seed)?;
     let n = params.nodes;
     let interval = sim.interval_us();
     let start = sim.now();
