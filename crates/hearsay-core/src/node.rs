@@ -617,37 +617,6 @@ impl Node {
         self.probe_tick(now);
     }
 
-    /// Input: replaces the seed addresses (a driver re-resolving seed names calls it whenever
-    /// the names resolve anew). Our own address is left out. Seeds are contacted when this
-    /// node knows no live member and, now and then, to heal partitions.
-    pub fn set_seeds(&mut self, seeds: Vec<SocketAddr>) {
-        let me = self.members.me().id.addr;
-        self.seeds = seeds.into_iter().filter(|s| *s != me).collect();
-    }
-
-    /// The seed addresses in use.
-    pub fn seeds(&self) -> &[SocketAddr] {
-        &self.seeds
-    }
-
-    /// Whether this node knows no live member besides itself (it is joining, or everyone
-    /// else is gone): a driver resolving seed names should resolve them again.
-    pub fn is_lonely(&self) -> bool {
-        !self
-            .members
-            .iter()
-            .any(|(i, m)| i != SELF_IDX && matches!(m.status, MemberStatus::Alive | MemberStatus::Suspect))
-    }
-
-    /// Input: join a cluster through `addrs` now (Serf's `join`): a full exchange with each,
-    /// whatever this node already knows. Our own address is skipped.
-    pub fn join(&mut self, addrs: &[SocketAddr]) {
-        let me = self.members.me().id.addr;
-        for addr in addrs.iter().copied().filter(|a| *a != me) {
-            self.send_full_syn(addr);
-        }
-    }
-
     /// Output: the next packet to send, if any. Drain after every input.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
