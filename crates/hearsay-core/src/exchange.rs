@@ -244,7 +244,9 @@ impl Node {
 
     fn learn_heartbeats(&mut self, now: Instant, digest: &Digest) {
         let me = self.members.me();
-        if digest.entries.iter().any(|e| *e.name == *me.id.name && e.generation == me.id.generation) {
+        if !self.identity.admitted
+            && digest.entries.iter().any(|e| *e.name == *me.id.name && e.generation == me.id.generation)
+        {
             // A peer lists us at our own generation: the cluster holds our name as ours.
             self.identity.admitted = true;
         }

@@ -27,8 +27,7 @@ use crate::Instant;
 use crate::event::Event;
 use crate::node::Node;
 use crate::state::{MemberIdx, MemberStatus};
-use crate::transmit::TransmitKind;
-use crate::wire::{Message, Ping, WireNodeId, WireStatus};
+use crate::wire::{WireNodeId, WireStatus};
 
 /// Most identity checks remembered; the oldest are forgotten beyond it.
 const MAX_CHECKS: usize = 64;
@@ -129,16 +128,7 @@ impl Node {
         holder: SocketAddr,
         ours: bool,
     ) {
-        let seq = self.next_seq();
-        let ping = Ping {
-            seq,
-            target: name.to_string(),
-            source: self.me_wire(),
-            checksum: self.state_checksum(),
-            members: self.advertised_members(),
-            updates: Vec::new(),
-        };
-        self.send(holder, TransmitKind::Datagram, &Message::Ping(ping));
+        let seq = self.ping_carrying(holder, &name, Vec::new());
         self.remember_check(now, name, generation, claimant, holder, Verdict::Pending, ours, seq);
     }
 

@@ -183,12 +183,12 @@ impl Node {
         self.prober.health * 2 < self.config.probe.max_health_score && !self.isolated
     }
 
-    pub(crate) fn next_seq(&mut self) -> u32 {
+    fn next_seq(&mut self) -> u32 {
         self.prober.seq = self.prober.seq.wrapping_add(1);
         self.prober.seq
     }
 
-    pub(crate) fn me_wire(&self) -> WireNodeId {
+    fn me_wire(&self) -> WireNodeId {
         let me = &self.members.me().id;
         WireNodeId { name: me.name.to_string(), generation: me.generation, addr: me.addr }
     }
@@ -492,6 +492,17 @@ impl Node {
     /// Sends `update` straight to `to` on a ping (the answer is ignored): for news its
     /// receiver must not miss, such as a suspicion about itself or its refutation.
     pub(crate) fn tell(&mut self, to: SocketAddr, target: &str, update: crate::wire::MemberUpdate) {
+        self.ping_carrying(to, target, vec![update]);
+    }
+
+    /// Sends `to` a ping for the member named `target`, carrying `updates`; returns its
+    /// sequence number (an answer comes only from a node of that name).
+    pub(crate) fn ping_carrying(
+        &mut self,
+        to: SocketAddr,
+        target: &str,
+        updates: Vec<crate::wire::MemberUpdate>,
+    ) -> u32 {
         let seq = self.next_seq();
         let checksum = self.state_checksum();
         let ping = Ping {
@@ -500,9 +511,10 @@ impl Node {
             source: self.me_wire(),
             checksum,
             members: self.advertised_members(),
-            updates: vec![update],
+            updates,
         };
         self.send(to, TransmitKind::Datagram, &Message::Ping(ping));
+        seq
     }
 
     /// Pushes freshly queued membership updates at once to [`PUSH_FANOUT`] live members, on
