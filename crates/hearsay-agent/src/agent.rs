@@ -296,11 +296,23 @@ async fn persist_events(cluster: Cluster, store: Arc<Store>) {
     let me = cluster.id().clone();
     let mut events = cluster.subscribe();
     while let Some(first) = events.recv().await {
-        let mut batch = vec![first];
+        let mut lagged = first.is_err();
+        let mut batch: Vec<Event> = first.into_iter().collect();
         while batch.len() < PERSIST_BATCH {
             match events.recv().now_or_never() {
-                Some(Some(event)) => batch.push(event),
+                Some(Some(Ok(event))) => batch.push(event),
+                Some(Some(Err(_))) => lagged = true,
                 _ => break,
+            }
+        }
+        if lagged {
+            // Membership events were lost: remember every member known now instead.
+            tracing::warn!("persistence fell behind the node's events; re-reading the member list");
+            if let Ok(members) = cluster.members().await {
+                batch.extend(members.into_iter().map(|m| match m.status {
+                    hearsay::MemberStatus::Left => Event::MemberLeft(m.id),
+                    _ => Event::MemberAlive(m.id),
+                }));
             }
         }
         let store = store.clone();

@@ -201,14 +201,15 @@ pub(crate) struct KeyringJson {
 /// One event of `GET /v1/events` (the SSE `event:` field is `kind`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct EventJson {
-    /// member_joined, member_alive, member_suspect, member_dead, member_left, member_removed or
-    /// key_changed.
+    /// member_joined, member_alive, member_suspect, member_dead, member_left, member_removed,
+    /// key_changed, name_conflict, isolated, reconnected or lagged.
     pub kind: String,
-    /// The member, or the owner of the key.
+    /// The member, the owner of the key, the contested name, or (isolated, reconnected) this
+    /// node; empty for lagged.
     pub node: String,
-    /// Its generation.
+    /// Its generation (0 where the event names no member).
     pub generation: u64,
-    /// Its gossip address.
+    /// Its gossip address (name_conflict: the claimant's); empty for lagged.
     pub addr: String,
     /// For member_suspect: phi when it became suspect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -225,21 +226,26 @@ pub(crate) struct EventJson {
     /// For key_changed: the owner's version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
+    /// For name_conflict: where the live member that keeps the name answers (`addr` is the
+    /// refused claimant's address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
+    /// For name_conflict: this node is the refused claimant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<bool>,
+    /// For lagged: how many events the stream lost because its reader fell behind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed: Option<u64>,
 }
 
 impl EventJson {
     /// The JSON form of a protocol event; `None` for kinds this build does not know.
-    pub(crate) fn from_event(event: &Event) -> Option<EventJson> {
+    pub(crate) fn from_event(event: &Event, local: &hearsay_core::NodeId) -> Option<EventJson> {
         let member = |kind: &str, id: &hearsay_core::NodeId| EventJson {
-            kind: kind.to_string(),
             node: id.name.to_string(),
             generation: id.generation,
             addr: id.addr.to_string(),
-            phi: None,
-            key: None,
-            value: ValueJson::default(),
-            deleted: None,
-            version: None,
+            ..EventJson::bare(kind)
         };
         Some(match event {
             Event::MemberJoined(id) => member("member_joined", id),
@@ -257,14 +263,70 @@ impl EventJson {
                 version: Some(*version),
                 ..member("key_changed", owner)
             },
+            Event::NameConflict { name, holder, claimant, refused } => EventJson {
+                node: name.to_string(),
+                addr: claimant.to_string(),
+                holder: Some(holder.to_string()),
+                refused: Some(*refused),
+                ..EventJson::bare("name_conflict")
+            },
+            Event::Isolated => member("isolated", local),
+            Event::Reconnected => member("reconnected", local),
             _ => return None,
         })
+    }
+
+    /// The reader of an event stream fell behind and lost `missed` events.
+    pub(crate) fn lagged(missed: u64) -> EventJson {
+        EventJson { missed: Some(missed), ..EventJson::bare("lagged") }
+    }
+
+    fn bare(kind: &str) -> EventJson {
+        EventJson {
+            kind: kind.to_string(),
+            node: String::new(),
+            generation: 0,
+            addr: String::new(),
+            phi: None,
+            key: None,
+            value: ValueJson::default(),
+            deleted: None,
+            version: None,
+            holder: None,
+            refused: None,
+            missed: None,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conflicts_isolation_and_lag_become_events_for_clients() {
+        let local = hearsay_core::NodeId::new("me", 3, "127.0.0.1:7946".parse().unwrap());
+        let conflict = Event::NameConflict {
+            name: "web".into(),
+            holder: "10.0.0.1:7946".parse().unwrap(),
+            claimant: "10.0.0.9:7946".parse().unwrap(),
+            refused: false,
+        };
+        let json = serde_json::to_value(EventJson::from_event(&conflict, &local).unwrap()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "name_conflict", "node": "web", "generation": 0, "addr": "10.0.0.9:7946",
+                "holder": "10.0.0.1:7946", "refused": false})
+        );
+        let isolated = EventJson::from_event(&Event::Isolated, &local).unwrap();
+        assert_eq!((isolated.kind.as_str(), isolated.node.as_str(), isolated.generation), ("isolated", "me", 3));
+        let reconnected = EventJson::from_event(&Event::Reconnected, &local).unwrap();
+        assert_eq!(reconnected.kind, "reconnected");
+        assert!(EventJson::from_event(&Event::KeyringChanged { epoch: 2 }, &local).is_none());
+        let lagged = serde_json::to_value(EventJson::lagged(12)).unwrap();
+        assert_eq!(lagged["kind"], "lagged");
+        assert_eq!(lagged["missed"], 12);
+    }
 
     #[test]
     fn values_are_text_when_utf8_and_base64_otherwise() {
@@ -295,11 +357,11 @@ mod tests {
             value: Some(b"v".as_slice().into()),
             version: 4,
         };
-        let json = EventJson::from_event(&set).unwrap();
+        let json = EventJson::from_event(&set, &owner).unwrap();
         assert_eq!((json.kind.as_str(), json.deleted, json.version), ("key_changed", Some(false), Some(4)));
         assert_eq!(json.value.value.as_deref(), Some("v"));
-        let del = Event::KeyChanged { owner, key: "k".into(), value: None, version: 5 };
-        let json = EventJson::from_event(&del).unwrap();
+        let del = Event::KeyChanged { owner: owner.clone(), key: "k".into(), value: None, version: 5 };
+        let json = EventJson::from_event(&del, &owner).unwrap();
         assert_eq!((json.deleted, json.value.bytes()), (Some(true), None));
     }
 }

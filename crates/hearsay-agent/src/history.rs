@@ -137,7 +137,11 @@ impl History {
                 tokio::select! {
                     event = events.next() => match event {
                         Some(event) => {
-                            if let Some(json) = EventJson::from_event(&event) {
+                            let json = match &event {
+                                Ok(event) => EventJson::from_event(event, cluster.id()),
+                                Err(lagged) => Some(EventJson::lagged(lagged.missed)),
+                            };
+                            if let Some(json) = json {
                                 this.record(json, unix_ms());
                             }
                         }
@@ -291,6 +295,9 @@ mod tests {
             value: ValueJson::new(b"v"),
             deleted: Some(false),
             version: Some(version),
+            holder: None,
+            refused: None,
+            missed: None,
         }
     }
 

@@ -82,8 +82,13 @@ impl MembershipLog {
 pub(crate) async fn run(mut events: Subscription, refused: watch::Sender<Option<String>>) {
     let mut log = MembershipLog::default();
     while let Some(event) = events.recv().await {
-        if let Reaction::NameRefused(message) = log.handle(&event) {
-            refused.send_replace(Some(message));
+        match event {
+            Ok(event) => {
+                if let Reaction::NameRefused(message) = log.handle(&event) {
+                    refused.send_replace(Some(message));
+                }
+            }
+            Err(lagged) => tracing::warn!(missed = lagged.missed, "membership log fell behind: events missing"),
         }
     }
 }

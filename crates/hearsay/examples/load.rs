@@ -76,12 +76,13 @@ async fn main() {
                 }
             }
             event = events.recv() => match event {
-                Some(Event::KeyChanged { owner, value, .. }) if owner.name != me.name => {
+                Some(Ok(Event::KeyChanged { owner, value, .. })) if owner.name != me.name => {
                     let text = value.map_or_else(|| "(gone)".to_owned(), |v| String::from_utf8_lossy(&v).into_owned());
                     println!("{:>12} load {text}", owner.name);
                 }
-                Some(Event::KeyChanged { .. }) => {}
-                Some(other) => println!("membership: {other:?}"),
+                Some(Ok(Event::KeyChanged { .. })) => {}
+                Some(Ok(other)) => println!("membership: {other:?}"),
+                Some(Err(lagged)) => println!("{lagged}"),
                 None => break,
             },
             _ = tokio::signal::ctrl_c() => {

@@ -19,7 +19,11 @@
 //! cluster.set("load", b"0.42".to_vec()).await?;
 //! let mut events = cluster.subscribe_prefix("load");
 //! while let Some(event) = events.recv().await {
-//!     println!("{event:?}");
+//!     match event {
+//!         Ok(event) => println!("{event:?}"),
+//!         // Fell behind: rebuild what was derived from events from `cluster.members()`.
+//!         Err(lagged) => eprintln!("{lagged}"),
+//!     }
 //! }
 //! # Ok(()) }
 //! ```
@@ -57,5 +61,5 @@ pub use builder::ClusterBuilder;
 pub use cluster::{Cluster, DriverStats, MemberSnapshot, Snapshot};
 pub use error::Error;
 pub use seeds::{DEFAULT_SEED_REFRESH, InvalidSeed, MAX_LONELY_BACKOFF, Resolve, Seed, SystemResolver};
-pub use subscription::Subscription;
+pub use subscription::{Lagged, Subscription};
 pub use view::{IDLE_PUBLISH_INTERVAL, PROBE_RTT_BUCKETS_MS, PUBLISH_INTERVAL, RttHistogram, View};

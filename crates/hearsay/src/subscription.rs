@@ -1,5 +1,5 @@
 //! [`Subscription`]: a stream of a node's events that can fall behind but never holds the
-//! node back.
+//! node back; when it does fall behind, it says how many events it missed.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,8 +13,27 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::cluster::Counters;
 
+/// A subscription fell behind and lost its `missed` oldest events; the ones after it follow.
+///
+/// Whatever the subscriber derives from events (a membership list, a cache of values) may now
+/// be stale: rebuild it from [`crate::Cluster::members`] or [`crate::Cluster::snapshot`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lagged {
+    /// How many events were lost.
+    pub missed: u64,
+}
+
+impl std::fmt::Display for Lagged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the subscriber fell behind and missed {} events", self.missed)
+    }
+}
+
+impl std::error::Error for Lagged {}
+
 /// Events of one node, from [`crate::Cluster::subscribe`] or
-/// [`crate::Cluster::subscribe_prefix`]. A [`Stream`]; ends when the node stops.
+/// [`crate::Cluster::subscribe_prefix`]. A [`Stream`] of `Ok(event)`, with an `Err(Lagged)`
+/// item wherever the subscriber fell behind and events were lost; ends when the node stops.
 pub struct Subscription {
     events: BroadcastStream<Event>,
     prefix: Option<String>,
@@ -33,12 +52,13 @@ impl Subscription {
         Subscription { events: BroadcastStream::new(receiver), prefix, counters, lagged: 0 }
     }
 
-    /// The next event, or `None` once the node has stopped.
-    pub async fn recv(&mut self) -> Option<Event> {
+    /// The next event, `Err(Lagged)` where events were lost, or `None` once the node has
+    /// stopped.
+    pub async fn recv(&mut self) -> Option<Result<Event, Lagged>> {
         self.next().await
     }
 
-    /// Events this subscription lost because it fell behind.
+    /// Events this subscription lost in all because it fell behind.
     pub fn lagged(&self) -> u64 {
         self.lagged
     }
@@ -52,9 +72,9 @@ impl Subscription {
 }
 
 impl Stream for Subscription {
-    type Item = Event;
+    type Item = Result<Event, Lagged>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
             match self.events.poll_next_unpin(cx) {
                 Poll::Pending => return Poll::Pending,
@@ -62,10 +82,11 @@ impl Stream for Subscription {
                 Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(n)))) => {
                     self.lagged += n;
                     Counters::add(&self.counters.events_lagged, n);
+                    return Poll::Ready(Some(Err(Lagged { missed: n })));
                 }
                 Poll::Ready(Some(Ok(event))) => {
                     if self.wants(&event) {
-                        return Poll::Ready(Some(event));
+                        return Poll::Ready(Some(Ok(event)));
                     }
                 }
             }
@@ -93,8 +114,26 @@ mod tests {
             tx.send(event).unwrap();
         }
         drop(tx);
-        assert_eq!(events.recv().await, Some(conflict));
-        assert_eq!(events.recv().await, Some(key("load/cpu")));
+        assert_eq!(events.recv().await, Some(Ok(conflict)));
+        assert_eq!(events.recv().await, Some(Ok(key("load/cpu"))));
         assert_eq!(events.recv().await, None);
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_falls_behind_is_told_how_many_events_it_missed() {
+        let (tx, rx) = broadcast::channel(2);
+        let counters = Arc::new(Counters::default());
+        let mut events = Subscription::new(rx, None, counters.clone());
+        let joined = |n: u64| Event::MemberJoined(hearsay_core::NodeId::new("n", n, "127.0.0.1:1".parse().unwrap()));
+        for n in 1..=5 {
+            tx.send(joined(n)).unwrap();
+        }
+        drop(tx);
+        assert_eq!(events.recv().await, Some(Err(Lagged { missed: 3 })));
+        assert_eq!(events.recv().await, Some(Ok(joined(4))));
+        assert_eq!(events.recv().await, Some(Ok(joined(5))));
+        assert_eq!(events.recv().await, None);
+        assert_eq!(events.lagged(), 3);
+        assert_eq!(counters.events_lagged.load(std::sync::atomic::Ordering::Relaxed), 3);
     }
 }

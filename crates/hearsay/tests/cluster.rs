@@ -92,7 +92,7 @@ async fn shut_down_node_is_declared_dead_by_the_others() {
     .await;
     let mut saw_dead = false;
     while let Ok(Some(event)) = tokio::time::timeout(Duration::from_millis(10), events.recv()).await {
-        saw_dead |= matches!(&event, Event::MemberDead(id) if *id.name == *victim);
+        saw_dead |= matches!(&event, Ok(Event::MemberDead(id)) if *id.name == *victim);
     }
     assert!(saw_dead, "a subscriber was told about the death");
     shutdown_all(&nodes[..2]).await;
@@ -197,7 +197,7 @@ type KeyChange = (hearsay::NodeId, String, Option<Vec<u8>>, u64);
 async fn next_key_change(sub: &mut hearsay::Subscription) -> KeyChange {
     loop {
         match tokio::time::timeout(DEADLINE, sub.recv()).await.expect("an event before the deadline") {
-            Some(Event::KeyChanged { owner, key, value, version }) => {
+            Some(Ok(Event::KeyChanged { owner, key, value, version })) => {
                 return (owner, key.to_string(), value.map(|v| v.to_vec()), version);
             }
             Some(_) => continue,
@@ -299,7 +299,7 @@ async fn subscription_made_at_spawn_sees_every_member_joined() {
     let mut joined = BTreeSet::new();
     while joined.len() < 3 {
         match tokio::time::timeout(DEADLINE, events.recv()).await.expect("joins before the deadline") {
-            Some(Event::MemberJoined(id)) => {
+            Some(Ok(Event::MemberJoined(id))) => {
                 joined.insert(id.name.to_string());
             }
             Some(_) => {}

@@ -50,6 +50,15 @@ fn describe_event(e: &EventJson) -> String {
             }
         }
         "member_suspect" => format!("{:<13} {who} (phi {:.2})", e.kind, e.phi.unwrap_or(0.0)),
+        "name_conflict" => {
+            let holder = printable(e.holder.as_deref().unwrap_or("?"));
+            let claimant = printable(&e.addr);
+            let refused = if e.refused == Some(true) { " (this node is refused)" } else { "" };
+            format!("name_conflict {node} kept by {holder}, refused to {claimant}{refused}")
+        }
+        "isolated" => format!("isolated      {who} hears from no member"),
+        "reconnected" => format!("reconnected   {who}"),
+        "lagged" => format!("lagged        {} events missed: this stream fell behind", e.missed.unwrap_or(0)),
         kind => format!("{:<13} {who}", printable(kind)),
     }
 }
@@ -75,5 +84,21 @@ mod tests {
             assert!(!line.chars().any(char::is_control), "{line:?}");
         }
         assert!(describe_event(&changed).contains("k\\nmember_left"));
+    }
+
+    #[test]
+    fn conflicts_isolation_and_lag_have_their_own_lines() {
+        let conflict = event(serde_json::json!({
+            "kind": "name_conflict", "node": "web\u{1b}]0;x", "generation": 0, "addr": "10.0.0.9:7946",
+            "holder": "10.0.0.1:7946", "refused": true
+        }));
+        let line = describe_event(&conflict);
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(line.contains("kept by 10.0.0.1:7946, refused to 10.0.0.9:7946 (this node is refused)"), "{line}");
+        let lagged = event(serde_json::json!({"kind": "lagged", "node": "", "generation": 0, "addr": "", "missed": 7}));
+        assert!(describe_event(&lagged).contains("7 events missed"));
+        let isolated =
+            event(serde_json::json!({"kind": "isolated", "node": "a", "generation": 2, "addr": "127.0.0.1:1"}));
+        assert_eq!(describe_event(&isolated), "isolated      a#2@127.0.0.1:1 hears from no member");
     }
 }
