@@ -230,6 +230,8 @@ fn netns_a_host_that_receives_nothing_is_declared_dead_and_rejoins_after_the_hea
     let deaf = K - 1;
     let others = except(&lab, deaf);
     let generation = lab.status(0, "h7").unwrap().1;
+    assert_eq!(lab.metric(deaf, "hearsay_isolated"), Some(0.0), "a connected host does not report isolation");
+    let cut_at = Instant::now();
     lab.drop_inbound(deaf);
     let dead = wait_status(&lab, &others, deaf, "the deaf host dead on every other host", |s, _| s == "dead");
     std::thread::sleep(Duration::from_secs(3));
@@ -240,8 +242,15 @@ fn netns_a_host_that_receives_nothing_is_declared_dead_and_rejoins_after_the_hea
     // It has heard from nobody for longer than a suspicion lasts: it knows it is the one cut
     // off and reports no peer alive.
     assert_eq!(alive_in_own_view, 0, "the deaf host still reports peers alive in its own view: {own_view:?}");
+    // It says so to its operator: a gauge and an event.
+    assert_eq!(lab.metric(deaf, "hearsay_isolated"), Some(1.0), "the deaf host's metrics do not show isolation");
+    assert_eq!(lab.count("isolated", Some("h7"), cut_at), 1, "the deaf host did not report isolated once");
     lab.heal();
     let back = wait_formed(&lab, &all(&lab), "all alive everywhere after the heal");
+    wait_for("the healed host no longer reports isolation", LIMIT, || {
+        lab.metric(deaf, "hearsay_isolated") == Some(0.0)
+    });
+    assert_eq!(lab.count("reconnected", Some("h7"), cut_at), 1, "the healed host did not report reconnected once");
     assert_eq!(lab.status(0, "h7").unwrap().1, generation, "the same process keeps its generation");
     println!(
         "netns one-way isolation: K={K} lan: the host dropping all inbound was dead on the 7 others in {} ms \

@@ -88,6 +88,7 @@ impl Counters {
             backlog_bytes: flow.backlog_bytes,
             pending_updates: flow.pending_updates,
             health_score: flow.health_score,
+            isolated: flow.isolated,
         }
     }
 }
@@ -99,6 +100,7 @@ pub(crate) struct FlowStats {
     pub(crate) backlog_bytes: u64,
     pub(crate) pending_updates: u64,
     pub(crate) health_score: u32,
+    pub(crate) isolated: bool,
 }
 
 /// Counters of one node: the protocol's own, plus the driver's sockets and subscribers.
@@ -144,6 +146,8 @@ pub struct DriverStats {
     pub pending_updates: u64,
     /// Lifeguard local health (0 is healthy; higher means this node doubts its own timeliness).
     pub health_score: u32,
+    /// This node hears from no member (see [`Event::Isolated`]).
+    pub isolated: bool,
 }
 
 /// Everything one node knows: every member and its live keys.

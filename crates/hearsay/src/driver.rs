@@ -299,6 +299,7 @@ impl Driver {
             backlog_bytes: self.node.backlog_bytes() as u64,
             pending_updates: self.node.pending_updates() as u64,
             health_score: self.node.health_score(),
+            isolated: self.node.is_isolated(),
         };
         self.counters.snapshot(self.node.stats().clone(), flow)
     }

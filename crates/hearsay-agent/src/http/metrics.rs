@@ -146,7 +146,7 @@ pub(crate) fn render(input: &MetricsInput<'_>) -> String {
     }
 
     let st = input.stats;
-    let scalars: [(&str, &str, u64); 10] = [
+    let scalars: [(&str, &str, u64); 12] = [
         ("rounds_total", "Gossip rounds run.", input.stats.rounds),
         ("probes_ok_total", "Probes answered in time, directly or through a relay.", st.probes_ok),
         ("probes_failed_total", "Probes that got no answer at all.", st.probes_failed),
@@ -161,6 +161,12 @@ pub(crate) fn render(input: &MetricsInput<'_>) -> String {
         ("entries_applied_total", "Entries from peers that were new to this node.", input.stats.entries_applied),
         ("delta_overflows_total", "Deltas that did not fit in one message.", input.stats.delta_overflows),
         ("in_sync_total", "Exchanges ended early because checksums matched.", input.stats.in_sync),
+        ("isolations_total", "Times this node found itself cut off (heard from no member).", st.isolations),
+        (
+            "catch_ups_total",
+            "Full exchanges started to catch up with a peer that knew many more members.",
+            st.catch_ups,
+        ),
     ];
     for (name, help, v) in scalars {
         header(&mut out, name, "counter", help);
@@ -257,6 +263,11 @@ pub(super) async fn handler(State(state): State<AppState>) -> Response {
         ),
         ("pending_updates", "Membership updates waiting to be piggybacked.", stats.pending_updates as f64),
         ("health_score", "Lifeguard local health (0 is healthy).", f64::from(stats.health_score)),
+        (
+            "isolated",
+            "1 while this node hears from no member (it is the one cut off), else 0.",
+            f64::from(u8::from(stats.isolated)),
+        ),
     ];
     let text = render(&MetricsInput {
         members,

@@ -405,6 +405,15 @@ impl Lab {
         Some(entries.collect())
     }
 
+    /// The value of metric `name` (a sample without labels) on host `i`.
+    pub fn metric(&self, i: usize, name: &str) -> Option<f64> {
+        let (status, body) = request(self.hosts[i].http, "GET", "/metrics", b"")?;
+        if status != 200 {
+            return None;
+        }
+        body.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    }
+
     /// Events of `kind` about `subject` (any member if `None`) reported by every host.
     pub fn count(&self, kind: &str, subject: Option<&str>, since: Instant) -> usize {
         self.hosts
