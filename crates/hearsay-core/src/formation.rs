@@ -11,6 +11,15 @@
 //! bytes and is started at most once per gossip interval. See the `membership` module docs
 //! for why formation needs it.
 //!
+//! The answer can be large, and a node never dials a stream to, nor sends more than three times
+//! what it received to, an address that has not proved it receives (see `verify`). So the node
+//! catching up *pulls*: a peer it has not verified gets a plain exchange first (its answer is
+//! the proof, and the catch-up follows at once); a verified peer gets the full digest over a
+//! stream the node dials itself whenever the answer will not fit a datagram, and the peer's
+//! driver, seeing the connection come from the claimed IP, verifies the node and answers by
+//! stream. A node joining by datagram whose answer was cut to its budget catches up the same
+//! way once the digest it got shows how far behind it is.
+//!
 //! [`Digest::members`]: crate::wire::Digest::members
 
 use std::net::SocketAddr;

@@ -146,7 +146,7 @@ pub(crate) fn render(input: &MetricsInput<'_>) -> String {
     }
 
     let st = input.stats;
-    let scalars: [(&str, &str, u64); 10] = [
+    let scalars: [(&str, &str, u64); 11] = [
         ("rounds_total", "Gossip rounds run.", input.stats.rounds),
         ("probes_ok_total", "Probes answered in time, directly or through a relay.", st.probes_ok),
         ("probes_failed_total", "Probes that got no answer at all.", st.probes_failed),
@@ -161,6 +161,11 @@ pub(crate) fn render(input: &MetricsInput<'_>) -> String {
         ("entries_applied_total", "Entries from peers that were new to this node.", input.stats.entries_applied),
         ("delta_overflows_total", "Deltas that did not fit in one message.", input.stats.delta_overflows),
         ("in_sync_total", "Exchanges ended early because checksums matched.", input.stats.in_sync),
+        (
+            "amplification_limited_total",
+            "Replies cut, dropped or refused a stream because their address has not proved it receives.",
+            st.amplification_limited,
+        ),
     ];
     for (name, help, v) in scalars {
         header(&mut out, name, "counter", help);
