@@ -25,15 +25,20 @@ impl Node {
     }
 
     pub(crate) fn send_syn(&mut self, to: SocketAddr, push_pull: bool, rumor: bool, full_sync: bool) {
-        let mut updates = self.piggyback(self.datagram_budget() / 4);
+        // Sent in answer to an unverified address's packet, it fits that address's budget.
+        let datagram = match self.replying_to {
+            Some(peer) if peer == to => self.reply_room(to).unwrap_or(self.datagram_budget()),
+            _ => self.datagram_budget(),
+        };
+        let mut updates = self.piggyback(datagram / 4);
         if full_sync {
             // Across a healed partition, tell a member we think dead what we think: it refutes.
             if let Some(m) = self.members.at_addr(to).filter(|m| m.status == MemberStatus::Dead) {
                 updates.push(self.update_about(m, &self.members.me().id.name));
             }
         }
-        let room = self.datagram_budget().saturating_sub(updates_size(&updates));
-        let digest_budget = if rumor { room.min(self.small_digest_budget()) } else { room };
+        let room = datagram.saturating_sub(updates_size(&updates));
+        let digest_budget = if rumor { room.min(datagram / 4) } else { room };
         let mut bits = self.slice_bits_for(digest_budget);
         let mut checksums = Vec::new();
         if !rumor && bits > 0 {
@@ -267,7 +272,11 @@ impl Node {
         let explicit = syn.digest.slice_bits == EXPLICIT_DIGEST;
         let bits = syn.digest.slice_bits.min(24);
         let slice = syn.digest.slice;
-        let updates = self.piggyback(self.datagram_budget() / 4);
+        // Towards an address that has not proved it receives, the reply fits its budget and
+        // never goes by stream (see `verify`).
+        let room = self.reply_room(from);
+        let datagram = room.unwrap_or(self.datagram_budget());
+        let updates = self.piggyback(datagram / 4);
         let (vector_bits, differing) = self.differing_slices(&syn.digest.slice_checksums);
         let all_slices_agree = differing.is_empty();
         if !explicit
@@ -291,13 +300,21 @@ impl Node {
         // A full digest (slice bits 0) is answered with a full digest, by stream if it does not
         // fit a datagram: the requester is catching up on membership (see `formation`).
         let full = syn.push_pull && !syn.rumor && bits == 0;
+        if room.is_some_and(|r| full || r < self.datagram_budget()) {
+            self.stats.amplification_limited += 1;
+        }
         let digest = match (syn.push_pull && !syn.rumor, explicit) {
             (false, _) => None,
-            (true, true) => Some(self.answer_digest(&syn.digest, self.datagram_budget() / 2)),
-            (true, false) if full => Some(self.build_digest(0, 0, self.stream_budget() / 2)),
+            (true, true) => Some(self.answer_digest(&syn.digest, datagram / 2)),
+            (true, false) if full => {
+                Some(self.build_digest(0, 0, if room.is_some() { datagram / 2 } else { self.stream_budget() / 2 }))
+            }
             (true, false) => {
-                let checksums = self.slice_checksums(vector_bits);
-                let budget = (self.datagram_budget() / 2).saturating_sub(checksums.len() * 5 + 3);
+                let mut checksums = self.slice_checksums(vector_bits);
+                if checksums.len() * 5 + 3 > datagram / 2 {
+                    checksums.clear();
+                }
+                let budget = (datagram / 2).saturating_sub(checksums.len() * 5 + 3);
                 // The slice asked about agrees (or we would not be here with a match): answer
                 // with our digest of a slice that differs instead, so the exchange repairs it.
                 let slice = match differing.first() {
@@ -312,13 +329,13 @@ impl Node {
             }
         };
         let reserved = digest.as_ref().map_or(0, digest_size) + 3 * known.len() + updates_size(&updates);
-        let budget = self.datagram_budget().saturating_sub(reserved);
+        let budget = datagram.saturating_sub(reserved);
         let (blocks, kind) = if syn.rumor {
             (self.rumor_reply_blocks(&syn.digest, budget), TransmitKind::Datagram)
-        } else if reserved > self.datagram_budget() {
+        } else if reserved > datagram && room.is_none() {
             self.anti_entropy_stream_blocks(&syn.digest, reserved)
         } else {
-            self.anti_entropy_blocks(&syn.digest, budget)
+            self.anti_entropy_blocks(&syn.digest, budget, room.is_none())
         };
         let reply = SynAck { exchange_id: syn.exchange_id, in_sync: false, digest, blocks, known, updates };
         self.send(from, kind, &Message::SynAck(reply));
@@ -330,6 +347,11 @@ impl Node {
             .iter()
             .position(|p| p.id == ack.exchange_id && p.to == from)
             .and_then(|i| self.pending.remove(i));
+        if pending.is_some() {
+            // It echoed the exchange id we sent to its address: it receives there.
+            self.verifier.verify(from, now);
+            self.catch_up_verified(now, from);
+        }
         self.apply_updates(now, &ack.updates);
         if let Some(digest) = &ack.digest {
             self.learn_heartbeats(now, digest);
@@ -343,7 +365,7 @@ impl Node {
             return;
         }
         if let (true, Some(digest)) = (pending.push_pull, ack.digest) {
-            let (blocks, kind) = self.anti_entropy_blocks(&digest, self.datagram_budget());
+            let (blocks, kind) = self.anti_entropy_blocks(&digest, self.datagram_budget(), true);
             if !blocks.is_empty() {
                 self.send(from, kind, &Message::Ack(Ack { exchange_id: ack.exchange_id, blocks }));
             }
@@ -367,9 +389,15 @@ impl Node {
         (blocks, TransmitKind::Stream)
     }
 
-    /// Everything the digest's sender lacks, by datagram if it fits, else by stream; then, with
-    /// what room is left, our recent changes of owners in other slices that differ.
-    fn anti_entropy_blocks(&mut self, digest: &Digest, datagram_budget: usize) -> (Vec<Block>, TransmitKind) {
+    /// Everything the digest's sender lacks, by datagram if it fits, else by stream if
+    /// `stream_ok` (else as much as fits); then, with what room is left, our recent changes of
+    /// owners in other slices that differ.
+    fn anti_entropy_blocks(
+        &mut self,
+        digest: &Digest,
+        datagram_budget: usize,
+        stream_ok: bool,
+    ) -> (Vec<Block>, TransmitKind) {
         let lacking = compare(self, digest);
         let (vector_bits, differing) = if digest.slice_bits == EXPLICIT_DIGEST {
             (0, Vec::new())
@@ -381,7 +409,8 @@ impl Node {
             return (blocks, TransmitKind::Datagram);
         }
         let plan = self.plan(lacking);
-        let stream = plan.total_bytes > self.config.stream_threshold_bytes || plan.largest_unit > datagram_budget;
+        let stream =
+            stream_ok && (plan.total_bytes > self.config.stream_threshold_bytes || plan.largest_unit > datagram_budget);
         let (budget, kind) = if stream {
             (self.stream_budget(), TransmitKind::Stream)
         } else {
@@ -389,8 +418,12 @@ impl Node {
         };
         let (mut blocks, overflow) = self.build_blocks(&plan, budget);
         if overflow {
-            self.stats.delta_overflows += 1;
-            self.flow.overflow(plan.total_bytes.saturating_sub(budget));
+            // Cut to an unverified requester's budget is no sign of too many writes: flow
+            // control is not for whoever claims an address to steer.
+            if stream_ok {
+                self.stats.delta_overflows += 1;
+                self.flow.overflow(plan.total_bytes.saturating_sub(budget));
+            }
         } else if kind == TransmitKind::Datagram {
             let used: usize = blocks.iter().map(crate::delta::block_size).sum();
             let covered: Vec<MemberIdx> = plan.items.iter().map(|(idx, _, _)| *idx).collect();

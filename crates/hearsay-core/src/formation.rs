@@ -11,6 +11,15 @@
 //! bytes and is started at most once per gossip interval. See the `membership` module docs
 //! for why formation needs it.
 //!
+//! The answer can be large, and a node never dials a stream to, nor sends more than three times
+//! what it received to, an address that has not proved it receives (see `verify`). So the node
+//! catching up *pulls*: a peer it has not verified gets a plain exchange first (its answer is
+//! the proof, and the catch-up follows at once); a verified peer gets the full digest over a
+//! stream the node dials itself whenever the answer will not fit a datagram, and the peer's
+//! driver, seeing the connection come from the claimed IP, verifies the node and answers by
+//! stream. A node joining by datagram whose answer was cut to its budget catches up the same
+//! way once the digest it got shows how far behind it is.
+//!
 //! [`Digest::members`]: crate::wire::Digest::members
 
 use std::net::SocketAddr;
@@ -50,7 +59,7 @@ impl Node {
     pub fn join(&mut self, addrs: &[SocketAddr]) {
         let me = self.members.me().id.addr;
         for addr in addrs.iter().copied().filter(|a| *a != me) {
-            self.send_full_syn(addr);
+            self.send_full_syn(addr, false);
         }
     }
 
@@ -89,22 +98,46 @@ impl Node {
         }
         let slack = (self.members.len() / 64).max(1);
         self.catch_up_not_before = now + self.config.gossip_interval;
+        if gap > slack && !self.verifier.is_verified(peer, now) {
+            // Whoever claims to know more may not be at that address: a plain exchange first
+            // (within the address's budget), whose answer proves it receives; the catch-up
+            // follows at once (see `verify`).
+            self.catch_up_verifying = Some(peer);
+            self.send_syn(peer, true, false, false);
+            return;
+        }
         self.stats.catch_ups += 1;
         if gap > slack {
-            self.send_full_syn(peer);
+            // The answer lists about `gap` members: pulled by stream if it will not fit a
+            // datagram (the peer answers a stream we dial with a stream).
+            let answer = gap.saturating_mul(self.members.average_name_len() + 24);
+            self.send_full_syn(peer, answer > self.datagram_budget());
         } else {
             self.send_syn(peer, true, false, false);
         }
     }
 
-    /// A push-pull `Syn` with our full digest: by datagram if it fits, else by stream.
-    pub(crate) fn send_full_syn(&mut self, to: SocketAddr) {
+    /// An exchange started to verify a peer before a catch-up was answered: catch up now.
+    pub(crate) fn catch_up_verified(&mut self, now: Instant, peer: SocketAddr) {
+        if self.catch_up_verifying == Some(peer) {
+            self.catch_up_verifying = None;
+            self.catch_up_not_before = now;
+        }
+    }
+
+    /// A push-pull `Syn` with our full digest: by datagram if it fits and the answer is not
+    /// to be `pull`ed, else by stream. A stream goes only to a verified address; an unverified
+    /// one gets as much of the digest as a datagram holds (its answer verifies it, see `verify`).
+    pub(crate) fn send_full_syn(&mut self, to: SocketAddr, pull: bool) {
         let updates = self.piggyback(self.datagram_budget() / 4);
-        let digest = self.build_digest(0, 0, self.stream_budget() / 2);
+        let verified = self.verifier.is_verified(to, self.now);
+        let budget = if verified { self.stream_budget() / 2 } else { self.datagram_budget() / 2 };
+        let digest = self.build_digest(0, 0, budget);
         let exchange_id = self.next_exchange_id();
         self.remember_syn(exchange_id, to, true, false);
         let size = digest_size(&digest) + updates_size(&updates);
-        let kind = if size <= self.datagram_budget() { TransmitKind::Datagram } else { TransmitKind::Stream };
+        let fits = size <= self.datagram_budget();
+        let kind = if verified && (pull || !fits) { TransmitKind::Stream } else { TransmitKind::Datagram };
         let syn = Syn { exchange_id, push_pull: true, rumor: false, digest, blocks: Vec::new(), updates };
         self.send(to, kind, &Message::Syn(syn));
     }

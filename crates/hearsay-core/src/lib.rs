@@ -85,6 +85,7 @@ mod state;
 mod stats;
 mod time;
 mod transmit;
+mod verify;
 pub mod wire;
 
 pub use config::{
@@ -99,4 +100,5 @@ pub use state::{MemberStatus, RESERVED_PREFIX, VersionedValue};
 pub use stats::{DROP_REASONS, Stats, TypeCounters};
 pub use time::Instant;
 pub use transmit::{Transmit, TransmitKind};
+pub use verify::{AMPLIFICATION_FACTOR, BUDGET_CAP, VERIFIED_CAP, VERIFIED_TTL};
 pub use wire::crypto::{Key, KeyError, Keyring};

@@ -36,7 +36,8 @@
 //!   ([`Digest::members`](crate::wire::Digest::members)). A node that hears of a peer knowing
 //!   more than `max(1, N / 64)` members beyond everything it knows sends that peer its full
 //!   digest (slice bits 0, by stream if needed) and gets every member it lacks in the answer
-//!   (`formation`). Knowledge of the full list then spreads as in any pull epidemic: O(log N)
+//!   (`formation`; a large answer is pulled over a stream the node dials itself, since nobody
+//!   dials an address that has not proved it receives: see `verify`). Knowledge of the full list then spreads as in any pull epidemic: O(log N)
 //!   rounds. A smaller gap starts an anti-entropy exchange whose answer covers a slice where
 //!   the two differ, and the asker pulls what that answer shows it lacks.
 //! * What a node learns in bulk (over a stream) is not made a hot rumor: the peer it came from

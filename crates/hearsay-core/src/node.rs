@@ -163,6 +163,8 @@ pub struct Node {
     pub(crate) repair: crate::repair::Repair,
     /// Earliest time of the next membership catch-up (see `formation`).
     pub(crate) catch_up_not_before: Instant,
+    /// A peer that claimed to know more members, being verified before the catch-up.
+    pub(crate) catch_up_verifying: Option<SocketAddr>,
     /// The message being applied came by stream: a bulk catch-up, whose contents are not news
     /// to rumor about (see `formation`).
     pub(crate) applying_bulk: bool,
@@ -171,29 +173,14 @@ pub struct Node {
     /// A fresh rumor arrived since the last eager forward.
     pub(crate) eager_pending: bool,
     pub(crate) eager_not_before: Instant,
+    /// Verified addresses and the reply budgets of the others (see `verify`).
+    pub(crate) verifier: crate::verify::Verifier,
+    /// The sender of the input being handled: what is sent back to it is a reply.
+    pub(crate) replying_to: Option<SocketAddr>,
 }
 
 pub(crate) const MAX_PENDING_SYNS: usize = 256;
 
-/// Removes one optional part of a message (its last block, else its last piggybacked update,
-/// else its last digest entry); false if nothing is left to remove.
-fn shed_one(message: &mut Message) -> bool {
-    fn pop<T>(v: &mut Vec<T>) -> bool {
-        v.pop().is_some()
-    }
-    match message {
-        Message::Syn(m) => pop(&mut m.blocks) || pop(&mut m.updates) || pop(&mut m.digest.entries),
-        Message::SynAck(m) => {
-            pop(&mut m.blocks) || pop(&mut m.updates) || m.digest.as_mut().is_some_and(|d| pop(&mut d.entries))
-        }
-        Message::Ack(m) => pop(&mut m.blocks),
-        Message::Push(m) => pop(&mut m.blocks) || pop(&mut m.updates) || pop(&mut m.digest.entries),
-        Message::Ping(m) => pop(&mut m.updates),
-        Message::PingAck(m) => pop(&mut m.updates),
-        Message::PingReq(m) => pop(&mut m.updates),
-        Message::PushAck(_) | Message::Nack(_) => false,
-    }
-}
 /// Recent advances remembered for push anti-entropy.
 pub(crate) const MAX_RECENT: usize = 64;
 
@@ -253,12 +240,15 @@ impl Node {
             watch: Vec::new(),
             repair: Default::default(),
             catch_up_not_before: Instant::ZERO,
+            catch_up_verifying: None,
             applying_bulk: false,
             identity: Default::default(),
             eager_pending: false,
             eager_not_before: now,
             keyring_epoch: (0, Arc::from("")),
             sealer: crate::wire::crypto::Sealer::new(crate::id::name_hash(&id.name), id.generation),
+            verifier: crate::verify::Verifier::new(crate::verify::token_key(name_salt)),
+            replying_to: None,
         };
         // Our own existence is the first rumor we spread.
         node.advanced(SELF_IDX, id.generation, 0, 0);
@@ -558,7 +548,10 @@ impl Node {
         };
         self.stats.count_received(message.message_type(), bytes.len());
         self.heard(now);
+        self.verifier.received(from, bytes.len(), now);
+        self.replying_to = Some(from);
         self.handle_message(now, from, message, TransmitKind::Datagram);
+        self.replying_to = None;
         self.eager_forward(now);
         Ok(())
     }
@@ -584,8 +577,11 @@ impl Node {
         }
         self.stats.count_received(message.message_type(), bytes.len());
         self.heard(now);
+        self.verifier.received(from, bytes.len(), now);
         self.applying_bulk = true;
+        self.replying_to = Some(from);
         self.handle_message(now, from, message, TransmitKind::Stream);
+        self.replying_to = None;
         self.applying_bulk = false;
         self.eager_forward(now);
         Ok(())
@@ -661,7 +657,7 @@ impl Node {
             // from the end, then piggybacked updates) rather than lose the whole message.
             let mut trimmed = message.clone();
             while payload.len() > codec.max_len {
-                if !shed_one(&mut trimmed) {
+                if !crate::transmit::shed_one(&mut trimmed) {
                     self.stats.count_drop("oversized_outgoing");
                     return;
                 }
@@ -672,6 +668,10 @@ impl Node {
                 payload = again;
             }
             self.stats.trimmed += 1;
+        }
+        if let crate::verify::Gate::Refuse(reason) = self.gate(to, kind, payload.len()) {
+            self.stats.count_drop(reason);
+            return;
         }
         if self.transmits.len() >= self.config.limits.max_pending_transmits {
             self.stats.count_drop("transmit_queue_full");
@@ -686,6 +686,6 @@ impl Node {
 
     pub(crate) fn next_exchange_id(&mut self) -> u32 {
         self.exchange_counter = self.exchange_counter.wrapping_add(1);
-        self.exchange_counter
+        self.verifier.token(self.exchange_counter)
     }
 }

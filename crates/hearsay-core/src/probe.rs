@@ -185,7 +185,7 @@ impl Node {
 
     fn next_seq(&mut self) -> u32 {
         self.prober.seq = self.prober.seq.wrapping_add(1);
-        self.prober.seq
+        self.verifier.token(self.prober.seq)
     }
 
     fn me_wire(&self) -> WireNodeId {
@@ -390,7 +390,9 @@ impl Node {
             self.stats.count_drop("misdirected_ping");
             return;
         }
-        let mut updates = self.piggyback(self.probe_budget());
+        // An unverified prober's answer fits its budget (see `verify`): fewer updates.
+        let room = self.reply_room(from).map_or(usize::MAX, |r| r.saturating_sub(16));
+        let mut updates = self.piggyback(self.probe_budget().min(room));
         // A prober that believes we are dead at our current generation learns it so we refute;
         // a prober we believe dead learns that too, so it refutes.
         if let Some(idx) = self.members.lookup(&ping.source.name)
@@ -444,6 +446,8 @@ impl Node {
                 }
             }
             if direct {
+                // It echoed the sequence number we sent to its address: it receives there.
+                self.verifier.verify(from, now);
                 self.compare_checksum(now, from, ack.checksum);
                 self.compare_member_count(now, from, ack.members);
             }

@@ -57,11 +57,14 @@ pub struct Stats {
     /// Outgoing messages whose packing overshot the MTU and that were sent with fewer blocks
     /// or updates (dropping a digest entry of a slice digest only causes redundant data).
     pub trimmed: u64,
+    /// Replies to an address that has not proved it receives (see [`crate::AMPLIFICATION_FACTOR`])
+    /// cut to its budget, dropped because they did not fit it, or refused a stream.
+    pub amplification_limited: u64,
 }
 
 /// Every reason under which [`Stats::dropped`] counts, so exporters can publish all series from
 /// zero.
-pub const DROP_REASONS: [&str; 25] = [
+pub const DROP_REASONS: [&str; 27] = [
     // Packets that do not decode or open.
     "truncated",
     "oversized",
@@ -91,6 +94,8 @@ pub const DROP_REASONS: [&str; 25] = [
     // Outgoing packets the node refused to send.
     "oversized_outgoing",
     "seal_failed",
+    "amplification_budget",
+    "unverified_stream",
 ];
 
 impl Stats {

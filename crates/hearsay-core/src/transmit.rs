@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use crate::wire::MessageType;
+use crate::wire::{Message, MessageType};
 
 /// Which transport a [`Transmit`] needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -24,4 +24,24 @@ pub struct Transmit {
     pub message_type: MessageType,
     /// Header and body, ready to send.
     pub payload: Vec<u8>,
+}
+
+/// Removes one optional part of a message (its last block, else its last piggybacked update,
+/// else its last digest entry); false if nothing is left to remove.
+pub(crate) fn shed_one(message: &mut Message) -> bool {
+    fn pop<T>(v: &mut Vec<T>) -> bool {
+        v.pop().is_some()
+    }
+    match message {
+        Message::Syn(m) => pop(&mut m.blocks) || pop(&mut m.updates) || pop(&mut m.digest.entries),
+        Message::SynAck(m) => {
+            pop(&mut m.blocks) || pop(&mut m.updates) || m.digest.as_mut().is_some_and(|d| pop(&mut d.entries))
+        }
+        Message::Ack(m) => pop(&mut m.blocks),
+        Message::Push(m) => pop(&mut m.blocks) || pop(&mut m.updates) || pop(&mut m.digest.entries),
+        Message::Ping(m) => pop(&mut m.updates),
+        Message::PingAck(m) => pop(&mut m.updates),
+        Message::PingReq(m) => pop(&mut m.updates),
+        Message::PushAck(_) | Message::Nack(_) => false,
+    }
 }

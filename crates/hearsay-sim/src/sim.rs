@@ -434,7 +434,12 @@ impl Sim {
         self.stats.delivered += 1;
         let result = match kind {
             TransmitKind::Datagram => node.handle_datagram(now, from_addr, payload),
-            TransmitKind::Stream => node.handle_stream(now, from_addr, payload),
+            TransmitKind::Stream => {
+                // A stream is a connection the sender dialled from its own address: the
+                // handshake proves that address receives (what the driver checks by IP).
+                node.verify_address(now, from_addr);
+                node.handle_stream(now, from_addr, payload)
+            }
         };
         if result.is_err() {
             self.stats.rejected += 1;

@@ -136,9 +136,11 @@ impl Driver {
                     Ok((len, from)) => {
                         Counters::add(&self.counters.udp_datagrams_received, 1);
                         self.publisher.probes.received(from, &buf[..len], std::time::Instant::now());
+                        let limited = self.node.stats().amplification_limited;
                         if let Err(e) = self.node.handle_datagram(self.clock.now(), from, &buf[..len]) {
                             tracing::trace!(%from, error = %e, "datagram dropped");
                         }
+                        self.log_limited(from, limited);
                     }
                     Err(e) => {
                         Counters::add(&self.counters.udp_recv_errors, 1);
@@ -146,9 +148,14 @@ impl Driver {
                         self.udp_paused_until = Some(tokio::time::Instant::now() + RECV_ERROR_BACKOFF);
                     }
                 },
-                Some((from, frame, verdict)) = self.inbound_rx.recv() => {
+                Some((from, proved, frame, verdict)) = self.inbound_rx.recv() => {
                     Counters::add(&self.counters.stream_frames_received, 1);
+                    if proved {
+                        self.node.verify_address(self.clock.now(), from);
+                    }
+                    let limited = self.node.stats().amplification_limited;
                     let accepted = self.node.handle_stream(self.clock.now(), from, &frame.bytes);
+                    self.log_limited(from, limited);
                     if let Err(e) = &accepted {
                         tracing::debug!(%from, error = %e, "stream frame dropped");
                     }
@@ -184,6 +191,14 @@ impl Driver {
             }
         }
         tracing::debug!(id = %self.node.id(), "node task stopped");
+    }
+
+    /// Logs a reply the core cut or dropped because `from` has not proved it receives (the
+    /// counter was `before` the input).
+    fn log_limited(&self, from: SocketAddr, before: u64) {
+        if self.node.stats().amplification_limited > before {
+            tracing::debug!(%from, "reply cut to the budget of an address that has not proved it receives");
+        }
     }
 
     fn next_wakeup(&self) -> tokio::time::Instant {

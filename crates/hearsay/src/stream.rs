@@ -166,9 +166,18 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
     Ok(Some(Frame { bytes, _charge: charge }))
 }
 
-/// A frame that arrived on a stream, with the sender's gossip address and where to say
-/// whether the core accepted it (a rejected frame closes its connection).
-pub(crate) type InboundFrame = (SocketAddr, Frame, oneshot::Sender<bool>);
+/// A frame that arrived on a stream, with the sender's gossip address, whether the
+/// connection came from that address's IP (the TCP handshake then proves the address
+/// receives: see [`same_host`]), and where to say whether the core accepted it (a rejected
+/// frame closes its connection).
+pub(crate) type InboundFrame = (SocketAddr, bool, Frame, oneshot::Sender<bool>);
+
+/// Whether a connection from `peer` proves that `claimed` (a preamble's gossip address)
+/// receives: the handshake was a round trip with `peer`'s IP, so a claimed address on the
+/// same IP cannot be a third party's. IPv4-mapped IPv6 addresses count as their IPv4 address.
+pub(crate) fn same_host(peer: SocketAddr, claimed: SocketAddr) -> bool {
+    peer.ip().to_canonical() == claimed.ip().to_canonical()
+}
 
 /// Reads frames from an accepted connection and hands them to the node task. Backpressure:
 /// when the node task is busy, this task stops reading and TCP slows the sender down.
@@ -190,6 +199,7 @@ pub(crate) async fn serve_inbound(
             return;
         }
     };
+    let proved = stream.peer_addr().is_ok_and(|peer| same_host(peer, from));
     loop {
         // Waiting for a frame to start is idle time; once it started, the deadline runs.
         let started = timeout(READER_IDLE, stream.readable()).await;
@@ -199,7 +209,7 @@ pub(crate) async fn serve_inbound(
         match read_frame(&mut stream, &limits).await {
             Ok(Some(frame)) => {
                 let (verdict, accepted) = oneshot::channel();
-                if frames.send((from, frame, verdict)).await.is_err() {
+                if frames.send((from, proved, frame, verdict)).await.is_err() {
                     return;
                 }
                 if accepted.await != Ok(true) {
@@ -308,6 +318,14 @@ mod tests {
         a.write_all(&[0; 10]).await.unwrap();
         assert!(matches!(read_frame(&mut b, &limits).await, Err(FrameError::TooSlow { len: 50 })));
         assert_eq!(limits.budget.available_permits(), 1000, "the cut frame gave its charge back");
+    }
+
+    #[test]
+    fn only_a_connection_from_the_claimed_ip_proves_the_address() {
+        let claimed: SocketAddr = "10.0.0.5:7946".parse().unwrap();
+        assert!(same_host("10.0.0.5:40001".parse().unwrap(), claimed));
+        assert!(same_host("[::ffff:10.0.0.5]:40001".parse().unwrap(), claimed));
+        assert!(!same_host("10.0.0.6:7946".parse().unwrap(), claimed));
     }
 
     #[tokio::test]

@@ -146,7 +146,7 @@ pub(crate) fn render(input: &MetricsInput<'_>) -> String {
     }
 
     let st = input.stats;
-    let scalars: [(&str, &str, u64); 12] = [
+    let scalars: &[(&str, &str, u64)] = &[
         ("rounds_total", "Gossip rounds run.", input.stats.rounds),
         ("probes_ok_total", "Probes answered in time, directly or through a relay.", st.probes_ok),
         ("probes_failed_total", "Probes that got no answer at all.", st.probes_failed),
@@ -167,8 +167,13 @@ pub(crate) fn render(input: &MetricsInput<'_>) -> String {
             "Full exchanges started to catch up with a peer that knew many more members.",
             st.catch_ups,
         ),
+        (
+            "amplification_limited_total",
+            "Replies cut, dropped or refused a stream because their address has not proved it receives.",
+            st.amplification_limited,
+        ),
     ];
-    for (name, help, v) in scalars {
+    for &(name, help, v) in scalars {
         header(&mut out, name, "counter", help);
         let _ = writeln!(out, "hearsay_{name} {v}");
     }

@@ -133,7 +133,11 @@ impl Cluster {
             }
             let _ = match t.kind {
                 TransmitKind::Datagram => self.nodes[j].handle_datagram(self.now, from, &t.payload),
-                TransmitKind::Stream => self.nodes[j].handle_stream(self.now, from, &t.payload),
+                TransmitKind::Stream => {
+                    // A dialled connection proves its source, as the driver checks by IP.
+                    self.nodes[j].verify_address(self.now, from);
+                    self.nodes[j].handle_stream(self.now, from, &t.payload)
+                }
             };
             self.drain(j);
         }
