@@ -77,6 +77,7 @@ mod keys;
 mod membership;
 mod node;
 mod peers;
+mod plumtree;
 mod probe;
 mod repair;
 mod round;
@@ -88,8 +89,8 @@ mod transmit;
 pub mod wire;
 
 pub use config::{
-    Config, ConfigError, DetectorConfig, ExchangeMode, Limits, ProbeConfig, RumorConfig, RumorFeedback, RumorStop,
-    Strategy,
+    Config, ConfigError, DetectorConfig, ExchangeMode, Limits, PlumtreeConfig, ProbeConfig, RumorConfig, RumorFeedback,
+    RumorStop, Strategy,
 };
 pub use event::Event;
 pub use id::{MAX_NAME_BYTES, NameError, NodeId, check_name};

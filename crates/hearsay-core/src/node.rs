@@ -171,6 +171,8 @@ pub struct Node {
     /// A fresh rumor arrived since the last eager forward.
     pub(crate) eager_pending: bool,
     pub(crate) eager_not_before: Instant,
+    /// Epidemic broadcast tree state (see `plumtree`).
+    pub(crate) tree: crate::plumtree::Plumtree,
 }
 
 pub(crate) const MAX_PENDING_SYNS: usize = 256;
@@ -191,7 +193,9 @@ fn shed_one(message: &mut Message) -> bool {
         Message::Ping(m) => pop(&mut m.updates),
         Message::PingAck(m) => pop(&mut m.updates),
         Message::PingReq(m) => pop(&mut m.updates),
-        Message::PushAck(_) | Message::Nack(_) => false,
+        Message::Tree(crate::wire::Tree::Gossip(b)) => pop(b),
+        Message::Tree(crate::wire::Tree::IHave(a) | crate::wire::Tree::Graft(a)) => pop(a),
+        Message::PushAck(_) | Message::Nack(_) | Message::Tree(crate::wire::Tree::Prune) => false,
     }
 }
 /// Recent advances remembered for push anti-entropy.
@@ -257,6 +261,7 @@ impl Node {
             identity: Default::default(),
             eager_pending: false,
             eager_not_before: now,
+            tree: Default::default(),
             keyring_epoch: (0, Arc::from("")),
             sealer: crate::wire::crypto::Sealer::new(crate::id::name_hash(&id.name), id.generation),
         };
@@ -357,7 +362,7 @@ impl Node {
 
     /// Whether any rumor is still hot here (the simulator waits for quiet).
     pub fn has_hot_rumors(&self) -> bool {
-        !self.rumors.is_empty()
+        !self.rumors.is_empty() || self.tree.busy()
     }
 
     /// Sets `key` to `value` on this node, with the next version. Returns the version.
@@ -403,6 +408,7 @@ impl Node {
         let me = self.members.me();
         let update = self.update_about(me, &me.id.name);
         self.broadcast(update);
+        self.tree_flush(now);
         self.push_leave(now);
     }
 
@@ -478,9 +484,14 @@ impl Node {
             self.recent.pop_front();
         }
         self.recent.push_back((member, generation, from, to));
-        if self.config.strategy != Strategy::AntiEntropy && !self.applying_bulk {
-            self.rumors.add(member, generation, from, to);
-            self.eager_pending = true;
+        match self.config.strategy {
+            Strategy::AntiEntropy => {}
+            _ if self.applying_bulk => {}
+            Strategy::Plumtree => self.tree_advanced(member, generation, from),
+            Strategy::Rumor | Strategy::Hybrid => {
+                self.rumors.add(member, generation, from, to);
+                self.eager_pending = true;
+            }
         }
     }
 
@@ -615,6 +626,7 @@ impl Node {
             self.run_round(now);
         }
         self.probe_tick(now);
+        self.tree_timeout(now);
     }
 
     /// Output: the next packet to send, if any. Drain after every input.
@@ -629,7 +641,10 @@ impl Node {
 
     /// Output: when [`Node::handle_timeout`] should be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let next = self.next_round.min(self.prober.deadline());
+        let mut next = self.next_round.min(self.prober.deadline());
+        if let Some(tree) = self.tree.deadline() {
+            next = next.min(tree);
+        }
         Some(self.join_at.map_or(next, |at| at.min(next)))
     }
 
