@@ -5,8 +5,8 @@
 //! having to discover the header and postcard layout by itself.
 
 use hearsay_core::wire::{
-    Ack, Block, Codec, Digest, DigestEntry, MemberUpdate, Message, Nack, Ping, PingAck, PingReq, Push, PushAck, Syn,
-    SynAck, WireEntry, WireNodeId, WireStatus,
+    Ack, Announcement, Block, Codec, Digest, DigestEntry, MemberUpdate, Message, Nack, Ping, PingAck, PingReq, Push,
+    PushAck, Syn, SynAck, Tree, WireEntry, WireNodeId, WireStatus,
 };
 
 use super::bodies::{CLUSTER_ID, Kind, sealed_packets};
@@ -95,6 +95,10 @@ pub fn messages() -> Vec<Message> {
         Message::PingAck(PingAck { seq: 1, checksum: 0, members: 1, updates: vec![] }),
         Message::PingReq(PingReq { seq: 2, target: id(3, 1), updates: vec![] }),
         Message::Nack(Nack { seq: 2 }),
+        Message::Tree(Tree::Gossip(vec![block(1)])),
+        Message::Tree(Tree::IHave(vec![Announcement { name: NAMES[2].into(), generation: 1, version: 3 }])),
+        Message::Tree(Tree::Graft(vec![Announcement { name: NAMES[3].into(), generation: 1, version: 0 }])),
+        Message::Tree(Tree::Prune),
     ]
 }
 
@@ -124,7 +128,7 @@ pub fn corpus() -> Vec<(&'static str, String, Vec<u8>)> {
         let packet = codec.encode(message);
         out.push(("decode", format!("seed-{i:02}-{}", name(message)), packet.clone()));
         // Configuration byte, then the packet from m1 and a round later a timeout.
-        let mut input = vec![i as u8 * 23];
+        let mut input = vec![(i as u8).wrapping_mul(23)];
         input.extend(record(Kind::RawDatagram, false, 50, 1, &packet));
         input.extend(record(Kind::Timeout, false, 200, 0, &[]));
         out.push(("node", format!("seed-{i:02}-{}", name(message)), input));

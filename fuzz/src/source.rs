@@ -7,8 +7,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use hearsay_core::wire::{
-    Ack, Block, Digest, DigestEntry, MemberUpdate, Message, Nack, Ping, PingAck, PingReq, Push, PushAck, Syn, SynAck,
-    WireEntry, WireNodeId, WireStatus,
+    Ack, Announcement, Block, Digest, DigestEntry, MemberUpdate, Message, Nack, Ping, PingAck, PingReq, Push, PushAck,
+    Syn, SynAck, Tree, WireEntry, WireNodeId, WireStatus,
 };
 
 /// Names of the node under test and of the members it knows.
@@ -225,7 +225,7 @@ impl<'a> Source<'a> {
 
     /// Any protocol message, its type chosen by the next byte.
     pub fn message(&mut self) -> Message {
-        match self.u8() % 9 {
+        match self.u8() % 10 {
             0 => Message::Syn(Syn {
                 exchange_id: self.exchange_id(),
                 push_pull: self.bool(),
@@ -270,8 +270,22 @@ impl<'a> Source<'a> {
                 target: self.wire_node_id(),
                 updates: self.updates(3),
             }),
-            _ => Message::Nack(Nack { seq: self.exchange_id() }),
+            8 => Message::Nack(Nack { seq: self.exchange_id() }),
+            _ => Message::Tree(match self.u8() % 4 {
+                0 => Tree::Gossip(self.blocks(3)),
+                1 => Tree::IHave(self.announcements(4)),
+                2 => Tree::Graft(self.announcements(4)),
+                _ => Tree::Prune,
+            }),
         }
+    }
+
+    /// Up to `max` tree announcements.
+    fn announcements(&mut self, max: usize) -> Vec<Announcement> {
+        let n = self.below(max + 1);
+        (0..n)
+            .map(|_| Announcement { name: self.name(), generation: self.u64() % 4, version: self.u64() % 16 })
+            .collect()
     }
 
     /// An exchange id or sequence number: small ones match what the node has outstanding.

@@ -71,10 +71,10 @@ pub(crate) struct AgentOptions {
     /// Exchange mode: push, pull or push-pull.
     #[arg(long)]
     pub exchange: Option<String>,
-    /// Dissemination strategy: anti-entropy, rumor or hybrid.
+    /// Dissemination strategy: anti-entropy, rumor, hybrid or plumtree.
     #[arg(long)]
     pub strategy: Option<String>,
-    /// In hybrid mode, an anti-entropy round every this many rounds.
+    /// In hybrid and plumtree mode, an anti-entropy round every this many rounds.
     #[arg(long)]
     pub anti_entropy_every: Option<u32>,
     /// Largest datagram in bytes, header included.
@@ -439,7 +439,8 @@ fn parse_strategy(text: &str) -> Result<Strategy, ConfigProblem> {
         "anti-entropy" | "anti_entropy" => Ok(Strategy::AntiEntropy),
         "rumor" => Ok(Strategy::Rumor),
         "hybrid" => Ok(Strategy::Hybrid),
-        other => Err(field("strategy", format!("`{other}` is not one of anti-entropy, rumor, hybrid"))),
+        "plumtree" => Ok(Strategy::Plumtree),
+        other => Err(field("strategy", format!("`{other}` is not one of anti-entropy, rumor, hybrid, plumtree"))),
     }
 }
 

@@ -99,8 +99,8 @@ pub(crate) fn unix_ms() -> u64 {
 /// Counters read from a view, for differencing.
 #[derive(Default, Clone)]
 struct Totals {
-    sent: [(u64, u64); 9],
-    received: [(u64, u64); 9],
+    sent: [(u64, u64); 10],
+    received: [(u64, u64); 10],
     dropped: BTreeMap<&'static str, u64>,
 }
 

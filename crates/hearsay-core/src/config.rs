@@ -40,6 +40,10 @@ pub enum Strategy {
     Rumor,
     /// Rumors every round, and an anti-entropy round every `anti_entropy_every` rounds.
     Hybrid,
+    /// Epidemic broadcast trees (Plumtree): payloads pushed on arrival down a tree that the
+    /// gossip builds and repairs, lazy announcements elsewhere, and an anti-entropy round
+    /// every `anti_entropy_every` rounds as the backstop (see [`PlumtreeConfig`]).
+    Plumtree,
 }
 
 impl Strategy {
@@ -49,8 +53,23 @@ impl Strategy {
             Strategy::AntiEntropy => "anti-entropy",
             Strategy::Rumor => "rumor",
             Strategy::Hybrid => "hybrid",
+            Strategy::Plumtree => "plumtree",
         }
     }
+}
+
+/// Epidemic broadcast tree parameters (Leitão et al. 2007; see the `plumtree` module).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlumtreeConfig {
+    /// Peers a node first pushes payloads to (the tree's starting degree; duplicates prune it).
+    pub eager_peers: usize,
+    /// Peers that get lazy announcements; with the eager ones, the node's view of the overlay.
+    pub lazy_peers: usize,
+    /// How long a node waits for a payload it saw announced before grafting the announcer;
+    /// the next announcer is tried after half of it.
+    pub graft_timeout: Duration,
+    /// Announcements are batched this long (zero: sent with the input that made them).
+    pub ihave_delay: Duration,
 }
 
 /// Whether a rumor's sender learns that the receiver already knew it (Demers et al.).
@@ -192,8 +211,11 @@ pub struct Config {
     pub detector: DetectorConfig,
     /// Probing, suspicion and local health.
     pub probe: ProbeConfig,
-    /// Peers per anti-entropy round in hybrid mode (the fast path is rumors; this is repair).
+    /// Peers per anti-entropy round in hybrid and plumtree mode (the fast path is rumors or
+    /// the tree; this is repair).
     pub anti_entropy_fanout: usize,
+    /// Epidemic broadcast tree (used with [`Strategy::Plumtree`]).
+    pub plumtree: PlumtreeConfig,
     /// Size limits.
     pub limits: Limits,
 }
@@ -209,6 +231,12 @@ impl Config {
             strategy: Strategy::Hybrid,
             anti_entropy_every: 25,
             anti_entropy_fanout: 1,
+            plumtree: PlumtreeConfig {
+                eager_peers: 3,
+                lazy_peers: 3,
+                graft_timeout: Duration::from_millis(100),
+                ihave_delay: Duration::from_millis(5),
+            },
             rumor: RumorConfig { k: 3, feedback: RumorFeedback::Feedback, stop: RumorStop::Counter },
             eager_rumors: true,
             checksum_repair: true,
@@ -263,6 +291,8 @@ impl Config {
         config.probe.min_timeout = Duration::from_millis(200);
         config.probe.suspicion_mult = 4;
         config.anti_entropy_every = 20;
+        config.plumtree.graft_timeout = Duration::from_millis(400);
+        config.plumtree.ihave_delay = Duration::from_millis(20);
         config
     }
 
@@ -339,6 +369,16 @@ impl Config {
         }
         if p.retransmit_mult == 0 {
             return bad("probe.retransmit_mult", "must be at least 1".into());
+        }
+        let t = &self.plumtree;
+        if t.eager_peers == 0 || t.eager_peers + t.lazy_peers > crate::plumtree::MAX_VIEW / 2 {
+            return bad(
+                "plumtree.eager_peers",
+                format!("must be at least 1, and eager plus lazy peers at most {}", crate::plumtree::MAX_VIEW / 2),
+            );
+        }
+        if t.graft_timeout.is_zero() {
+            return bad("plumtree.graft_timeout", "must be longer than zero".into());
         }
         if self.anti_entropy_fanout == 0 {
             return bad("anti_entropy_fanout", "must be at least 1".into());

@@ -234,7 +234,17 @@ impl Node {
 
     /// Applies received blocks in order; one outcome per block.
     pub(crate) fn apply_blocks(&mut self, now: Instant, blocks: &[Block]) -> Vec<Applied> {
-        blocks.iter().map(|b| self.apply_block(now, b)).collect()
+        blocks
+            .iter()
+            .map(|b| {
+                let applied = self.apply_block(now, b);
+                if !b.entries.is_empty() {
+                    self.stats.payload_blocks += 1;
+                    self.stats.payload_duplicates += u64::from(applied == Applied::Known);
+                }
+                applied
+            })
+            .collect()
     }
 
     fn valid(&self, block: &Block) -> bool {

@@ -240,6 +240,7 @@ impl Node {
             Message::PingAck(ack) => self.on_ping_ack(now, from, ack),
             Message::PingReq(req) => self.on_ping_req(now, from, req),
             Message::Nack(nack) => self.on_nack(nack),
+            Message::Tree(tree) => self.on_tree(now, from, tree, kind),
         }
         // After the message is applied: what it carried may already have closed the gap.
         if let Some(theirs) = members {

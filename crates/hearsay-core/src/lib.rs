@@ -77,6 +77,7 @@ mod keys;
 mod membership;
 mod node;
 mod peers;
+mod plumtree;
 mod probe;
 mod repair;
 mod round;
@@ -89,8 +90,8 @@ mod verify;
 pub mod wire;
 
 pub use config::{
-    Config, ConfigError, DetectorConfig, ExchangeMode, Limits, ProbeConfig, RumorConfig, RumorFeedback, RumorStop,
-    Strategy,
+    Config, ConfigError, DetectorConfig, ExchangeMode, Limits, PlumtreeConfig, ProbeConfig, RumorConfig, RumorFeedback,
+    RumorStop, Strategy,
 };
 pub use event::Event;
 pub use id::{MAX_NAME_BYTES, NameError, NodeId, check_name};

@@ -177,6 +177,8 @@ pub struct Node {
     pub(crate) verifier: crate::verify::Verifier,
     /// The sender of the input being handled: what is sent back to it is a reply.
     pub(crate) replying_to: Option<SocketAddr>,
+    /// Epidemic broadcast tree state (see `plumtree`).
+    pub(crate) tree: crate::plumtree::Plumtree,
 }
 
 pub(crate) const MAX_PENDING_SYNS: usize = 256;
@@ -245,6 +247,7 @@ impl Node {
             identity: Default::default(),
             eager_pending: false,
             eager_not_before: now,
+            tree: Default::default(),
             keyring_epoch: (0, Arc::from("")),
             sealer: crate::wire::crypto::Sealer::new(crate::id::name_hash(&id.name), id.generation),
             verifier: crate::verify::Verifier::new(crate::verify::token_key(name_salt)),
@@ -347,7 +350,7 @@ impl Node {
 
     /// Whether any rumor is still hot here (the simulator waits for quiet).
     pub fn has_hot_rumors(&self) -> bool {
-        !self.rumors.is_empty()
+        !self.rumors.is_empty() || self.tree.busy()
     }
 
     /// Sets `key` to `value` on this node, with the next version. Returns the version.
@@ -393,6 +396,7 @@ impl Node {
         let me = self.members.me();
         let update = self.update_about(me, &me.id.name);
         self.broadcast(update);
+        self.tree_flush(now);
         self.push_leave(now);
     }
 
@@ -468,9 +472,14 @@ impl Node {
             self.recent.pop_front();
         }
         self.recent.push_back((member, generation, from, to));
-        if self.config.strategy != Strategy::AntiEntropy && !self.applying_bulk {
-            self.rumors.add(member, generation, from, to);
-            self.eager_pending = true;
+        match self.config.strategy {
+            Strategy::AntiEntropy => {}
+            _ if self.applying_bulk => {}
+            Strategy::Plumtree => self.tree_advanced(member, generation, from),
+            Strategy::Rumor | Strategy::Hybrid => {
+                self.rumors.add(member, generation, from, to);
+                self.eager_pending = true;
+            }
         }
     }
 
@@ -611,6 +620,7 @@ impl Node {
             self.run_round(now);
         }
         self.probe_tick(now);
+        self.tree_timeout(now);
     }
 
     /// Output: the next packet to send, if any. Drain after every input.
@@ -625,7 +635,10 @@ impl Node {
 
     /// Output: when [`Node::handle_timeout`] should be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let next = self.next_round.min(self.prober.deadline());
+        let mut next = self.next_round.min(self.prober.deadline());
+        if let Some(tree) = self.tree.deadline() {
+            next = next.min(tree);
+        }
         Some(self.join_at.map_or(next, |at| at.min(next)))
     }
 

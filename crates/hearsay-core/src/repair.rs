@@ -17,7 +17,8 @@
 //! joins), the next attempt is an ordinary anti-entropy exchange over the next digest slice,
 //! and attempts alternate between the two, a little further apart each time (at most four
 //! rounds). While rumors are still hot here, attempts wait four times longer: the difference is
-//! probably a rumor still on its way.
+//! probably a rumor still on its way. With epidemic broadcast trees (no hot rumors), a
+//! difference must last three graft timeouts before the first attempt.
 
 use std::net::SocketAddr;
 
@@ -34,11 +35,13 @@ pub(crate) struct Repair {
     dirty: bool,
     not_before: Instant,
     attempt: u32,
+    /// When the current run of differing checksums began.
+    differs_since: Option<Instant>,
 }
 
 impl Default for Repair {
     fn default() -> Self {
-        Repair { checksum: 0, dirty: true, not_before: Instant::ZERO, attempt: 0 }
+        Repair { checksum: 0, dirty: true, not_before: Instant::ZERO, attempt: 0, differs_since: None }
     }
 }
 
@@ -65,6 +68,13 @@ impl Node {
     pub(crate) fn compare_checksum(&mut self, now: Instant, peer: SocketAddr, theirs: u64) {
         if !self.config.checksum_repair || theirs == self.state_checksum() {
             self.repair.attempt = 0;
+            self.repair.differs_since = None;
+            return;
+        }
+        let since = *self.repair.differs_since.get_or_insert(now);
+        if self.config.strategy == crate::Strategy::Plumtree && now < since + self.config.plumtree.graft_timeout * 3 {
+            // A broadcast tree has no hot rumors to tell a payload in flight from a residue:
+            // a difference counts once it outlived a graft and its retries.
             return;
         }
         if now < self.repair.not_before || self.left {

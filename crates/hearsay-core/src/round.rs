@@ -31,10 +31,15 @@ impl Node {
         let anti_entropy = match self.config.strategy {
             Strategy::AntiEntropy => true,
             Strategy::Rumor => false,
-            Strategy::Hybrid => self.round.is_multiple_of(u64::from(self.config.anti_entropy_every)),
+            Strategy::Hybrid | Strategy::Plumtree => {
+                self.round.is_multiple_of(u64::from(self.config.anti_entropy_every))
+            }
         };
+        if self.config.strategy == Strategy::Plumtree {
+            self.tree_maintain();
+        }
         let fanout = match self.config.strategy {
-            Strategy::Hybrid if anti_entropy => self.config.anti_entropy_fanout,
+            Strategy::Hybrid | Strategy::Plumtree if anti_entropy => self.config.anti_entropy_fanout,
             _ => self.config.fanout,
         };
         // Rumor rounds with nothing hot stay silent in push and push-pull; pull must ask.
@@ -80,6 +85,7 @@ impl Node {
     /// Forwards fresh rumors now rather than at the next round (see `Config::eager_rumors`).
     pub(crate) fn eager_forward(&mut self, now: Instant) {
         self.push_member_updates(now);
+        self.tree_flush(now);
         if !self.eager_pending || !self.config.eager_rumors || self.rumors.is_empty() || self.left {
             return;
         }

@@ -19,9 +19,9 @@ pub struct Stats {
     /// Gossip rounds run.
     pub rounds: u64,
     /// Sent, by message type (index: `MessageType as usize - 1`).
-    pub sent: [TypeCounters; 9],
+    pub sent: [TypeCounters; 10],
     /// Received and decoded, by message type.
-    pub received: [TypeCounters; 9],
+    pub received: [TypeCounters; 10],
     /// Transmits that went over a stream.
     pub stream_transmits: u64,
     /// Inputs dropped, by reason (decode error reasons, "foreign_cluster", queue overflows...).
@@ -60,11 +60,19 @@ pub struct Stats {
     /// Replies to an address that has not proved it receives (see [`crate::AMPLIFICATION_FACTOR`])
     /// cut to its budget, dropped because they did not fit it, or refused a stream.
     pub amplification_limited: u64,
+    /// Blocks with at least one entry received from peers, by any message: payload copies.
+    pub payload_blocks: u64,
+    /// Of those, blocks this node already held entirely: duplicate payload copies.
+    pub payload_duplicates: u64,
+    /// Tree grafts sent (a payload announced but not received in time; see `plumtree`).
+    pub grafts: u64,
+    /// Tree prunes sent (a payload received twice).
+    pub prunes: u64,
 }
 
 /// Every reason under which [`Stats::dropped`] counts, so exporters can publish all series from
 /// zero.
-pub const DROP_REASONS: [&str; 27] = [
+pub const DROP_REASONS: &[&str] = &[
     // Packets that do not decode or open.
     "truncated",
     "oversized",
@@ -91,6 +99,7 @@ pub const DROP_REASONS: [&str; 27] = [
     "event_queue_full",
     "transmit_queue_full",
     "relay_queue_full",
+    "tree_queue_full",
     // Outgoing packets the node refused to send.
     "oversized_outgoing",
     "seal_failed",

@@ -42,6 +42,8 @@ pub(crate) fn shed_one(message: &mut Message) -> bool {
         Message::Ping(m) => pop(&mut m.updates),
         Message::PingAck(m) => pop(&mut m.updates),
         Message::PingReq(m) => pop(&mut m.updates),
-        Message::PushAck(_) | Message::Nack(_) => false,
+        Message::Tree(crate::wire::Tree::Gossip(b)) => pop(b),
+        Message::Tree(crate::wire::Tree::IHave(a) | crate::wire::Tree::Graft(a)) => pop(a),
+        Message::PushAck(_) | Message::Nack(_) | Message::Tree(crate::wire::Tree::Prune) => false,
     }
 }

@@ -21,8 +21,10 @@
 #![deny(missing_docs)]
 #![warn(unreachable_pub)]
 
+pub mod broadcast;
 pub mod chart;
 pub mod check;
+pub mod deliveries;
 pub mod model;
 pub mod net;
 pub mod record;

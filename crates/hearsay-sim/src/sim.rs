@@ -18,12 +18,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::stats::{LivenessEvent, NetStats, TIMER_SPIN_DELAY_US};
-use hearsay_core::wire::{Codec, Message};
+use hearsay_core::wire::{Codec, Message, Tree};
 use hearsay_core::{Config, ConfigError, Event, Instant, Node, NodeId, TransmitKind, WriteError};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use thiserror::Error;
 
+use crate::deliveries::Deliveries;
 use crate::model::Model;
 use crate::net::NetConfig;
 use crate::record::Recorder;
@@ -202,6 +203,10 @@ pub struct Sim {
     pub trace_log: Vec<String>,
     /// Per-round message counts and edges, for a replay (see [`Sim::record_messages`]).
     recorder: Option<Recorder>,
+    /// Per-write delivery times and hops (see [`Sim::track_deliveries`]).
+    deliveries: Option<Deliveries>,
+    /// The slot whose packet is being handled (the hop a delivery came over).
+    handling_from: Option<usize>,
     codec: Codec,
     stream_codec: Codec,
 }
@@ -228,6 +233,8 @@ impl Sim {
             trace_slot: None,
             trace_log: Vec::new(),
             recorder: None,
+            deliveries: None,
+            handling_from: None,
             codec,
             stream_codec,
             config,
@@ -421,7 +428,9 @@ impl Sim {
             return;
         }
         self.input(from, to, kind, &payload);
+        self.handling_from = Some(from);
         self.after_input(to);
+        self.handling_from = None;
     }
 
     fn input(&mut self, from: usize, to: usize, kind: TransmitKind, payload: &[u8]) {
@@ -479,6 +488,11 @@ impl Sim {
                 }
                 Event::MemberDead(id) => {
                     self.liveness.push(LivenessEvent { at: self.now, observer: slot, subject: id.name, dead: true })
+                }
+                Event::KeyChanged { owner, key, version, .. } => {
+                    if let Some(d) = self.deliveries.as_mut() {
+                        d.delivered(slot, &owner.name, &key, version, self.handling_from, self.now);
+                    }
                 }
                 _ => {}
             }
@@ -544,7 +558,7 @@ impl Sim {
             Message::SynAck(m) => &m.blocks,
             Message::Ack(m) => &m.blocks,
             Message::Push(m) => &m.blocks,
-            #[allow(unreachable_patterns)]
+            Message::Tree(Tree::Gossip(blocks)) => blocks,
             _ => return false,
         };
         let carries = blocks.iter().any(|b| {
@@ -560,6 +574,17 @@ impl Sim {
     /// Starts recording every transmit into `recorder` (per-round counts and sampled edges).
     pub fn record_messages(&mut self, recorder: Recorder) {
         self.recorder = Some(recorder);
+    }
+
+    /// Starts tracking every write of a key starting with `prefix`: when, and over how many
+    /// hops, it first reached each node (see [`Deliveries`]).
+    pub fn track_deliveries(&mut self, prefix: &str) {
+        self.deliveries = Some(Deliveries::new(prefix));
+    }
+
+    /// What [`Sim::track_deliveries`] recorded so far.
+    pub fn deliveries(&self) -> Option<&Deliveries> {
+        self.deliveries.as_ref()
     }
 
     /// Stops recording and returns what was recorded.

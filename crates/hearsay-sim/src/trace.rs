@@ -1,7 +1,7 @@
 //! Readable one-line summaries of packets, for `--trace-node` when debugging a replayed run.
 
 use hearsay_core::TransmitKind;
-use hearsay_core::wire::{Codec, Message};
+use hearsay_core::wire::{Codec, Message, Tree};
 
 /// A one-line summary of a received packet: type and, per block, owner, range and entries.
 pub(crate) fn trace_line(
@@ -22,7 +22,7 @@ pub(crate) fn trace_line(
         Message::SynAck(m) => m.blocks.as_slice(),
         Message::Ack(m) => m.blocks.as_slice(),
         Message::Push(m) => m.blocks.as_slice(),
-        #[allow(unreachable_patterns)]
+        Message::Tree(Tree::Gossip(blocks)) => blocks.as_slice(),
         _ => &[],
     };
     let blocks: Vec<String> = blocks

@@ -56,6 +56,9 @@ pub(crate) struct BenchArgs {
     /// Override the shortest direct-probe timeout, in milliseconds.
     #[arg(long)]
     pub probe_min_timeout: Option<u64>,
+    /// Override the preset's dissemination strategy.
+    #[arg(long, value_enum)]
+    pub strategy: Option<super::sim::StrategyArg>,
     /// Milliseconds between node starts (0: every node starts at once, a join storm).
     #[arg(long, default_value_t = 0)]
     pub stagger_ms: u64,
@@ -182,6 +185,8 @@ pub(crate) struct Report {
     pub interval_ms: u64,
     /// Fanout of the configuration used.
     pub fanout: usize,
+    /// Dissemination strategy.
+    pub strategy: &'static str,
     /// Rumor `k` of the configuration used.
     pub rumor_k: u32,
     /// Rounds between anti-entropy rounds in the configuration used.
@@ -251,6 +256,9 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
     let mut config = bench_config(interval);
     if let Some(fanout) = args.fanout {
         config.fanout = fanout;
+    }
+    if let Some(strategy) = args.strategy {
+        config.strategy = strategy.into();
     }
     if let Some(k) = args.rumor_k {
         config.rumor.k = k;
@@ -373,6 +381,7 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
         nodes: n,
         interval_ms: args.interval,
         fanout: config.fanout,
+        strategy: config.strategy.as_str(),
         rumor_k: config.rumor.k,
         anti_entropy_every: config.anti_entropy_every,
         probe_interval_ms: config.probe.interval.as_millis() as u64,
@@ -541,9 +550,10 @@ fn print_traffic(name: &str, t: &Traffic) {
 
 fn print_report(r: &Report) {
     println!(
-        "hearsay bench: {} nodes, interval {} ms, fanout {}, rumor k {}, anti-entropy every {} rounds, probes every {} ms (timeout from {} ms), seed {} ({} CPUs, load {:.2} at start)",
+        "hearsay bench: {} nodes, interval {} ms, strategy {}, fanout {}, rumor k {}, anti-entropy every {} rounds, probes every {} ms (timeout from {} ms), seed {} ({} CPUs, load {:.2} at start)",
         r.nodes,
         r.interval_ms,
+        r.strategy,
         r.fanout,
         r.rumor_k,
         r.anti_entropy_every,

@@ -16,4 +16,5 @@ pub(crate) mod leave;
 pub(crate) mod members;
 pub(crate) mod set;
 pub(crate) mod sim;
+pub(crate) mod sim_broadcast;
 pub(crate) mod watch;

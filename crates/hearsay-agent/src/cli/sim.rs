@@ -32,7 +32,7 @@ pub(crate) enum ExchangeArg {
 }
 
 /// Strategy flag values.
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum StrategyArg {
     /// Reconcile everything every round.
     AntiEntropy,
@@ -40,6 +40,19 @@ pub(crate) enum StrategyArg {
     Rumor,
     /// Rumors plus periodic anti-entropy.
     Hybrid,
+    /// Epidemic broadcast trees plus periodic anti-entropy.
+    Plumtree,
+}
+
+impl From<StrategyArg> for Strategy {
+    fn from(arg: StrategyArg) -> Strategy {
+        match arg {
+            StrategyArg::AntiEntropy => Strategy::AntiEntropy,
+            StrategyArg::Rumor => Strategy::Rumor,
+            StrategyArg::Hybrid => Strategy::Hybrid,
+            StrategyArg::Plumtree => Strategy::Plumtree,
+        }
+    }
 }
 
 /// Rumor feedback flag values.
@@ -84,6 +97,9 @@ pub(crate) enum ScenarioArg {
 pub(crate) enum Action {
     /// push/pull/push-pull x anti-entropy/rumor/hybrid x fanout 1,3 x N 100,1000,10000.
     Sweep,
+    /// RMR, LDH, delivery and duplicates of every strategy: one sender at --nodes, with 2 %
+    /// loss and with 10 % crashed, and every node sending at --all-senders-nodes.
+    Broadcast,
 }
 
 /// Arguments of `hearsay sim`.
@@ -134,6 +150,12 @@ pub(crate) struct SimArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// `broadcast`: nodes of the run where every node sends.
+    #[arg(long, default_value_t = 2000)]
+    pub all_senders_nodes: usize,
+    /// `broadcast`: strategies to compare (comma-separated; default all four).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub compare: Vec<StrategyArg>,
     /// Write report.json, SVG charts and replay.html (spread: the run animated) into this directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -221,11 +243,7 @@ fn params(args: &SimArgs) -> Result<Params> {
             ExchangeArg::Pull => ExchangeMode::Pull,
             ExchangeArg::PushPull => ExchangeMode::PushPull,
         },
-        strategy: match args.strategy {
-            StrategyArg::AntiEntropy => Strategy::AntiEntropy,
-            StrategyArg::Rumor => Strategy::Rumor,
-            StrategyArg::Hybrid => Strategy::Hybrid,
-        },
+        strategy: args.strategy.into(),
         fanout: args.fanout,
         rumor: RumorConfig {
             k: args.rumor_k,
@@ -277,6 +295,7 @@ fn bar(len: u64) -> ProgressBar {
 pub(crate) fn run(args: SimArgs) -> ExitCode {
     let result = match args.action {
         Some(Action::Sweep) => run_sweep(&args),
+        Some(Action::Broadcast) => super::sim_broadcast::run(&args),
         None => run_batch(&args),
     };
     match result {

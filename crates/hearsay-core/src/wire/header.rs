@@ -40,11 +40,13 @@ pub enum MessageType {
     PingReq = 8,
     /// [`super::Nack`]
     Nack = 9,
+    /// [`super::Tree`]
+    Tree = 10,
 }
 
 impl MessageType {
     /// Every message type, in wire order.
-    pub const ALL: [MessageType; 9] = [
+    pub const ALL: [MessageType; 10] = [
         MessageType::Syn,
         MessageType::SynAck,
         MessageType::Ack,
@@ -54,6 +56,7 @@ impl MessageType {
         MessageType::PingAck,
         MessageType::PingReq,
         MessageType::Nack,
+        MessageType::Tree,
     ];
 
     /// Lower-case name for logs and metrics.
@@ -68,6 +71,7 @@ impl MessageType {
             MessageType::PingAck => "pingack",
             MessageType::PingReq => "pingreq",
             MessageType::Nack => "nack",
+            MessageType::Tree => "tree",
         }
     }
 

@@ -14,6 +14,10 @@
 //!   [`MemberUpdate`]s (alive / suspect / dead / left with an incarnation) ride on probes and
 //!   gossip messages alike.
 //!
+//! * **epidemic broadcast tree** (Plumtree): `Tree(Gossip { blocks })` down eager links,
+//!   `Tree(IHave)` on lazy ones; a node missing an announced payload answers `Tree(Graft)`,
+//!   one that got a payload twice answers `Tree(Prune)`.
+//!
 //! A [`Block`] carries a contiguous range of one owner's versions, `(from_version,
 //! to_version]`, in ascending order. Receiving it lets the receiver raise its `max_version`
 //! for that owner to `to_version` only if it already had everything up to `from_version`.
@@ -265,6 +269,33 @@ pub struct Nack {
     pub seq: u32,
 }
 
+/// One announced or requested range end: "I hold every version of `name`'s `generation` up
+/// to `version`". In an `IHave` it announces a payload; in a `Graft` it says where the
+/// requester stands, so the answer starts right after it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announcement {
+    /// Owner name.
+    pub name: String,
+    /// Owner generation.
+    pub generation: u64,
+    /// Highest version held with no gap below it.
+    pub version: u64,
+}
+
+/// Epidemic broadcast tree messages (Plumtree; see the crate's `plumtree` module).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Tree {
+    /// Eager push of payloads down the tree, forwarded on arrival.
+    Gossip(Vec<Block>),
+    /// Lazy announcements of payloads the sender holds.
+    IHave(Vec<Announcement>),
+    /// The sender missed announced payloads: send what follows each announcement, and make
+    /// the link eager.
+    Graft(Vec<Announcement>),
+    /// The sender got a payload twice: make the link lazy.
+    Prune,
+}
+
 /// Any protocol message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
@@ -286,6 +317,8 @@ pub enum Message {
     PingReq(PingReq),
     /// See [`Nack`].
     Nack(Nack),
+    /// See [`Tree`].
+    Tree(Tree),
 }
 
 impl Message {
@@ -307,6 +340,7 @@ impl Message {
             Message::PingAck(_) => MessageType::PingAck,
             Message::PingReq(_) => MessageType::PingReq,
             Message::Nack(_) => MessageType::Nack,
+            Message::Tree(_) => MessageType::Tree,
         }
     }
 }
@@ -433,6 +467,7 @@ impl Codec {
             Message::PingAck(m) => postcard::to_extend(m, out),
             Message::PingReq(m) => postcard::to_extend(m, out),
             Message::Nack(m) => postcard::to_extend(m, out),
+            Message::Tree(m) => postcard::to_extend(m, out),
         };
         // postcard only fails on writers that run out of space or on types serde cannot
         // describe; a Vec grows and all our types are plain data.
@@ -472,6 +507,7 @@ fn decode_body(message_type: MessageType, body: &[u8]) -> Result<Message, Decode
         MessageType::PingAck => Message::PingAck(parse(message_type, body)?),
         MessageType::PingReq => Message::PingReq(parse(message_type, body)?),
         MessageType::Nack => Message::Nack(parse(message_type, body)?),
+        MessageType::Tree => Message::Tree(parse(message_type, body)?),
     };
     message.check_names().map_err(|error| DecodeError::InvalidName { message_type, error })?;
     Ok(message)

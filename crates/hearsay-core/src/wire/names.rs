@@ -31,5 +31,8 @@ pub(super) fn check(message: &Message) -> Result<(), NameError> {
         Message::PingAck(m) => updates(&m.updates),
         Message::PingReq(m) => check_name(&m.target.name).and(updates(&m.updates)),
         Message::PushAck(_) | Message::Nack(_) => Ok(()),
+        Message::Tree(super::Tree::Gossip(b)) => blocks(b),
+        Message::Tree(super::Tree::IHave(a) | super::Tree::Graft(a)) => a.iter().try_for_each(|a| check_name(&a.name)),
+        Message::Tree(super::Tree::Prune) => Ok(()),
     }
 }

@@ -22,6 +22,11 @@ pub(crate) fn addr(addr: &SocketAddr) -> usize {
     }
 }
 
+/// Bytes of one tree announcement.
+pub(crate) fn announcement(name_len: usize, generation: u64, version: u64) -> usize {
+    bytes(name_len) + varint(generation) + varint(version)
+}
+
 /// Bytes of one digest entry.
 pub(crate) fn digest_entry(name_len: usize, generation: u64, max_version: u64, heartbeat: u64) -> usize {
     bytes(name_len) + varint(generation) + varint(max_version) + varint(heartbeat)

@@ -72,6 +72,10 @@ fn all_messages() -> Vec<Message> {
         Message::PingAck(PingAck { seq: 7, checksum: 5, members: 3, updates: vec![update(), update()] }),
         Message::PingReq(PingReq { seq: 8, target: block().owner, updates: vec![] }),
         Message::Nack(Nack { seq: 9 }),
+        Message::Tree(Tree::Gossip(vec![block()])),
+        Message::Tree(Tree::IHave(vec![Announcement { name: "node-2".into(), generation: 1, version: 9 }])),
+        Message::Tree(Tree::Graft(vec![Announcement { name: "node-3".into(), generation: 2, version: 0 }])),
+        Message::Tree(Tree::Prune),
     ]
 }
 

@@ -126,7 +126,7 @@ pub fn run_recorded(
         let done = match params.strategy {
             Strategy::AntiEntropy => everyone,
             Strategy::Rumor => quiet,
-            Strategy::Hybrid => everyone && quiet,
+            Strategy::Hybrid | Strategy::Plumtree => everyone && quiet,
         };
         if done {
             break;
