@@ -761,8 +761,8 @@ mod tests {
             (AgentOptions { probe_interval_ms: Some(u64::MAX), ..opts() }, "probe_interval_ms"),
             (AgentOptions { suspicion_min_ms: Some(u64::MAX), ..opts() }, "suspicion_min_ms"),
             (AgentOptions { probe_min_timeout_ms: Some(0), ..opts() }, "probe_min_timeout_ms"),
-            // More than half of the lan preset's 200 ms probe interval.
-            (AgentOptions { probe_min_timeout_ms: Some(150), ..opts() }, "probe_min_timeout_ms"),
+            // More than half of the lan preset's 1 s probe interval.
+            (AgentOptions { probe_min_timeout_ms: Some(501), ..opts() }, "probe_min_timeout_ms"),
             (AgentOptions { dead_member_grace_ms: Some(0), ..opts() }, "dead_member_grace_ms"),
             (
                 AgentOptions { dead_member_grace_ms: Some(5_000), gossip_interval_ms: Some(1000), ..opts() },

@@ -283,10 +283,12 @@ fn sigstop_scenario(test: &str, extra: &[&str]) -> Option<(Duration, usize, usiz
 fn netns_a_3s_sigstop_pause_makes_no_death_under_lan() {
     // The lan preset: one probe a second, each host probed by its predecessor, a failed probe
     // retried once, then a 2 s suspicion floor: no verdict can come before 3.9 s, and the
-    // paused host refutes as soon as it runs again.
-    if let Some((_, suspect, dead)) = sigstop_scenario("sigstop", &[]) {
+    // paused host refutes as soon as it runs again. The first suspicion comes 1.9-2.9 s
+    // after the pause began, so a 3 s pause may end before it (suspect events are printed,
+    // not asserted); the next test pauses the same way and sees the deaths a short floor
+    // allows, which shows the pause is real.
+    if let Some((_, _, dead)) = sigstop_scenario("sigstop", &[]) {
         assert_eq!(dead, 0, "the lan preset declared a host dead over a 3 s pause");
-        assert!(suspect > 0, "a 3 s pause went unnoticed: the scenario did not pause anything");
     }
 }
 
