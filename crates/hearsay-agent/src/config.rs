@@ -107,6 +107,14 @@ pub(crate) struct AgentOptions {
     /// declared dead; confirmations from other members shorten it toward the floor.
     #[arg(long)]
     pub suspicion_max_mult: Option<u32>,
+    /// Failure detector: lower bound of the suspicion floor in milliseconds, whatever the
+    /// cluster size; with the probe interval it sets the longest pause a member survives.
+    #[arg(long)]
+    pub suspicion_min_ms: Option<u64>,
+    /// Failure detector: one probe in this many goes to the next member by name (so each
+    /// member is probed by its predecessor), the others round-robin; 0 never.
+    #[arg(long)]
+    pub successor_every: Option<u32>,
     /// How long dead and left members are remembered before they are forgotten, in milliseconds.
     #[arg(long)]
     pub dead_member_grace_ms: Option<u64>,
@@ -187,6 +195,8 @@ impl AgentOptions {
             indirect_checks: self.indirect_checks.or(file.indirect_checks),
             suspicion_mult: self.suspicion_mult.or(file.suspicion_mult),
             suspicion_max_mult: self.suspicion_max_mult.or(file.suspicion_max_mult),
+            suspicion_min_ms: self.suspicion_min_ms.or(file.suspicion_min_ms),
+            successor_every: self.successor_every.or(file.successor_every),
             dead_member_grace_ms: self.dead_member_grace_ms.or(file.dead_member_grace_ms),
             max_value_bytes: self.max_value_bytes.or(file.max_value_bytes),
             max_key_bytes: self.max_key_bytes.or(file.max_key_bytes),
@@ -453,6 +463,7 @@ fn agent_field_name(core_field: &str) -> &str {
         "probe.interval" => "probe_interval_ms",
         "probe.min_timeout" => "probe_min_timeout_ms",
         "probe.suspicion_mult" => "suspicion_mult",
+        "probe.suspicion_min" => "suspicion_min_ms",
         "dead_member_grace" => "dead_member_grace_ms",
         "limits.max_value_bytes" => "max_value_bytes",
         "limits.max_key_bytes" => "max_key_bytes",
@@ -548,6 +559,16 @@ pub(crate) fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProb
             }
             *slot = mult;
         }
+    }
+    if let Some(ms) = options.suspicion_min_ms {
+        // Like the multipliers: beyond an hour it only means "never declare anyone dead".
+        if ms > MAX_PROBE_INTERVAL_MS {
+            return Err(field("suspicion_min_ms", format!("{ms} is more than {MAX_PROBE_INTERVAL_MS} (one hour)")));
+        }
+        core.probe.suspicion_min = Duration::from_millis(ms);
+    }
+    if let Some(every) = options.successor_every {
+        core.probe.successor_every = every;
     }
     if let Some(ms) = options.dead_member_grace_ms {
         core.dead_member_grace = Duration::from_millis(ms);
@@ -715,16 +736,19 @@ mod tests {
         let file = parse_file(
             Path::new("agent.toml"),
             "suspicion_mult = 3\nsuspicion_max_mult = 8\nindirect_checks = 5\nprobe_min_timeout_ms = 150\n\
-             probe_interval_ms = 1000\ndead_member_grace_ms = 600000\ngossip_interval_ms = 1000\n",
+             probe_interval_ms = 1000\ndead_member_grace_ms = 600000\ngossip_interval_ms = 1000\n\
+             suspicion_min_ms = 4000\nsuccessor_every = 3\n",
         )
         .unwrap();
-        let flags = AgentOptions { suspicion_mult: Some(2), indirect_checks: Some(0), ..opts() };
+        let flags =
+            AgentOptions { suspicion_mult: Some(2), indirect_checks: Some(0), successor_every: Some(2), ..opts() };
         let s = resolve(flags.or(file)).unwrap();
         let p = &s.core.probe;
         assert_eq!((p.suspicion_mult, p.suspicion_max_mult, p.indirect_checks), (2, 8, 0));
         assert_eq!((p.interval, p.min_timeout), (Duration::from_millis(1000), Duration::from_millis(150)));
         assert_eq!(s.core.dead_member_grace, Duration::from_secs(600));
         assert_eq!(s.core.gossip_interval, Duration::from_secs(1));
+        assert_eq!((p.suspicion_min, p.successor_every), (Duration::from_secs(4), 2));
     }
 
     #[test]
@@ -736,9 +760,10 @@ mod tests {
             (AgentOptions { suspicion_max_mult: Some(u32::MAX), ..opts() }, "suspicion_max_mult"),
             (AgentOptions { indirect_checks: Some(33), ..opts() }, "indirect_checks"),
             (AgentOptions { probe_interval_ms: Some(u64::MAX), ..opts() }, "probe_interval_ms"),
+            (AgentOptions { suspicion_min_ms: Some(u64::MAX), ..opts() }, "suspicion_min_ms"),
             (AgentOptions { probe_min_timeout_ms: Some(0), ..opts() }, "probe_min_timeout_ms"),
-            // More than half of the lan preset's 200 ms probe interval.
-            (AgentOptions { probe_min_timeout_ms: Some(150), ..opts() }, "probe_min_timeout_ms"),
+            // More than half of the lan preset's 1 s probe interval.
+            (AgentOptions { probe_min_timeout_ms: Some(501), ..opts() }, "probe_min_timeout_ms"),
             (AgentOptions { dead_member_grace_ms: Some(0), ..opts() }, "dead_member_grace_ms"),
             (
                 AgentOptions { dead_member_grace_ms: Some(5_000), gossip_interval_ms: Some(1000), ..opts() },

@@ -289,19 +289,27 @@ fn sigstop_scenario(test: &str, extra: &[&str]) -> Option<(Duration, usize, usiz
 }
 
 #[test]
-fn netns_a_3s_sigstop_pause_ends_with_the_host_alive_everywhere_at_the_same_generation() {
-    // The lan preset's suspicion floor is one probe interval: the pause is fatal, the recovery
-    // is what must hold.
-    sigstop_scenario("sigstop", &[]);
+fn netns_a_3s_sigstop_pause_makes_no_death_under_lan() {
+    // The lan preset: one probe a second, each host probed by its predecessor, a failed probe
+    // retried once, then a 2 s suspicion floor: no verdict can come before 3.9 s, and the
+    // paused host refutes as soon as it runs again. The first suspicion comes 1.9-2.9 s
+    // after the pause began, so a 3 s pause may end before it (suspect events are printed,
+    // not asserted); the next test pauses the same way and sees the deaths a short floor
+    // allows, which shows the pause is real.
+    if let Some((_, _, dead)) = sigstop_scenario("sigstop", &[]) {
+        assert_eq!(dead, 0, "the lan preset declared a host dead over a 3 s pause");
+    }
 }
 
 #[test]
-fn netns_a_3s_sigstop_pause_under_a_4s_suspicion_floor_makes_no_death() {
-    // suspicion_mult 20 at 200 ms and N = 8: no suspicion can end before 4 s, longer than the
-    // pause; the flag must reach the agent's detector for this to hold.
-    if let Some((_, suspect, dead)) = sigstop_scenario("sigstop-floor", &["--suspicion-mult", "20"]) {
-        assert_eq!(dead, 0, "the paused member was declared dead although the suspicion floor exceeds the pause");
+fn netns_a_3s_sigstop_pause_under_a_200ms_floor_is_fatal_and_the_host_recovers() {
+    // Probes every 200 ms and a 200 ms suspicion floor: a crash is declared within about a
+    // second, so a 3 s pause is one. Shows the flags reach the agent's detector; what must
+    // hold is the recovery at the same generation.
+    let flags = ["--probe-interval-ms", "200", "--suspicion-min-ms", "200"];
+    if let Some((_, suspect, dead)) = sigstop_scenario("sigstop-fast", &flags) {
         assert!(suspect > 0, "a 3 s pause went unnoticed: the scenario did not pause anything");
+        assert!(dead > 0, "a 200 ms suspicion floor let a 3 s pause pass: the flags did not reach the detector");
     }
 }
 

@@ -130,8 +130,19 @@ pub struct ProbeConfig {
     pub min_timeout: Duration,
     /// Members asked to probe indirectly when a direct probe gets no answer (`k`).
     pub indirect_checks: usize,
-    /// Suspicion timeout floor = `suspicion_mult * max(1, log10 N) * interval`.
+    /// Suspicion timeout floor = `max(suspicion_min, suspicion_mult * max(1, log10 N) *
+    /// interval)`.
     pub suspicion_mult: u32,
+    /// Lower bound of the suspicion timeout floor, whatever the cluster size: with probes
+    /// and their retry, it sets the longest pause a member survives (see
+    /// docs/failure-detection.md). Zero: the `suspicion_mult` formula alone.
+    pub suspicion_min: Duration,
+    /// One probe in this many goes to this node's successor on the ring of live members
+    /// ordered by name, the others follow the shuffled round-robin; 0: never. At 1 every
+    /// member is probed by its predecessor every interval, which bounds the wait before a
+    /// crashed member is first probed to one interval (with the round-robin alone the wait
+    /// is about `e^-k` likely to exceed `k` intervals).
+    pub successor_every: u32,
     /// Suspicion timeout ceiling = `suspicion_max_mult *` floor; independent confirmations
     /// shrink the timeout from the ceiling toward the floor (Lifeguard).
     pub suspicion_max_mult: u32,
@@ -221,7 +232,10 @@ pub struct Config {
 }
 
 impl Config {
-    /// Data-centre defaults: 200 ms rounds, fanout 3, hybrid push-pull.
+    /// Data-centre defaults: 200 ms rounds, fanout 3, hybrid push-pull with an anti-entropy
+    /// round a minute; one probe a second, each member probed by its predecessor on the ring,
+    /// a suspicion floor of 2 s. A 3 s pause makes no member dead and a crash is declared by
+    /// every member within about 5 s at N <= 100 (docs/failure-detection.md).
     pub fn lan() -> Self {
         Config {
             cluster_id: 0,
@@ -229,7 +243,7 @@ impl Config {
             fanout: 3,
             exchange: ExchangeMode::PushPull,
             strategy: Strategy::Hybrid,
-            anti_entropy_every: 25,
+            anti_entropy_every: 300,
             anti_entropy_fanout: 1,
             plumtree: PlumtreeConfig {
                 eager_peers: 3,
@@ -243,7 +257,7 @@ impl Config {
             mtu: 1400,
             stream_threshold_bytes: 16 * 1024,
             dead_peer_probability: 0.1,
-            seed_probability: 0.05,
+            seed_probability: 0.002,
             tombstone_grace: Duration::from_secs(3600),
             dead_member_grace: Duration::from_secs(3600),
             detector: DetectorConfig {
@@ -255,10 +269,12 @@ impl Config {
                 suspicion_timeout: Duration::from_secs(30),
             },
             probe: ProbeConfig {
-                interval: Duration::from_millis(200),
+                interval: Duration::from_secs(1),
                 min_timeout: Duration::from_millis(40),
                 indirect_checks: 3,
                 suspicion_mult: 1,
+                suspicion_min: Duration::from_secs(2),
+                successor_every: 1,
                 suspicion_max_mult: 6,
                 retransmit_mult: 4,
                 max_health_score: 8,
@@ -290,9 +306,11 @@ impl Config {
         config.probe.interval = Duration::from_millis(500);
         config.probe.min_timeout = Duration::from_millis(200);
         config.probe.suspicion_mult = 4;
+        config.probe.suspicion_min = Duration::ZERO;
         config.anti_entropy_every = 20;
         config.plumtree.graft_timeout = Duration::from_millis(400);
         config.plumtree.ihave_delay = Duration::from_millis(20);
+        config.seed_probability = 0.05;
         config
     }
 
@@ -306,6 +324,9 @@ impl Config {
         config.detector.suspicion_timeout = Duration::from_secs(10);
         config.probe.interval = Duration::from_millis(100);
         config.probe.min_timeout = Duration::from_millis(40);
+        config.probe.suspicion_min = Duration::ZERO;
+        config.probe.successor_every = 0;
+        config.seed_probability = 0.05;
         config.anti_entropy_every = 30;
         config.tombstone_grace = Duration::from_secs(60);
         config.dead_member_grace = Duration::from_secs(60);

@@ -9,7 +9,8 @@
 //!
 //! Suspicion is not death. A suspect member is declared dead when its suspicion timeout runs
 //! out; the timeout starts at `suspicion_max_mult` times the floor and shrinks toward the floor
-//! (`suspicion_mult * max(1, log10 N) * probe interval`) as independent members confirm the
+//! (`max(suspicion_min, suspicion_mult * max(1, log10 N) * probe interval)`) as independent
+//! members confirm the
 //! suspicion (Lifeguard), so real failures are declared fast while a lone accuser with a bad
 //! link gives the suspect time to refute. A suspicion whose timeout runs out before all
 //! `indirect_checks + 1` confirmations came is not declared at once: this node first probes
@@ -180,7 +181,7 @@ impl Node {
     pub(crate) fn suspicion_bounds(&self) -> (Duration, Duration) {
         let p = &self.config.probe;
         let n = self.members.len().max(1) as f64;
-        let min = p.interval.mul_f64(f64::from(p.suspicion_mult) * n.log10().max(1.0));
+        let min = p.interval.mul_f64(f64::from(p.suspicion_mult) * n.log10().max(1.0)).max(p.suspicion_min);
         let max = min * p.suspicion_max_mult;
         let cap = self.config.detector.suspicion_timeout;
         (min.min(cap), max.min(cap))
@@ -494,6 +495,18 @@ mod tests {
         let mut n = node();
         n.apply_update(Instant::ZERO, &update("me", 5, u64::MAX, WireStatus::Dead, "x"));
         assert_eq!(n.members.me().incarnation(), u64::MAX);
+    }
+
+    #[test]
+    fn suspicion_min_bounds_the_floor_whatever_the_cluster_size() {
+        let mut n = node();
+        let formula = n.config.probe.interval * n.config.probe.suspicion_mult;
+        n.config.probe.suspicion_min = Duration::ZERO;
+        assert_eq!(n.suspicion_bounds().0, formula);
+        n.config.probe.suspicion_min = formula * 7;
+        let (min, max) = n.suspicion_bounds();
+        assert_eq!(min, (formula * 7).min(n.config.detector.suspicion_timeout));
+        assert_eq!(max, (min * n.config.probe.suspicion_max_mult).min(n.config.detector.suspicion_timeout));
     }
 
     #[test]

@@ -108,6 +108,8 @@ pub(crate) struct Prober {
     push_selector: PeerSelector,
     /// No push of membership updates before this instant.
     push_not_before: Instant,
+    /// Probes started, for `probe.successor_every`.
+    turn: u32,
 }
 
 impl Prober {
@@ -124,6 +126,7 @@ impl Prober {
             expected_wake: None,
             push_selector: PeerSelector::default(),
             push_not_before: start,
+            turn: 0,
         }
     }
 
@@ -348,7 +351,12 @@ impl Node {
                 break;
             }
         }
-        let chosen = urgent.or_else(|| self.prober.selector.select(&self.members, 1, &mut self.rng).first().copied());
+        let every = self.config.probe.successor_every;
+        self.prober.turn = self.prober.turn.wrapping_add(1);
+        let successor_turn = every > 0 && self.prober.turn.is_multiple_of(every);
+        let chosen = urgent
+            .or_else(|| if successor_turn { self.ring_successor() } else { None })
+            .or_else(|| self.prober.selector.select(&self.members, 1, &mut self.rng).first().copied());
         let Some(target) = chosen else {
             return;
         };
@@ -375,6 +383,30 @@ impl Node {
             nacks_expected: 0,
             nacks: 0,
         });
+    }
+
+    /// The alive member whose name follows this node's, wrapping around: every node probing
+    /// its successor probes every member once per interval. A suspect is skipped (everyone
+    /// who heard the suspicion probes it out of turn), so when several neighbours on the ring
+    /// fail together (a rack, a partition) the next one is probed at once instead of after
+    /// the previous one's suspicion ran out.
+    fn ring_successor(&self) -> Option<MemberIdx> {
+        let me: &str = &self.members.me().id.name;
+        let mut next: Option<(&str, MemberIdx)> = None;
+        let mut first: Option<(&str, MemberIdx)> = None;
+        for (idx, m) in self.members.iter() {
+            if idx == SELF_IDX || m.status != MemberStatus::Alive {
+                continue;
+            }
+            let name: &str = &m.id.name;
+            if first.is_none_or(|(f, _)| name < f) {
+                first = Some((name, idx));
+            }
+            if name > me && next.is_none_or(|(n, _)| name < n) {
+                next = Some((name, idx));
+            }
+        }
+        next.or(first).map(|(_, idx)| idx)
     }
 
     pub(crate) fn on_ping(&mut self, now: Instant, from: SocketAddr, ping: Ping) {
@@ -568,6 +600,49 @@ impl Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Config, NodeId};
+
+    #[test]
+    fn the_ring_successor_is_the_next_live_member_by_name_wrapping_around() {
+        let addr = |i: u8| SocketAddr::from(([10, 0, 0, i], 1));
+        let mut n = Node::new(Config::lan(), NodeId::new("m", 1, addr(1)), vec![], 1, Instant::ZERO).unwrap();
+        let name_of =
+            |n: &Node, idx: Option<MemberIdx>| idx.and_then(|i| n.members.get(i)).map(|m| m.id.name.to_string());
+        assert_eq!(n.ring_successor(), None, "alone");
+        for (i, name) in ["a", "q", "z", "p"].into_iter().enumerate() {
+            n.add_member(Instant::ZERO, NodeId::new(name, 1, addr(i as u8 + 2)));
+        }
+        assert_eq!(name_of(&n, n.ring_successor()).as_deref(), Some("p"));
+        let p = n.members.lookup("p").unwrap();
+        n.members.get_mut(p).unwrap().status = MemberStatus::Suspect;
+        assert_eq!(name_of(&n, n.ring_successor()).as_deref(), Some("q"), "a suspect is skipped");
+        n.members.get_mut(p).unwrap().status = MemberStatus::Dead;
+        assert_eq!(name_of(&n, n.ring_successor()).as_deref(), Some("q"), "a dead member is skipped");
+        for name in ["q", "z"] {
+            let idx = n.members.lookup(name).unwrap();
+            n.members.get_mut(idx).unwrap().status = MemberStatus::Dead;
+        }
+        assert_eq!(name_of(&n, n.ring_successor()).as_deref(), Some("a"), "wraps around to the first name");
+    }
+
+    #[test]
+    fn with_successor_every_1_every_probe_goes_to_the_successor() {
+        let addr = |i: u8| SocketAddr::from(([10, 0, 0, i], 1));
+        let mut config = Config::lan();
+        config.probe.successor_every = 1;
+        let mut n = Node::new(config, NodeId::new("b", 1, addr(1)), vec![], 1, Instant::ZERO).unwrap();
+        for (i, name) in ["a", "c", "d", "e"].into_iter().enumerate() {
+            n.add_member(Instant::ZERO, NodeId::new(name, 1, addr(i as u8 + 2)));
+        }
+        let c = n.members.lookup("c").unwrap();
+        let mut now = Instant::ZERO;
+        for _ in 0..8 {
+            n.prober.current = None;
+            n.start_probe(now);
+            assert_eq!(n.prober.current.as_ref().map(|p| p.target), Some(c));
+            now += n.config.probe.interval;
+        }
+    }
 
     #[test]
     fn rtt_statistics_follow_the_samples() {

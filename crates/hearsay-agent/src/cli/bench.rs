@@ -62,6 +62,10 @@ pub(crate) struct BenchArgs {
     /// Milliseconds between node starts (0: every node starts at once, a join storm).
     #[arg(long, default_value_t = 0)]
     pub stagger_ms: u64,
+    /// Run this preset (lan, wan or local) as it ships instead of `--interval`'s scaled
+    /// configuration; the overrides above still apply.
+    #[arg(long)]
+    pub preset: Option<String>,
 }
 
 /// Runs the benchmark on its own multi-thread runtime and prints the report.
@@ -252,8 +256,12 @@ pub(crate) struct Report {
 
 async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
     let n = args.nodes;
-    let interval = Duration::from_millis(args.interval);
-    let mut config = bench_config(interval);
+    let mut config = match &args.preset {
+        Some(name) => crate::config::preset(name).map_err(|e| anyhow::anyhow!("--preset: {e}"))?,
+        None => bench_config(Duration::from_millis(args.interval)),
+    };
+    let interval = config.gossip_interval;
+    let interval_ms = interval.as_millis() as u64;
     if let Some(fanout) = args.fanout {
         config.fanout = fanout;
     }
@@ -379,7 +387,7 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
     });
     let report = Report {
         nodes: n,
-        interval_ms: args.interval,
+        interval_ms,
         fanout: config.fanout,
         strategy: config.strategy.as_str(),
         rumor_k: config.rumor.k,
@@ -398,8 +406,8 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
         updates_missed,
         update_p50_ms: p50,
         update_p99_ms: p99,
-        update_p50_intervals: p50 / args.interval as f64,
-        update_p99_intervals: p99 / args.interval as f64,
+        update_p50_intervals: p50 / interval_ms as f64,
+        update_p99_intervals: p99 / interval_ms as f64,
         update_90pct_ms,
         update_90pct_p50_ms: p50_90pct,
         update_90pct_p99_ms: p99_90pct,

@@ -15,7 +15,7 @@ use clap::ValueEnum;
 use hearsay_core::{ExchangeMode, RumorConfig, RumorFeedback, RumorStop, Strategy};
 use hearsay_sim::net::Latency;
 use hearsay_sim::report::{Report, run_many};
-use hearsay_sim::scenario::{Params, ScenarioKind};
+use hearsay_sim::scenario::{Params, Preset, ScenarioKind};
 use hearsay_sim::sweep::{self, SweepParams, SweepReport};
 use hearsay_sim::{chart, replay};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -90,6 +90,19 @@ pub(crate) enum ScenarioArg {
     FalsePositives,
     /// Every node restarts in turn with a new generation: time until it is alive again everywhere.
     RollingRestart,
+    /// One node stops for --pause-secs, then resumes: suspicions and deaths declared of it.
+    Pause,
+}
+
+/// Preset flag values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum PresetArg {
+    /// Config::lan().
+    Lan,
+    /// Config::wan().
+    Wan,
+    /// Config::local().
+    Local,
 }
 
 /// What to run.
@@ -179,7 +192,8 @@ pub(crate) struct SimArgs {
     /// timeouts and the detector scale with it.
     #[arg(long)]
     pub interval_ms: Option<u64>,
-    /// false-positives: pause one random node this many seconds every --pause-every-secs.
+    /// false-positives: pause one random node this many seconds every --pause-every-secs;
+    /// pause: how long the node is paused.
     #[arg(long, default_value_t = 0.0)]
     pub pause_secs: f64,
     /// false-positives: virtual seconds between two pauses (180 is 1,800 rounds of 100 ms).
@@ -197,6 +211,20 @@ pub(crate) struct SimArgs {
     /// Seconds dead members are kept before they are forgotten (default: Config::local()'s 60).
     #[arg(long)]
     pub dead_member_grace_secs: Option<f64>,
+    /// Start from this preset as it ships, its exchange, strategy, fanout and rumor settings
+    /// included (--exchange, --strategy, --fanout and --rumor-* are then not used); the other
+    /// overrides still apply. Default: Config::local() with those flags.
+    #[arg(long)]
+    pub preset: Option<PresetArg>,
+    /// SWIM probe interval in milliseconds, after --interval-ms (default: the preset's).
+    #[arg(long)]
+    pub probe_interval_ms: Option<u64>,
+    /// Lower bound of the suspicion timeout floor in milliseconds (default: the preset's).
+    #[arg(long)]
+    pub suspicion_min_ms: Option<u64>,
+    /// One probe in this many goes to the ring successor, 0 never (default: the preset's).
+    #[arg(long)]
+    pub successor_every: Option<u32>,
 }
 
 fn params(args: &SimArgs) -> Result<Params> {
@@ -221,6 +249,12 @@ fn params(args: &SimArgs) -> Result<Params> {
     if !(args.pause_every_secs.is_finite() && args.pause_every_secs > args.pause_secs) {
         bail!("--pause-every-secs must be longer than --pause-secs");
     }
+    if matches!(args.scenario, ScenarioArg::Pause) && args.pause_secs <= 0.0 {
+        bail!("--scenario pause needs --pause-secs above 0");
+    }
+    if args.probe_interval_ms.is_some_and(|ms| ms < 2) {
+        bail!("--probe-interval-ms must be at least 2");
+    }
     if args.partition_secs.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
         bail!("--partition-secs must be a number of seconds above 0");
     }
@@ -236,7 +270,12 @@ fn params(args: &SimArgs) -> Result<Params> {
         config.validate().context("--mtu")?;
     }
     let latency = Latency::parse_ms(&args.latency_ms).map_err(anyhow::Error::msg).context("--latency-ms")?;
-    Ok(Params {
+    let preset = args.preset.map(|p| match p {
+        PresetArg::Lan => Preset::Lan,
+        PresetArg::Wan => Preset::Wan,
+        PresetArg::Local => Preset::Local,
+    });
+    let mut params = Params {
         nodes: args.nodes,
         exchange: match args.exchange {
             ExchangeArg::Push => ExchangeMode::Push,
@@ -266,6 +305,7 @@ fn params(args: &SimArgs) -> Result<Params> {
             ScenarioArg::Detect => ScenarioKind::Detect,
             ScenarioArg::FalsePositives => ScenarioKind::FalsePositives,
             ScenarioArg::RollingRestart => ScenarioKind::RollingRestart,
+            ScenarioArg::Pause => ScenarioKind::Pause,
         },
         runs: args.runs,
         seed: args.seed,
@@ -280,7 +320,20 @@ fn params(args: &SimArgs) -> Result<Params> {
         suspicion_mult: args.suspicion_mult,
         suspicion_max_mult: args.suspicion_max_mult,
         dead_member_grace_secs: args.dead_member_grace_secs,
-    })
+        preset,
+        probe_interval_ms: args.probe_interval_ms,
+        suspicion_min_ms: args.suspicion_min_ms,
+        successor_every: args.successor_every,
+    };
+    if let Some(preset) = preset {
+        // Reports name what ran: the preset's own exchange, strategy, fanout and rumor.
+        let config = preset.config();
+        params.exchange = config.exchange;
+        params.strategy = config.strategy;
+        params.fanout = config.fanout;
+        params.rumor = config.rumor;
+    }
+    Ok(params)
 }
 
 fn bar(len: u64) -> ProgressBar {

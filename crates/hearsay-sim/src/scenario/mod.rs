@@ -4,6 +4,7 @@
 //! * [`join`]: every node starts knowing only a seed; rounds until everyone knows everyone.
 //! * [`faults`]: `partition-heal` and `churn`, with the checkers running every round and the
 //!   rounds needed to re-converge once the faults stop.
+//! * [`liveness`]: `detect` and `false-positives`; [`pause`]: one node paused, then resumed.
 //!
 //! This module owns the parameters shared by all scenarios and the dispatch of one run; the
 //! aggregation over runs lives in [`crate::report`].
@@ -11,6 +12,7 @@
 pub mod faults;
 pub mod join;
 pub mod liveness;
+pub mod pause;
 pub mod restart;
 pub mod spread;
 
@@ -44,11 +46,13 @@ pub enum ScenarioKind {
     /// Every node restarts in turn with a new generation: time until each is alive again on
     /// every member, and suspicions and deaths on the way.
     RollingRestart,
+    /// One node stops processing for `pause_secs`, then resumes: suspicions and deaths of it.
+    Pause,
 }
 
 impl ScenarioKind {
     /// Every scenario.
-    pub const ALL: [ScenarioKind; 7] = [
+    pub const ALL: [ScenarioKind; 8] = [
         ScenarioKind::Spread,
         ScenarioKind::Join,
         ScenarioKind::PartitionHeal,
@@ -56,6 +60,7 @@ impl ScenarioKind {
         ScenarioKind::Detect,
         ScenarioKind::FalsePositives,
         ScenarioKind::RollingRestart,
+        ScenarioKind::Pause,
     ];
 
     /// The CLI name.
@@ -68,6 +73,7 @@ impl ScenarioKind {
             ScenarioKind::Detect => "detect",
             ScenarioKind::FalsePositives => "false-positives",
             ScenarioKind::RollingRestart => "rolling-restart",
+            ScenarioKind::Pause => "pause",
         }
     }
 }
@@ -77,7 +83,7 @@ impl FromStr for ScenarioKind {
     fn from_str(s: &str) -> Result<Self, String> {
         ScenarioKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
             format!(
-                "unknown scenario `{s}` (spread, join, partition-heal, churn, detect, false-positives, rolling-restart)"
+                "unknown scenario `{s}` (spread, join, partition-heal, churn, detect, false-positives, rolling-restart, pause)"
             )
         })
     }
@@ -139,6 +145,48 @@ pub struct Params {
     pub suspicion_max_mult: Option<u32>,
     /// `dead_member_grace` in seconds, if not `Config::local()`'s 60.
     pub dead_member_grace_secs: Option<f64>,
+    /// Start from this preset as it ships (its exchange, strategy, fanout and rumor settings
+    /// included) instead of `Config::local()` with the fields above.
+    pub preset: Option<Preset>,
+    /// `probe.interval` in milliseconds, after `interval_ms` (the probe timeout floor is
+    /// kept within half of it).
+    pub probe_interval_ms: Option<u64>,
+    /// `probe.suspicion_min` in milliseconds.
+    pub suspicion_min_ms: Option<u64>,
+    /// `probe.successor_every`.
+    pub successor_every: Option<u32>,
+}
+
+/// A named [`Config`] preset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// [`Config::lan`].
+    Lan,
+    /// [`Config::wan`].
+    Wan,
+    /// [`Config::local`].
+    Local,
+}
+
+impl Preset {
+    /// The configuration.
+    pub fn config(self) -> Config {
+        match self {
+            Preset::Lan => Config::lan(),
+            Preset::Wan => Config::wan(),
+            Preset::Local => Config::local(),
+        }
+    }
+
+    /// The CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Lan => "lan",
+            Preset::Wan => "wan",
+            Preset::Local => "local",
+        }
+    }
 }
 
 impl Default for Params {
@@ -165,19 +213,29 @@ impl Default for Params {
             suspicion_mult: None,
             suspicion_max_mult: None,
             dead_member_grace_secs: None,
+            preset: None,
+            probe_interval_ms: None,
+            suspicion_min_ms: None,
+            successor_every: None,
         }
     }
 }
 
 impl Params {
     /// The node configuration: `Config::local()` with the chosen exchange, strategy, fanout and
-    /// rumor settings.
+    /// rumor settings, or the chosen preset as it ships; then the overrides.
     pub fn node_config(&self) -> Config {
-        let mut config = Config::local();
-        config.exchange = self.exchange;
-        config.strategy = self.strategy;
-        config.fanout = self.fanout;
-        config.rumor = self.rumor;
+        let mut config = match self.preset {
+            Some(preset) => preset.config(),
+            None => {
+                let mut config = Config::local();
+                config.exchange = self.exchange;
+                config.strategy = self.strategy;
+                config.fanout = self.fanout;
+                config.rumor = self.rumor;
+                config
+            }
+        };
         if self.textbook {
             config.checksum_repair = false;
             config.eager_rumors = false;
@@ -201,6 +259,16 @@ impl Params {
         if let Some(secs) = self.dead_member_grace_secs {
             config.dead_member_grace = std::time::Duration::from_secs_f64(secs.max(0.0));
         }
+        if let Some(ms) = self.probe_interval_ms {
+            config.probe.interval = std::time::Duration::from_millis(ms.max(2));
+            config.probe.min_timeout = config.probe.min_timeout.min(config.probe.interval / 2);
+        }
+        if let Some(ms) = self.suspicion_min_ms {
+            config.probe.suspicion_min = std::time::Duration::from_millis(ms);
+        }
+        if let Some(every) = self.successor_every {
+            config.probe.successor_every = every;
+        }
         if let Some(mtu) = self.mtu {
             config.mtu = mtu;
         }
@@ -214,13 +282,18 @@ impl Params {
 
     fn extra_flags(&self) -> String {
         let mut flags = String::new();
+        if let Some(preset) = self.preset {
+            flags.push_str(&format!(" --preset {}", preset.name()));
+        }
         if self.textbook {
             flags.push_str(" --textbook");
         }
         if let Some(ms) = self.interval_ms {
             flags.push_str(&format!(" --interval-ms {ms}"));
         }
-        if self.pause_secs > 0.0 {
+        if self.scenario == ScenarioKind::Pause {
+            flags.push_str(&format!(" --pause-secs {}", self.pause_secs));
+        } else if self.pause_secs > 0.0 {
             flags.push_str(&format!(" --pause-secs {} --pause-every-secs {}", self.pause_secs, self.pause_every_secs));
         }
         if let Some(secs) = self.partition_secs {
@@ -234,6 +307,15 @@ impl Params {
         }
         if let Some(secs) = self.dead_member_grace_secs {
             flags.push_str(&format!(" --dead-member-grace-secs {secs}"));
+        }
+        if let Some(ms) = self.probe_interval_ms {
+            flags.push_str(&format!(" --probe-interval-ms {ms}"));
+        }
+        if let Some(ms) = self.suspicion_min_ms {
+            flags.push_str(&format!(" --suspicion-min-ms {ms}"));
+        }
+        if let Some(every) = self.successor_every {
+            flags.push_str(&format!(" --successor-every {every}"));
         }
         flags
     }
@@ -353,6 +435,7 @@ pub fn run_one(params: &Params, run: usize) -> Result<RunReport, RunError> {
         ScenarioKind::Detect => liveness::detect(params, params.run_seed(run))?,
         ScenarioKind::RollingRestart => restart::run(params, params.run_seed(run))?,
         ScenarioKind::FalsePositives => liveness::false_positives(params, params.run_seed(run))?,
+        ScenarioKind::Pause => pause::run(params, params.run_seed(run))?,
     };
     report.run = run;
     report.seed = params.run_seed(run);
