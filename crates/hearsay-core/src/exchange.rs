@@ -291,6 +291,9 @@ impl Node {
         // A full digest (slice bits 0) is answered with a full digest, by stream if it does not
         // fit a datagram: the requester is catching up on membership (see `formation`).
         let full = syn.push_pull && !syn.rumor && bits == 0;
+        if full && !explicit && !self.may_serve_catch_up(now) {
+            return self.defer_catch_up(from, &syn, known, updates);
+        }
         let digest = match (syn.push_pull && !syn.rumor, explicit) {
             (false, _) => None,
             (true, true) => Some(self.answer_digest(&syn.digest, self.datagram_budget() / 2)),

@@ -163,6 +163,8 @@ pub struct Node {
     pub(crate) repair: crate::repair::Repair,
     /// Earliest time of the next membership catch-up (see `formation`).
     pub(crate) catch_up_not_before: Instant,
+    /// Catch-ups answered by stream in the current interval (see `formation`).
+    pub(crate) catch_ups_served: crate::formation::Served,
     /// The message being applied came by stream: a bulk catch-up, whose contents are not news
     /// to rumor about (see `formation`).
     pub(crate) applying_bulk: bool,
@@ -253,6 +255,7 @@ impl Node {
             watch: Vec::new(),
             repair: Default::default(),
             catch_up_not_before: Instant::ZERO,
+            catch_ups_served: Default::default(),
             applying_bulk: false,
             identity: Default::default(),
             eager_pending: false,
