@@ -304,6 +304,10 @@ impl Node {
         if room.is_some_and(|r| full || r < self.datagram_budget()) {
             self.stats.amplification_limited += 1;
         }
+        // Only a verified peer can be answered by stream; those answers are rationed.
+        if full && !explicit && room.is_none() && !self.may_serve_catch_up(now) {
+            return self.defer_catch_up(from, &syn, known, updates);
+        }
         let digest = match (syn.push_pull && !syn.rumor, explicit) {
             (false, _) => None,
             (true, true) => Some(self.answer_digest(&syn.digest, datagram / 2)),

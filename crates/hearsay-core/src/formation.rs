@@ -20,16 +20,43 @@
 //! stream. A node joining by datagram whose answer was cut to its budget catches up the same
 //! way once the digest it got shows how far behind it is.
 //!
+//! A node answers at most [`CATCH_UPS_SERVED_PER_INTERVAL`] catch-ups by stream per gossip
+//! interval. When a whole cluster starts at once, every node first asks one of a few seeds:
+//! answering them all would put a thousand full copies of the membership in flight from three
+//! nodes (connections, stream memory, and in one simulated process gigabytes). Beyond its
+//! share, a node answers with one datagram instead: a random slice of its digest, the blocks
+//! of a few members the asker lacks (starting at a random one, so that different askers learn
+//! different members) and a pull of the owners the asker knows and it does not. The asker now
+//! knows a few members besides the seed, hears their member counts in its next exchanges, and
+//! catches up from whichever of them knows more and has a share left: the catch-ups spread
+//! over the nodes that already know the membership, and those multiply every interval, so
+//! formation stays O(log N) rounds while no node serves more than a few at once.
+//!
 //! [`Digest::members`]: crate::wire::Digest::members
 
 use std::net::SocketAddr;
 
+use rand::Rng;
+
 use crate::Instant;
+use crate::digest::compare;
 use crate::exchange::{digest_size, updates_size};
 use crate::node::Node;
 use crate::state::{MemberStatus, SELF_IDX};
 use crate::transmit::TransmitKind;
-use crate::wire::{HEADER_LEN, Message, Syn};
+use crate::wire::{HEADER_LEN, MemberUpdate, Message, Syn, SynAck};
+
+/// Catch-ups a node answers by stream per gossip interval; further ones get a datagram's
+/// worth and catch up elsewhere. Four lets the informed part of a join storm grow about
+/// fivefold per interval.
+pub(crate) const CATCH_UPS_SERVED_PER_INTERVAL: u32 = 4;
+
+/// Catch-ups answered by stream in the current window of one gossip interval.
+#[derive(Debug, Default)]
+pub(crate) struct Served {
+    window_start: Option<Instant>,
+    count: u32,
+}
 
 impl Node {
     /// Input: replaces the seed addresses (a driver re-resolving seed names calls it whenever
@@ -140,6 +167,47 @@ impl Node {
         let kind = if verified && (pull || !fits) { TransmitKind::Stream } else { TransmitKind::Datagram };
         let syn = Syn { exchange_id, push_pull: true, rumor: false, digest, blocks: Vec::new(), updates };
         self.send(to, kind, &Message::Syn(syn));
+    }
+
+    /// Whether a full exchange asked of us now may be answered by stream: true while this
+    /// interval's share lasts (and always when the whole answer fits a datagram, which costs
+    /// no more than any exchange).
+    pub(crate) fn may_serve_catch_up(&mut self, now: Instant) -> bool {
+        if self.slice_bits_for(self.datagram_budget() / 2) == 0 {
+            return true;
+        }
+        let served = &mut self.catch_ups_served;
+        if served.window_start.is_none_or(|start| now >= start + self.config.gossip_interval) {
+            *served = Served { window_start: Some(now), count: 0 };
+        }
+        if served.count >= CATCH_UPS_SERVED_PER_INTERVAL {
+            self.stats.catch_ups_deferred += 1;
+            return false;
+        }
+        served.count += 1;
+        self.stats.catch_ups_served += 1;
+        true
+    }
+
+    /// Answers a full exchange beyond our share with one datagram: a random slice of our
+    /// digest, blocks of members the asker lacks from a random one on, and a pull of what its
+    /// digest lists that we lack (see the module docs).
+    pub(crate) fn defer_catch_up(&mut self, from: SocketAddr, syn: &Syn, known: Vec<u16>, updates: Vec<MemberUpdate>) {
+        let budget = self.datagram_budget().saturating_sub(updates_size(&updates) + 3 * known.len());
+        let bits = self.slice_bits_for(budget / 2);
+        let slice = self.rng.random_range(0..1u32 << bits);
+        let digest = self.build_digest(bits, slice, budget / 2);
+        let lacking = compare(self, &syn.digest);
+        let mut plan = self.plan(lacking);
+        if !plan.items.is_empty() {
+            let start = self.rng.random_range(0..plan.items.len());
+            plan.items.rotate_left(start);
+        }
+        let (blocks, _) = self.build_blocks(&plan, budget.saturating_sub(digest_size(&digest)));
+        let reply =
+            SynAck { exchange_id: syn.exchange_id, in_sync: false, digest: Some(digest), blocks, known, updates };
+        self.send(from, TransmitKind::Datagram, &Message::SynAck(reply));
+        self.pull_behind(from, &syn.digest);
     }
 
     /// Bytes a stream frame can carry besides the header and envelope.

@@ -165,6 +165,8 @@ pub struct Node {
     pub(crate) catch_up_not_before: Instant,
     /// A peer that claimed to know more members, being verified before the catch-up.
     pub(crate) catch_up_verifying: Option<SocketAddr>,
+    /// Catch-ups answered by stream in the current interval (see `formation`).
+    pub(crate) catch_ups_served: crate::formation::Served,
     /// The message being applied came by stream: a bulk catch-up, whose contents are not news
     /// to rumor about (see `formation`).
     pub(crate) applying_bulk: bool,
@@ -243,6 +245,7 @@ impl Node {
             repair: Default::default(),
             catch_up_not_before: Instant::ZERO,
             catch_up_verifying: None,
+            catch_ups_served: Default::default(),
             applying_bulk: false,
             identity: Default::default(),
             eager_pending: false,

@@ -51,6 +51,11 @@ pub struct Stats {
     /// Full exchanges started because a peer knew clearly more members (see the `membership`
     /// module: formation).
     pub catch_ups: u64,
+    /// Full exchanges asked of this node by stream beyond its share per interval, answered
+    /// with a datagram's worth instead (see the `formation` module).
+    pub catch_ups_deferred: u64,
+    /// Full exchanges this node answered by stream, within its share per interval.
+    pub catch_ups_served: u64,
     /// Name conflicts seen: claims of a live member's name refused here, claims of our own
     /// name reported, or this node refused (see [`crate::Event::NameConflict`]).
     pub name_conflicts: u64,

@@ -25,7 +25,9 @@ const INBOUND_FRAME_QUEUE: usize = 8;
 const OUTBOUND_FRAME_QUEUE: usize = 8;
 /// Inbound connections open at once; more are refused.
 const MAX_INBOUND_CONNECTIONS: usize = 64;
-/// Outbound connections open at once; frames to further peers are dropped.
+/// Outbound connections open at once. At the cap, the least recently used connection with
+/// nothing queued is closed (after the frame it may be writing) to make room; if every one
+/// has frames queued, frames to further peers are dropped.
 const MAX_OUTBOUND_CONNECTIONS: usize = 64;
 /// Gossip rounds a leaving node keeps running so its `left` mark spreads.
 const LEAVE_ROUNDS: u32 = 3;
@@ -54,7 +56,11 @@ pub(crate) struct Driver {
     inbound_tx: mpsc::Sender<InboundFrame>,
     inbound_rx: mpsc::Receiver<InboundFrame>,
     inbound_slots: Arc<Semaphore>,
-    writers: HashMap<SocketAddr, mpsc::Sender<Frame>>,
+    /// Outbound connections by peer, with when each was last given a frame.
+    writers: HashMap<SocketAddr, (mpsc::Sender<Frame>, tokio::time::Instant)>,
+    /// One permit per open outbound connection: a writer closed to make room holds its
+    /// permit until its last frame is written, and the new one waits for it.
+    outbound_slots: Arc<Semaphore>,
     /// Limits of every stream connection, the shared byte budget included.
     stream_limits: StreamLimits,
     /// Connection tasks; aborted when the node task ends.
@@ -94,6 +100,7 @@ impl Driver {
             inbound_rx,
             inbound_slots: Arc::new(Semaphore::new(MAX_INBOUND_CONNECTIONS)),
             writers: HashMap::new(),
+            outbound_slots: Arc::new(Semaphore::new(MAX_OUTBOUND_CONNECTIONS)),
             stream_limits,
             connections: JoinSet::new(),
             leaving: None,
@@ -382,9 +389,13 @@ impl Driver {
             Counters::add(&self.counters.stream_frames_dropped, 1);
             return;
         };
-        let frame = match self.writers.get(&to) {
-            Some(writer) => match writer.try_send(frame) {
-                Ok(()) => return,
+        let now = tokio::time::Instant::now();
+        let frame = match self.writers.get_mut(&to) {
+            Some((writer, used)) => match writer.try_send(frame) {
+                Ok(()) => {
+                    *used = now;
+                    return;
+                }
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     Counters::add(&self.counters.stream_frames_dropped, 1);
                     return;
@@ -393,17 +404,33 @@ impl Driver {
             },
             None => frame,
         };
-        self.writers.retain(|_, writer| !writer.is_closed());
-        if self.writers.len() >= MAX_OUTBOUND_CONNECTIONS {
+        self.writers.retain(|_, (writer, _)| !writer.is_closed());
+        if self.writers.len() >= MAX_OUTBOUND_CONNECTIONS && !self.close_idle_writer() {
             Counters::add(&self.counters.stream_frames_dropped, 1);
             return;
         }
         let (tx, rx) = mpsc::channel(OUTBOUND_FRAME_QUEUE);
         // A fresh queue has room for one frame.
         let _ = tx.try_send(frame);
-        self.writers.insert(to, tx);
-        let (local, counters) = (self.advertise, self.counters.clone());
-        self.connections.spawn(stream::run_outbound(to, local, rx, counters));
+        self.writers.insert(to, (tx, now));
+        let (local, counters, slots) = (self.advertise, self.counters.clone(), self.outbound_slots.clone());
+        self.connections.spawn(async move {
+            // Closed only when the driver stops, which aborts this task anyway.
+            let Ok(_slot) = slots.acquire_owned().await else { return };
+            stream::run_outbound(to, local, rx, counters).await;
+        });
+    }
+
+    /// Closes the least recently used outbound connection with nothing queued; false if every
+    /// one has frames waiting. Its task writes the frame it may hold, then ends.
+    fn close_idle_writer(&mut self) -> bool {
+        let idle = self
+            .writers
+            .iter()
+            .filter(|(_, (writer, _))| writer.capacity() == writer.max_capacity())
+            .min_by_key(|(_, (_, used))| *used)
+            .map(|(addr, _)| *addr);
+        idle.is_some_and(|addr| self.writers.remove(&addr).is_some())
     }
 }
 

@@ -252,6 +252,44 @@ pub(crate) struct Report {
     pub stream_frames_sent: u64,
     /// Inputs the cores dropped, by reason, all nodes.
     pub dropped: BTreeMap<&'static str, u64>,
+    /// Stream and catch-up counters of all nodes, taken once membership was complete (or its
+    /// deadline passed): what forming the cluster cost the stream path.
+    pub formation: FormationCounters,
+}
+
+/// Stream and catch-up counters summed over all nodes at one moment.
+#[derive(Serialize, Debug, Default)]
+pub(crate) struct FormationCounters {
+    /// Catch-ups started (full or anti-entropy exchanges with a peer that knew more members).
+    pub catch_ups: u64,
+    /// Catch-ups answered in part only, because the answering node had served its share.
+    pub catch_ups_deferred: u64,
+    /// Stream frames written.
+    pub stream_frames_sent: u64,
+    /// Outbound stream frames dropped (queue full, connection cap, failed connection).
+    pub stream_frames_dropped: u64,
+    /// Frames refused by the stream memory budget.
+    pub stream_budget_refused: u64,
+    /// Inbound connections refused at the connection cap.
+    pub stream_connections_refused: u64,
+    /// Stream connections that failed.
+    pub stream_errors: u64,
+}
+
+impl FormationCounters {
+    fn sum(stats: &[DriverStats]) -> Self {
+        let mut c = FormationCounters::default();
+        for s in stats {
+            c.catch_ups += s.core.catch_ups;
+            c.catch_ups_deferred += s.core.catch_ups_deferred;
+            c.stream_frames_sent += s.stream_frames_sent;
+            c.stream_frames_dropped += s.stream_frames_dropped;
+            c.stream_budget_refused += s.stream_budget_refused;
+            c.stream_connections_refused += s.stream_connections_refused;
+            c.stream_errors += s.stream_errors;
+        }
+        c
+    }
 }
 
 async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
@@ -328,6 +366,7 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
     let membership_ms = last_saw_everyone.map(|last| ms(last.unwrap_or(start) - start));
     let membership_after_last_start_ms =
         last_saw_everyone.map(|last| ms(last.unwrap_or(last_start).saturating_duration_since(last_start)));
+    let formation = FormationCounters::sum(&all_stats(&nodes).await?);
     let membership_missing = missing_members(&nodes, &logs).await?;
     // Let join rumors go cold before measuring idle traffic.
     tokio::time::sleep(Duration::from_secs(2).max(interval * 20)).await;
@@ -420,6 +459,7 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
         udp_send_errors: stats.iter().map(|s| s.udp_send_errors).sum(),
         stream_frames_sent: stats.iter().map(|s| s.stream_frames_sent).sum(),
         dropped,
+        formation,
     };
     futures::future::join_all(nodes.iter().map(|node| node.shutdown())).await;
     Ok(report)
@@ -611,6 +651,7 @@ fn print_report(r: &Report) {
         "driver: {} events lagged, {} udp send errors, {} stream frames sent, dropped {:?}",
         r.events_lagged, r.udp_send_errors, r.stream_frames_sent, r.dropped
     );
+    println!("formation: {:?}", r.formation);
     println!(
         "| {} | {} | {} | {:.0} / {:.0} ({:.1} / {:.1}) | {:.1} | {:.1} | {:.3} | {:.3} | {:.0} | {} / {} |",
         r.nodes,
