@@ -5,8 +5,8 @@
 //! having to discover the header and postcard layout by itself.
 
 use hearsay_core::wire::{
-    Ack, Block, Codec, Digest, DigestEntry, MemberUpdate, Message, Nack, Ping, PingAck, PingReq, Push, PushAck, Syn,
-    SynAck, WireEntry, WireNodeId, WireStatus,
+    Ack, Block, Codec, Digest, DigestEntry, MemberUpdate, Message, Nack, Ping, PingAck, PingReq, Push, PushAck,
+    QueryResponse, Syn, SynAck, UserEvents, WireEntry, WireNodeId, WireQuery, WireStatus, WireUserEvent,
 };
 
 use super::bodies::{CLUSTER_ID, Kind, sealed_packets};
@@ -95,6 +95,34 @@ pub fn messages() -> Vec<Message> {
         Message::PingAck(PingAck { seq: 1, checksum: 0, members: 1, updates: vec![] }),
         Message::PingReq(PingReq { seq: 2, target: id(3, 1), updates: vec![] }),
         Message::Nack(Nack { seq: 2 }),
+        Message::UserEvents(UserEvents {
+            events: vec![WireUserEvent {
+                origin: "n1".into(),
+                generation: 1,
+                ltime: 4,
+                name: "deploy".into(),
+                payload: b"v2".to_vec(),
+                coalesce: false,
+            }],
+        }),
+        Message::Query(WireQuery {
+            id: 1,
+            origin: WireNodeId { name: "n1".into(), generation: 1, addr: "10.0.0.1:7946".parse().unwrap() },
+            ltime: 5,
+            name: "load".into(),
+            payload: vec![],
+            filter_names: vec![],
+            filter_tags: vec![("role".into(), "web".into())],
+            request_ack: true,
+            timeout_ms: 1000,
+        }),
+        Message::QueryResponse(QueryResponse {
+            id: 1,
+            ltime: 5,
+            from: "n2".into(),
+            ack: false,
+            payload: b"0.1".to_vec(),
+        }),
     ]
 }
 
@@ -124,7 +152,7 @@ pub fn corpus() -> Vec<(&'static str, String, Vec<u8>)> {
         let packet = codec.encode(message);
         out.push(("decode", format!("seed-{i:02}-{}", name(message)), packet.clone()));
         // Configuration byte, then the packet from m1 and a round later a timeout.
-        let mut input = vec![i as u8 * 23];
+        let mut input = vec![(i as u8).wrapping_mul(23)];
         input.extend(record(Kind::RawDatagram, false, 50, 1, &packet));
         input.extend(record(Kind::Timeout, false, 200, 0, &[]));
         out.push(("node", format!("seed-{i:02}-{}", name(message)), input));

@@ -78,13 +78,16 @@ mod membership;
 mod node;
 mod peers;
 mod probe;
+mod query;
 mod repair;
 mod round;
 mod rumor;
 mod state;
 mod stats;
+mod tags;
 mod time;
 mod transmit;
+mod user_event;
 pub mod wire;
 
 pub use config::{
@@ -95,8 +98,11 @@ pub use event::Event;
 pub use id::{MAX_NAME_BYTES, NameError, NodeId, check_name};
 pub use keys::KeyringError;
 pub use node::{InputError, MemberInfo, Node, WriteError};
+pub use query::{MAX_OPEN_QUERIES, QueryError, QueryId, QueryParams, QueryRef};
 pub use state::{MemberStatus, RESERVED_PREFIX, VersionedValue};
 pub use stats::{DROP_REASONS, Stats, TypeCounters};
+pub use tags::{MAX_TAG_KEY_BYTES, MAX_TAGS, MAX_TAGS_BYTES, Tags, TagsError, check_tags, tags_match};
 pub use time::Instant;
 pub use transmit::{Transmit, TransmitKind};
+pub use user_event::{EventError, MAX_EVENT_NAME_BYTES, MAX_QUEUED_EVENTS, MAX_SEEN_EVENTS};
 pub use wire::crypto::{Key, KeyError, Keyring};

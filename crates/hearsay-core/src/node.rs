@@ -99,6 +99,8 @@ pub struct MemberInfo {
     pub live_keys: usize,
     /// Whether this is the local node.
     pub is_self: bool,
+    /// The member's tags (see [`Node::set_tags`]).
+    pub tags: crate::Tags,
 }
 
 /// A pending three-way exchange we started.
@@ -171,6 +173,7 @@ pub struct Node {
     /// A fresh rumor arrived since the last eager forward.
     pub(crate) eager_pending: bool,
     pub(crate) eager_not_before: Instant,
+    pub(crate) user_events: crate::user_event::UserEventState,
 }
 
 pub(crate) const MAX_PENDING_SYNS: usize = 256;
@@ -192,6 +195,8 @@ fn shed_one(message: &mut Message) -> bool {
         Message::PingAck(m) => pop(&mut m.updates),
         Message::PingReq(m) => pop(&mut m.updates),
         Message::PushAck(_) | Message::Nack(_) => false,
+        Message::UserEvents(m) => m.events.len() > 1 && pop(&mut m.events),
+        Message::Query(_) | Message::QueryResponse(_) => false,
     }
 }
 /// Recent advances remembered for push anti-entropy.
@@ -257,6 +262,7 @@ impl Node {
             identity: Default::default(),
             eager_pending: false,
             eager_not_before: now,
+            user_events: Default::default(),
             keyring_epoch: (0, Arc::from("")),
             sealer: crate::wire::crypto::Sealer::new(crate::id::name_hash(&id.name), id.generation),
         };
@@ -537,6 +543,7 @@ impl Node {
             heartbeat: u64::from(m.heartbeat),
             live_keys: m.keys().iter().filter(|(k, v)| !v.tombstone && !k.starts_with(RESERVED_PREFIX)).count(),
             is_self: idx == SELF_IDX,
+            tags: crate::tags::member_tags(m),
         }
     }
 

@@ -19,9 +19,9 @@ pub struct Stats {
     /// Gossip rounds run.
     pub rounds: u64,
     /// Sent, by message type (index: `MessageType as usize - 1`).
-    pub sent: [TypeCounters; 9],
+    pub sent: [TypeCounters; 12],
     /// Received and decoded, by message type.
-    pub received: [TypeCounters; 9],
+    pub received: [TypeCounters; 12],
     /// Transmits that went over a stream.
     pub stream_transmits: u64,
     /// Inputs dropped, by reason (decode error reasons, "foreign_cluster", queue overflows...).
@@ -57,11 +57,17 @@ pub struct Stats {
     /// Outgoing messages whose packing overshot the MTU and that were sent with fewer blocks
     /// or updates (dropping a digest entry of a slice digest only causes redundant data).
     pub trimmed: u64,
+    /// User events this node sent (see [`crate::Node::send_event`]).
+    pub user_events_sent: u64,
+    /// User events delivered to this node's application, its own included.
+    pub user_events_delivered: u64,
+    /// User events received again after delivery (retransmissions that were not news).
+    pub user_events_duplicate: u64,
 }
 
 /// Every reason under which [`Stats::dropped`] counts, so exporters can publish all series from
 /// zero.
-pub const DROP_REASONS: [&str; 25] = [
+pub const DROP_REASONS: [&str; 31] = [
     // Packets that do not decode or open.
     "truncated",
     "oversized",
@@ -79,6 +85,11 @@ pub const DROP_REASONS: [&str; 25] = [
     "invalid_update",
     "invalid_block",
     "invalid_keyring",
+    "invalid_tags",
+    "invalid_user_event",
+    "user_event_too_old",
+    "invalid_query",
+    "late_query_response",
     "misdirected_ping",
     // Bounds and queues.
     "member_limit",
@@ -88,6 +99,7 @@ pub const DROP_REASONS: [&str; 25] = [
     "event_queue_full",
     "transmit_queue_full",
     "relay_queue_full",
+    "user_event_queue_full",
     // Outgoing packets the node refused to send.
     "oversized_outgoing",
     "seal_failed",

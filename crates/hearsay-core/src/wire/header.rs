@@ -40,11 +40,17 @@ pub enum MessageType {
     PingReq = 8,
     /// [`super::Nack`]
     Nack = 9,
+    /// [`super::UserEvents`]
+    UserEvents = 10,
+    /// [`super::WireQuery`]
+    Query = 11,
+    /// [`super::QueryResponse`]
+    QueryResponse = 12,
 }
 
 impl MessageType {
     /// Every message type, in wire order.
-    pub const ALL: [MessageType; 9] = [
+    pub const ALL: [MessageType; 12] = [
         MessageType::Syn,
         MessageType::SynAck,
         MessageType::Ack,
@@ -54,6 +60,9 @@ impl MessageType {
         MessageType::PingAck,
         MessageType::PingReq,
         MessageType::Nack,
+        MessageType::UserEvents,
+        MessageType::Query,
+        MessageType::QueryResponse,
     ];
 
     /// Lower-case name for logs and metrics.
@@ -68,6 +77,9 @@ impl MessageType {
             MessageType::PingAck => "pingack",
             MessageType::PingReq => "pingreq",
             MessageType::Nack => "nack",
+            MessageType::UserEvents => "user_events",
+            MessageType::Query => "query",
+            MessageType::QueryResponse => "query_response",
         }
     }
 

@@ -31,5 +31,8 @@ pub(super) fn check(message: &Message) -> Result<(), NameError> {
         Message::PingAck(m) => updates(&m.updates),
         Message::PingReq(m) => check_name(&m.target.name).and(updates(&m.updates)),
         Message::PushAck(_) | Message::Nack(_) => Ok(()),
+        Message::UserEvents(m) => m.events.iter().try_for_each(|e| check_name(&e.origin)),
+        Message::Query(m) => check_name(&m.origin.name).and(m.filter_names.iter().try_for_each(|n| check_name(n))),
+        Message::QueryResponse(m) => check_name(&m.from),
     }
 }
