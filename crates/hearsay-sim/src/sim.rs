@@ -70,6 +70,14 @@ pub enum SimError {
         /// The node's reason.
         source: WriteError,
     },
+    /// The node refused a user event.
+    #[error("node {slot} refused the event: {source}")]
+    Event {
+        /// Which slot.
+        slot: usize,
+        /// The node's reason.
+        source: hearsay_core::EventError,
+    },
 }
 
 /// The address of slot `i`: `10.a.b.c:7946`, unique for up to 16 million slots.
@@ -204,7 +212,13 @@ pub struct Sim {
     recorder: Option<Recorder>,
     codec: Codec,
     stream_codec: Codec,
+    /// Every user event a node delivered (see [`Sim::send_event`]).
+    pub user_events: Vec<UserDelivery>,
 }
+
+#[path = "sim_user_events.rs"]
+mod user_events;
+pub use user_events::UserDelivery;
 
 impl Sim {
     /// Creates the nodes at time zero and bootstraps them.
@@ -230,6 +244,7 @@ impl Sim {
             recorder: None,
             codec,
             stream_codec,
+            user_events: Vec::new(),
             config,
         };
         let n = sim.config.nodes;
@@ -474,6 +489,9 @@ impl Sim {
                 }
                 Event::MemberDead(id) => {
                     self.liveness.push(LivenessEvent { at: self.now, observer: slot, subject: id.name, dead: true })
+                }
+                Event::User { origin, name, ltime, .. } => {
+                    self.user_events.push(UserDelivery { at: self.now, slot, origin, name, ltime })
                 }
                 _ => {}
             }
