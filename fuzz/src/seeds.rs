@@ -6,7 +6,7 @@
 
 use hearsay_core::wire::{
     Ack, Announcement, Block, Codec, Digest, DigestEntry, MemberUpdate, Message, Nack, Ping, PingAck, PingReq, Push,
-    PushAck, Syn, SynAck, Tree, WireEntry, WireNodeId, WireStatus,
+    PushAck, QueryResponse, Syn, SynAck, Tree, UserEvents, WireEntry, WireNodeId, WireQuery, WireStatus, WireUserEvent,
 };
 
 use super::bodies::{CLUSTER_ID, Kind, sealed_packets};
@@ -99,6 +99,34 @@ pub fn messages() -> Vec<Message> {
         Message::Tree(Tree::IHave(vec![Announcement { name: NAMES[2].into(), generation: 1, version: 3 }])),
         Message::Tree(Tree::Graft(vec![Announcement { name: NAMES[3].into(), generation: 1, version: 0 }])),
         Message::Tree(Tree::Prune),
+        Message::UserEvents(UserEvents {
+            events: vec![WireUserEvent {
+                origin: "n1".into(),
+                generation: 1,
+                ltime: 4,
+                name: "deploy".into(),
+                payload: b"v2".to_vec(),
+                coalesce: false,
+            }],
+        }),
+        Message::Query(WireQuery {
+            id: 1,
+            origin: WireNodeId { name: "n1".into(), generation: 1, addr: "10.0.0.1:7946".parse().unwrap() },
+            ltime: 5,
+            name: "load".into(),
+            payload: vec![],
+            filter_names: vec![],
+            filter_tags: vec![("role".into(), "web".into())],
+            request_ack: true,
+            timeout_ms: 1000,
+        }),
+        Message::QueryResponse(QueryResponse {
+            id: 1,
+            ltime: 5,
+            from: "n2".into(),
+            ack: false,
+            payload: b"0.1".to_vec(),
+        }),
     ]
 }
 

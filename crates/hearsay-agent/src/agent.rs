@@ -102,7 +102,11 @@ pub(crate) async fn run(settings: AgentSettings) -> Result<(), AgentError> {
         .seed_refresh(settings.seed_refresh)
         .generation(generation)
         .restore(restore, persisted.max_version)
-        .known_peers(peers);
+        .known_peers(peers)
+        .tags(settings.tags.clone());
+    if !settings.queries.is_empty() {
+        builder = builder.query_handler(crate::query_command::handler(settings.queries.clone()));
+    }
     if let Some(addr) = settings.advertise {
         builder = builder.advertise(addr);
     }

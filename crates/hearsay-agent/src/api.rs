@@ -10,6 +10,51 @@ use serde::{Deserialize, Serialize};
 
 use crate::b64;
 
+/// The body and answer of `PUT /v1/tags`, the answer of `GET /v1/tags`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TagsJson {
+    /// The member's tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The answer of `POST /v1/event/{name}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct SentEventJson {
+    /// The sending node.
+    pub node: String,
+    /// The event's name.
+    pub name: String,
+    /// Its Lamport time.
+    pub ltime: u64,
+}
+
+/// One line of the answer of `POST /v1/query/{name}` (newline-delimited JSON): `ack` and
+/// `response` lines as they arrive, then one `summary`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct QueryLineJson {
+    /// ack, response or summary.
+    pub kind: String,
+    /// ack, response: the member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// response: the answer.
+    #[serde(flatten)]
+    pub value: ValueJson,
+    /// summary: live members that matched the filters when the query was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked: Option<usize>,
+    /// summary: members that acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked: Option<usize>,
+    /// summary: members that answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered: Option<usize>,
+    /// summary: members asked that did not answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<Vec<String>>,
+}
+
 /// An error response: every non-2xx answer has this body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ErrorJson {
@@ -57,6 +102,9 @@ pub(crate) struct MemberJson {
     /// last minute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<f64>,
+    /// The member's tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 impl From<&MemberInfo> for MemberJson {
@@ -72,6 +120,7 @@ impl From<&MemberInfo> for MemberJson {
             live_keys: m.live_keys,
             is_self: m.is_self,
             rtt_ms: None,
+            tags: m.tags.clone(),
         }
     }
 }
@@ -202,7 +251,8 @@ pub(crate) struct KeyringJson {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct EventJson {
     /// member_joined, member_alive, member_suspect, member_dead, member_left, member_removed,
-    /// key_changed, name_conflict, isolated, reconnected or lagged.
+    /// key_changed, name_conflict, isolated, reconnected, lagged, tags_changed or
+    /// user_event.
     pub kind: String,
     /// The member, the owner of the key, the contested name, or (isolated, reconnected) this
     /// node; empty for lagged.
@@ -236,6 +286,15 @@ pub(crate) struct EventJson {
     /// For lagged: how many events the stream lost because its reader fell behind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missed: Option<u64>,
+    /// For user_event: the event's name (`node` is its origin, the payload is the value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// For user_event: the origin's Lamport time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ltime: Option<u64>,
+    /// For tags_changed: the member's tags now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
 }
 
 impl EventJson {
@@ -272,6 +331,14 @@ impl EventJson {
             },
             Event::Isolated => member("isolated", local),
             Event::Reconnected => member("reconnected", local),
+            Event::User { origin, name, ltime, payload } => EventJson {
+                node: origin.to_string(),
+                name: Some(name.to_string()),
+                ltime: Some(*ltime),
+                value: ValueJson::new(payload),
+                ..EventJson::bare("user_event")
+            },
+            Event::TagsChanged { id, tags } => EventJson { tags: Some(tags.clone()), ..member("tags_changed", id) },
             _ => return None,
         })
     }
@@ -295,6 +362,9 @@ impl EventJson {
             holder: None,
             refused: None,
             missed: None,
+            tags: None,
+            name: None,
+            ltime: None,
         }
     }
 }

@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    EntryJson, ErrorJson, EventJson, InfoJson, JoinJson, JoinRequest, KeyringJson, MemberJson, WriteJson,
+    EntryJson, ErrorJson, EventJson, InfoJson, JoinJson, JoinRequest, KeyringJson, MemberJson, QueryLineJson,
+    SentEventJson, TagsJson, WriteJson,
 };
 
 /// Why a request failed.
@@ -133,9 +134,63 @@ impl Client {
         response.json().await.map_err(|e| ClientError::Other(format!("unexpected answer from the agent: {e}")))
     }
 
-    /// `GET /v1/members`.
-    pub(crate) async fn members(&self) -> Result<Vec<MemberJson>, ClientError> {
-        self.json(self.http.get(self.url("/v1/members"))).await
+    /// `GET /v1/members`, with `tag=k=v` filters (all must hold).
+    pub(crate) async fn members(&self, tags: &[(String, String)]) -> Result<Vec<MemberJson>, ClientError> {
+        let query: Vec<(&str, String)> = tags.iter().map(|(k, v)| ("tag", format!("{k}={v}"))).collect();
+        self.json(self.http.get(self.url("/v1/members")).query(&query)).await
+    }
+
+    /// `POST /v1/event/{name}` with `payload` as the body.
+    pub(crate) async fn send_event(
+        &self,
+        name: &str,
+        payload: Vec<u8>,
+        coalesce: bool,
+    ) -> Result<SentEventJson, ClientError> {
+        let path =
+            format!("/v1/event/{}", percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC));
+        self.json(self.http.post(self.url(&path)).query(&[("coalesce", coalesce)]).body(payload)).await
+    }
+
+    /// `POST /v1/query/{name}`: calls `on_line` with each line (and its raw JSON) as it
+    /// arrives, until the summary.
+    pub(crate) async fn query(
+        &self,
+        name: &str,
+        payload: Vec<u8>,
+        params: &[(&str, String)],
+        mut on_line: impl FnMut(&QueryLineJson, &str),
+    ) -> Result<(), ClientError> {
+        let path =
+            format!("/v1/query/{}", percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC));
+        let mut response = self.send(self.http.post(self.url(&path)).query(params).body(payload)).await?;
+        let mut buffer = Vec::new();
+        loop {
+            let chunk = response
+                .chunk()
+                .await
+                .map_err(|e| ClientError::Other(format!("the answer stream broke: {}", root_cause(&e))))?;
+            let Some(chunk) = chunk else { return Ok(()) };
+            buffer.extend_from_slice(&chunk);
+            while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+                let raw: Vec<u8> = buffer.drain(..=end).collect();
+                let raw = String::from_utf8_lossy(&raw[..end]).into_owned();
+                match serde_json::from_str::<QueryLineJson>(&raw) {
+                    Ok(line) => on_line(&line, &raw),
+                    Err(e) => return Err(ClientError::Other(format!("unexpected answer from the agent: {e}"))),
+                }
+            }
+        }
+    }
+
+    /// `GET /v1/tags`.
+    pub(crate) async fn tags(&self) -> Result<TagsJson, ClientError> {
+        self.json(self.http.get(self.url("/v1/tags"))).await
+    }
+
+    /// `PUT /v1/tags`: replaces the agent's tags.
+    pub(crate) async fn set_tags(&self, tags: TagsJson) -> Result<TagsJson, ClientError> {
+        self.json(self.http.put(self.url("/v1/tags")).json(&tags)).await
     }
 
     /// `GET /v1/kv`.

@@ -161,6 +161,17 @@ pub(crate) struct AgentOptions {
     /// every packet is encrypted and authenticated. Create keys with `hearsay keygen`.
     #[arg(long)]
     pub keyring_file: Option<PathBuf>,
+    /// A tag of this member, key=value (repeat the flag for more); in the file
+    /// `tags = { role = "web" }`. Flags replace the file's tags.
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = crate::tags::parse_pair)]
+    #[serde(default, deserialize_with = "crate::tags::deserialize_map")]
+    pub tags: Option<Vec<(String, String)>>,
+    /// Queries this agent answers, in the file only: `[queries] name = "command"`. The command
+    /// runs with `sh -c`, the query's payload on standard input; its standard output, if it
+    /// exits 0 before the query's deadline, is the answer.
+    #[arg(skip)]
+    #[serde(default)]
+    pub queries: Option<std::collections::BTreeMap<String, String>>,
     /// Log format: text or json.
     #[arg(long)]
     pub log_format: Option<String>,
@@ -210,6 +221,8 @@ impl AgentOptions {
             http_max_connections: self.http_max_connections.or(file.http_max_connections),
             metrics_per_member: self.metrics_per_member.or(file.metrics_per_member),
             keyring_file: self.keyring_file.or(file.keyring_file),
+            tags: self.tags.or(file.tags),
+            queries: self.queries.or(file.queries),
             log_format: self.log_format.or(file.log_format),
             log_level: self.log_level.or(file.log_level),
         }
@@ -257,6 +270,10 @@ pub(crate) struct AgentSettings {
     pub http_limits: ServerLimits,
     /// Per-member series on `/metrics`.
     pub metrics_per_member: bool,
+    /// Commands that answer queries, by query name.
+    pub queries: std::collections::BTreeMap<String, String>,
+    /// This member's tags at start.
+    pub tags: hearsay_core::Tags,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -606,6 +623,8 @@ pub(crate) fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProb
         Some("json") => LogFormat::Json,
         Some(other) => return Err(field("log_format", format!("`{other}` is not one of text, json"))),
     };
+    let tags = crate::tags::to_tags(options.tags.as_deref().unwrap_or_default());
+    hearsay_core::check_tags(&tags).map_err(|e| field("tags", e.to_string()))?;
     let keyring = options.keyring_file.as_deref().map(read_keyring).transpose()?;
     let http_token = options.http_token_file.as_deref().map(read_token).transpose()?;
     let http_allowed_hosts = options.http_allowed_hosts.unwrap_or_default();
@@ -653,6 +672,8 @@ pub(crate) fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProb
         http_allowed_hosts,
         http_limits,
         metrics_per_member: options.metrics_per_member.unwrap_or(false),
+        tags,
+        queries: options.queries.unwrap_or_default(),
         log_format,
         log_level,
     })

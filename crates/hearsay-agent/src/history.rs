@@ -99,8 +99,8 @@ pub(crate) fn unix_ms() -> u64 {
 /// Counters read from a view, for differencing.
 #[derive(Default, Clone)]
 struct Totals {
-    sent: [(u64, u64); 10],
-    received: [(u64, u64); 10],
+    sent: [(u64, u64); MessageType::ALL.len()],
+    received: [(u64, u64); MessageType::ALL.len()],
     dropped: BTreeMap<&'static str, u64>,
 }
 
@@ -298,6 +298,9 @@ mod tests {
             holder: None,
             refused: None,
             missed: None,
+            name: None,
+            ltime: None,
+            tags: None,
         }
     }
 

@@ -17,7 +17,9 @@ mod history;
 mod http;
 mod membership_log;
 mod process;
+mod query_command;
 mod store;
+mod tags;
 
 /// hearsay: gossip membership, failure detection and replicated node state.
 #[derive(Parser, Debug)]
@@ -49,6 +51,12 @@ enum Command {
     Leave(cli::client::PlainArgs),
     /// Show the agent's identity, configuration and counters.
     Info(cli::client::PlainArgs),
+    /// Send a user event to every live member (`hearsay event deploy v2`).
+    Event(cli::event::EventArgs),
+    /// Ask the members a query and print their answers as they arrive.
+    Query(cli::query::QueryArgs),
+    /// Show or change the agent's tags (`hearsay tags set role=web`).
+    Tags(cli::tags::TagsArgs),
     /// Show or rotate the cluster's encryption keys (list, install, use, remove).
     #[command(alias = "keyring")]
     Keys(cli::keys::KeysArgs),
@@ -78,6 +86,9 @@ fn main() -> ExitCode {
         Command::Leave(args) => cli::leave::run(args),
         Command::Info(args) => cli::info::run(args),
         Command::Keys(args) => cli::keys::run(args),
+        Command::Tags(args) => cli::tags::run(args),
+        Command::Event(args) => cli::event::run(args),
+        Command::Query(args) => cli::query::run(args),
         Command::Health(args) => cli::health::run(args),
         Command::Keygen(args) => cli::keygen::run(args),
         Command::Demo(args) => cli::demo::run(args),

@@ -177,6 +177,9 @@ pub struct Limits {
     pub max_pending_events: usize,
     /// Most transmits buffered for `poll_transmit` before new ones are dropped (and counted).
     pub max_pending_transmits: usize,
+    /// Largest user event payload (see [`crate::Node::send_event`]); larger than a datagram,
+    /// an event travels by stream.
+    pub max_event_bytes: usize,
 }
 
 /// Everything a node needs to know to run the protocol.
@@ -289,6 +292,7 @@ impl Config {
                 max_stream_bytes: 8 * 1024 * 1024,
                 max_pending_events: 16_384,
                 max_pending_transmits: 4_096,
+                max_event_bytes: 64 * 1024,
             },
         }
     }
@@ -419,6 +423,9 @@ impl Config {
         }
         if l.max_replica_bytes < l.max_bytes_per_node {
             return bad("limits.max_replica_bytes", "must be at least limits.max_bytes_per_node".into());
+        }
+        if l.max_event_bytes > l.max_stream_bytes / 2 {
+            return bad("limits.max_event_bytes", "must be at most half of limits.max_stream_bytes".into());
         }
         if l.max_pending_events == 0 || l.max_pending_transmits == 0 {
             return bad("limits", "queue bounds must be at least 1".into());

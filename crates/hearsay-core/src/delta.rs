@@ -403,6 +403,10 @@ impl Node {
                 self.keyring_published(&origin, &value.value);
                 continue;
             }
+            if &*key == crate::tags::TAGS_KEY && !value.tombstone {
+                self.tags_published(id.clone(), &value.value);
+                continue;
+            }
             if key.starts_with(crate::state::RESERVED_PREFIX) {
                 continue;
             }

@@ -67,4 +67,48 @@ pub enum Event {
         /// The owner's version of the change.
         version: u64,
     },
+    /// A user event (see [`crate::Node::send_event`]), delivered once per event.
+    User {
+        /// Name of the member that sent it.
+        origin: Arc<str>,
+        /// The event's name.
+        name: Arc<str>,
+        /// The origin's Lamport time when it sent it.
+        ltime: u64,
+        /// The payload.
+        payload: Arc<[u8]>,
+    },
+    /// A query this node should answer (it matches the query's filters): answer with
+    /// [`crate::Node::respond`] before `query.deadline`, or not at all.
+    Query {
+        /// Where and how to answer.
+        query: crate::QueryRef,
+        /// The query's name.
+        name: Arc<str>,
+        /// The payload.
+        payload: Arc<[u8]>,
+    },
+    /// A member acknowledged a query this node asked (it matches and will answer).
+    QueryAck {
+        /// The query.
+        query: crate::QueryId,
+        /// The member.
+        from: Arc<str>,
+    },
+    /// A member answered a query this node asked.
+    QueryResponse {
+        /// The query.
+        query: crate::QueryId,
+        /// The member.
+        from: Arc<str>,
+        /// Its answer.
+        payload: Arc<[u8]>,
+    },
+    /// A member's tags changed (locally with [`crate::Node::set_tags`] or learnt by gossip).
+    TagsChanged {
+        /// The member.
+        id: NodeId,
+        /// Its tags now.
+        tags: crate::Tags,
+    },
 }

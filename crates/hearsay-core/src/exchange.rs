@@ -241,6 +241,9 @@ impl Node {
             Message::PingReq(req) => self.on_ping_req(now, from, req),
             Message::Nack(nack) => self.on_nack(nack),
             Message::Tree(tree) => self.on_tree(now, from, tree, kind),
+            Message::UserEvents(events) => self.on_user_events(now, events),
+            Message::Query(query) => self.on_query(now, query),
+            Message::QueryResponse(response) => self.on_query_response(now, response),
         }
         // After the message is applied: what it carried may already have closed the gap.
         if let Some(theirs) = members {

@@ -99,6 +99,8 @@ pub struct MemberInfo {
     pub live_keys: usize,
     /// Whether this is the local node.
     pub is_self: bool,
+    /// The member's tags (see [`Node::set_tags`]).
+    pub tags: crate::Tags,
 }
 
 /// A pending three-way exchange we started.
@@ -181,6 +183,7 @@ pub struct Node {
     pub(crate) replying_to: Option<SocketAddr>,
     /// Epidemic broadcast tree state (see `plumtree`).
     pub(crate) tree: crate::plumtree::Plumtree,
+    pub(crate) user_events: crate::user_event::UserEventState,
 }
 
 pub(crate) const MAX_PENDING_SYNS: usize = 256;
@@ -251,6 +254,7 @@ impl Node {
             eager_pending: false,
             eager_not_before: now,
             tree: Default::default(),
+            user_events: Default::default(),
             keyring_epoch: (0, Arc::from("")),
             sealer: crate::wire::crypto::Sealer::new(crate::id::name_hash(&id.name), id.generation),
             verifier: crate::verify::Verifier::new(crate::verify::token_key(name_salt)),
@@ -539,6 +543,7 @@ impl Node {
             heartbeat: u64::from(m.heartbeat),
             live_keys: m.keys().iter().filter(|(k, v)| !v.tombstone && !k.starts_with(RESERVED_PREFIX)).count(),
             is_self: idx == SELF_IDX,
+            tags: crate::tags::member_tags(m),
         }
     }
 

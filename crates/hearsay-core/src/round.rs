@@ -80,6 +80,7 @@ impl Node {
         for (addr, anti_entropy, full_sync) in targets {
             self.start_exchange(now, addr, anti_entropy, full_sync);
         }
+        self.spread_user_events(now);
     }
 
     /// Forwards fresh rumors now rather than at the next round (see `Config::eager_rumors`).

@@ -19,9 +19,9 @@ pub struct Stats {
     /// Gossip rounds run.
     pub rounds: u64,
     /// Sent, by message type (index: `MessageType as usize - 1`).
-    pub sent: [TypeCounters; 10],
+    pub sent: [TypeCounters; 13],
     /// Received and decoded, by message type.
-    pub received: [TypeCounters; 10],
+    pub received: [TypeCounters; 13],
     /// Transmits that went over a stream.
     pub stream_transmits: u64,
     /// Inputs dropped, by reason (decode error reasons, "foreign_cluster", queue overflows...).
@@ -73,6 +73,12 @@ pub struct Stats {
     pub grafts: u64,
     /// Tree prunes sent (a payload received twice).
     pub prunes: u64,
+    /// User events this node sent (see [`crate::Node::send_event`]).
+    pub user_events_sent: u64,
+    /// User events delivered to this node's application, its own included.
+    pub user_events_delivered: u64,
+    /// User events received again after delivery (retransmissions that were not news).
+    pub user_events_duplicate: u64,
 }
 
 /// Every reason under which [`Stats::dropped`] counts, so exporters can publish all series from
@@ -95,6 +101,11 @@ pub const DROP_REASONS: &[&str] = &[
     "invalid_update",
     "invalid_block",
     "invalid_keyring",
+    "invalid_tags",
+    "invalid_user_event",
+    "user_event_too_old",
+    "invalid_query",
+    "late_query_response",
     "misdirected_ping",
     // Bounds and queues.
     "member_limit",
@@ -105,6 +116,7 @@ pub const DROP_REASONS: &[&str] = &[
     "transmit_queue_full",
     "relay_queue_full",
     "tree_queue_full",
+    "user_event_queue_full",
     // Outgoing packets the node refused to send.
     "oversized_outgoing",
     "seal_failed",

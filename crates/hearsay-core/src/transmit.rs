@@ -45,5 +45,7 @@ pub(crate) fn shed_one(message: &mut Message) -> bool {
         Message::Tree(crate::wire::Tree::Gossip(b)) => pop(b),
         Message::Tree(crate::wire::Tree::IHave(a) | crate::wire::Tree::Graft(a)) => pop(a),
         Message::PushAck(_) | Message::Nack(_) | Message::Tree(crate::wire::Tree::Prune) => false,
+        Message::UserEvents(m) => m.events.len() > 1 && pop(&mut m.events),
+        Message::Query(_) | Message::QueryResponse(_) => false,
     }
 }

@@ -37,6 +37,6 @@ pub mod sweep;
 mod trace;
 
 pub use sim::{
-    Bootstrap, LivenessEvent, NetStats, Sim, SimConfig, SimError, Slot, TIMER_SPIN_DELAY_US, Watch, mix, slot_addr,
-    slot_name,
+    Bootstrap, LivenessEvent, NetStats, Sim, SimConfig, SimError, Slot, TIMER_SPIN_DELAY_US, UserDelivery, Watch, mix,
+    slot_addr, slot_name,
 };

@@ -71,6 +71,14 @@ pub enum SimError {
         /// The node's reason.
         source: WriteError,
     },
+    /// The node refused a user event.
+    #[error("node {slot} refused the event: {source}")]
+    Event {
+        /// Which slot.
+        slot: usize,
+        /// The node's reason.
+        source: hearsay_core::EventError,
+    },
 }
 
 /// The address of slot `i`: `10.a.b.c:7946`, unique for up to 16 million slots.
@@ -209,7 +217,13 @@ pub struct Sim {
     handling_from: Option<usize>,
     codec: Codec,
     stream_codec: Codec,
+    /// Every user event a node delivered (see [`Sim::send_event`]).
+    pub user_events: Vec<UserDelivery>,
 }
+
+#[path = "sim_user_events.rs"]
+mod user_events;
+pub use user_events::UserDelivery;
 
 impl Sim {
     /// Creates the nodes at time zero and bootstraps them.
@@ -237,6 +251,7 @@ impl Sim {
             handling_from: None,
             codec,
             stream_codec,
+            user_events: Vec::new(),
             config,
         };
         let n = sim.config.nodes;
@@ -493,6 +508,9 @@ impl Sim {
                     if let Some(d) = self.deliveries.as_mut() {
                         d.delivered(slot, &owner.name, &key, version, self.handling_from, self.now);
                     }
+                }
+                Event::User { origin, name, ltime, .. } => {
+                    self.user_events.push(UserDelivery { at: self.now, slot, origin, name, ltime })
                 }
                 _ => {}
             }

@@ -39,6 +39,8 @@ pub struct ClusterBuilder {
     restore: Option<(OwnEntries, u64)>,
     known_peers: Vec<NodeId>,
     keyring: Option<Keyring>,
+    tags: hearsay_core::Tags,
+    query_handler: Option<crate::query::HandlerSlot>,
     stream_memory: usize,
     stream_frame_deadline: Duration,
 }
@@ -59,6 +61,8 @@ impl ClusterBuilder {
             restore: None,
             known_peers: Vec::new(),
             keyring: None,
+            tags: hearsay_core::Tags::new(),
+            query_handler: None,
             stream_memory: crate::stream::STREAM_MEMORY,
             stream_frame_deadline: crate::stream::FRAME_DEADLINE,
         }
@@ -138,6 +142,26 @@ impl ClusterBuilder {
         self
     }
 
+    /// The node's tags from the start (see [`Cluster::set_tags`]). Checked when the node
+    /// spawns: tags over the bounds ([`hearsay_core::MAX_TAGS`],
+    /// [`hearsay_core::MAX_TAGS_BYTES`]) fail the spawn with [`Error::Tags`].
+    pub fn tags<K: Into<String>, V: Into<String>>(mut self, tags: impl IntoIterator<Item = (K, V)>) -> Self {
+        self.tags = tags.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        self
+    }
+
+    /// Answers the queries this node matches with `handler` (see [`Cluster::query`]): it runs
+    /// on its own task per query, and what it returns before the deadline is sent back.
+    pub fn query_handler<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(crate::QueryRequest) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Option<Vec<u8>>> + Send + 'static,
+    {
+        let handler: crate::QueryHandler = Arc::new(move |request| Box::pin(handler(request)));
+        self.query_handler = Some(crate::query::HandlerSlot(handler));
+        self
+    }
+
     /// Encrypts and authenticates every packet with `keyring` (XChaCha20-Poly1305). Every
     /// node of the cluster needs a keyring holding the primary key. Default: no encryption.
     pub fn keyring(mut self, keyring: Keyring) -> Self {
@@ -173,6 +197,7 @@ impl ClusterBuilder {
     /// node task starts so that none is missed.
     pub async fn spawn_with_subscription(self) -> Result<(Cluster, Subscription), Error> {
         self.config.validate()?;
+        hearsay_core::check_tags(&self.tags)?;
         let max_frame = self.config.limits.max_stream_bytes;
         if self.stream_memory < max_frame || u32::try_from(max_frame).is_err() {
             let reason = format!("{} bytes cannot hold one frame of limits.max_stream_bytes", self.stream_memory);
@@ -227,6 +252,9 @@ impl ClusterBuilder {
                 tracing::warn!(skipped, "restored entries skipped (over a limit or above max_version)");
             }
         }
+        if !self.tags.is_empty() {
+            node.set_tags(now, self.tags)?;
+        }
         for peer in self.known_peers {
             node.add_member(now, peer);
         }
@@ -234,7 +262,8 @@ impl ClusterBuilder {
         let (cluster, ends) = Cluster::new_pair(id, local_addr, counters.clone(), self.resolver);
         let subscription = cluster.subscribe();
         let driver = Driver::new(node, clock, (udp, listener), advertise, ends, counters, stream_limits)
-            .with_seed_names(seed_names);
+            .with_seed_names(seed_names)
+            .with_query_handler(self.query_handler);
         tokio::spawn(driver.run());
         Ok((cluster, subscription))
     }

@@ -8,7 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hearsay_core::{Event, Key, Keyring, KeyringError, MemberInfo, NodeId, Stats, VersionedValue, WriteError};
+use hearsay_core::{
+    Event, EventError, Key, Keyring, KeyringError, MemberInfo, NodeId, Stats, Tags, TagsError, VersionedValue,
+    WriteError,
+};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::Config;
@@ -21,16 +24,65 @@ use crate::view::View;
 /// A request from a handle to the node task.
 #[derive(Debug)]
 pub(crate) enum Command {
-    Set { key: String, value: Vec<u8>, ttl: Option<Duration>, reply: oneshot::Sender<Result<u64, WriteError>> },
-    Delete { key: String, reply: oneshot::Sender<Result<Option<u64>, WriteError>> },
-    Get { node: String, key: String, reply: oneshot::Sender<Option<VersionedValue>> },
-    Members { reply: oneshot::Sender<Vec<MemberInfo>> },
-    Snapshot { reply: oneshot::Sender<Snapshot> },
-    Stats { reply: oneshot::Sender<DriverStats> },
-    Leave { reply: oneshot::Sender<()> },
-    Join { addrs: Vec<SocketAddr>, reply: oneshot::Sender<()> },
-    Keyring { reply: oneshot::Sender<Option<Keyring>> },
-    ChangeKeyring { change: KeyringChange, reply: oneshot::Sender<Result<(), KeyringError>> },
+    Set {
+        key: String,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+        reply: oneshot::Sender<Result<u64, WriteError>>,
+    },
+    Delete {
+        key: String,
+        reply: oneshot::Sender<Result<Option<u64>, WriteError>>,
+    },
+    Get {
+        node: String,
+        key: String,
+        reply: oneshot::Sender<Option<VersionedValue>>,
+    },
+    Members {
+        reply: oneshot::Sender<Vec<MemberInfo>>,
+    },
+    Snapshot {
+        reply: oneshot::Sender<Snapshot>,
+    },
+    Stats {
+        reply: oneshot::Sender<DriverStats>,
+    },
+    Leave {
+        reply: oneshot::Sender<()>,
+    },
+    Join {
+        addrs: Vec<SocketAddr>,
+        reply: oneshot::Sender<()>,
+    },
+    Keyring {
+        reply: oneshot::Sender<Option<Keyring>>,
+    },
+    ChangeKeyring {
+        change: KeyringChange,
+        reply: oneshot::Sender<Result<(), KeyringError>>,
+    },
+    SetTags {
+        tags: Tags,
+        reply: oneshot::Sender<Result<(), TagsError>>,
+    },
+    Query {
+        name: String,
+        payload: Vec<u8>,
+        options: hearsay_core::QueryParams,
+        reply: oneshot::Sender<Result<crate::query::QueryStream, hearsay_core::QueryError>>,
+    },
+    Respond {
+        query: hearsay_core::QueryRef,
+        payload: Vec<u8>,
+        reply: oneshot::Sender<Result<(), hearsay_core::QueryError>>,
+    },
+    SendEvent {
+        name: String,
+        payload: Vec<u8>,
+        coalesce: bool,
+        reply: oneshot::Sender<Result<u64, EventError>>,
+    },
 }
 
 /// A cluster-wide keyring change.
@@ -198,6 +250,8 @@ pub(crate) struct TaskEnds {
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) view: Arc<ArcSwap<View>>,
     pub(crate) view_read: Arc<std::sync::atomic::AtomicBool>,
+    /// For answers computed off the node task (query handlers).
+    pub(crate) commands_weak: mpsc::WeakSender<Command>,
 }
 
 /// Commands waiting for the node task; `send` waits when it is full.
@@ -237,7 +291,9 @@ impl Cluster {
             view_read: view_read.clone(),
             resolver,
         };
-        (Cluster { inner: Arc::new(inner) }, TaskEnds { commands, stop, done, events, view, view_read })
+        let commands_weak = inner.commands.downgrade();
+        let ends = TaskEnds { commands, stop, done, events, view, view_read, commands_weak };
+        (Cluster { inner: Arc::new(inner) }, ends)
     }
 
     /// This node's identity.
@@ -399,6 +455,59 @@ impl Cluster {
     /// Removes `key` from every node.
     pub async fn keyring_remove(&self, key: Key) -> Result<(), Error> {
         self.change_keyring(KeyringChange::Remove(key)).await
+    }
+
+    /// Replaces this node's tags; every member learns them by gossip (as fast as a key
+    /// write) and sees [`Event::TagsChanged`]. Refused, changing nothing, over the bounds.
+    pub async fn set_tags(&self, tags: Tags) -> Result<(), Error> {
+        Ok(self.request(|reply| Command::SetTags { tags, reply }).await??)
+    }
+
+    /// This node's tags.
+    pub async fn tags(&self) -> Result<Tags, Error> {
+        let name = self.inner.id.name.to_string();
+        let members = self.members().await?;
+        Ok(members.into_iter().find(|m| *m.id.name == *name).map(|m| m.tags).unwrap_or_default())
+    }
+
+    /// Sends a user event to every live member, this one included: each delivers it once
+    /// to its subscribers as [`Event::User`]. Best effort (a member down while it spreads
+    /// never sees it), spread like membership news in O(log N) rounds and retransmitted
+    /// against loss. Payloads up to `limits.max_event_bytes` (64 KiB by default); one larger
+    /// than a datagram travels by stream. Returns the event's Lamport time.
+    pub async fn send_event(&self, name: &str, payload: impl Into<Vec<u8>>) -> Result<u64, Error> {
+        self.event(name, payload.into(), false).await
+    }
+
+    /// Like [`Cluster::send_event`], but the event replaces older coalescing events of the
+    /// same name still being spread: members that had not received those yet get only this one.
+    pub async fn send_coalescing_event(&self, name: &str, payload: impl Into<Vec<u8>>) -> Result<u64, Error> {
+        self.event(name, payload.into(), true).await
+    }
+
+    async fn event(&self, name: &str, payload: Vec<u8>, coalesce: bool) -> Result<u64, Error> {
+        let name = name.to_owned();
+        Ok(self.request(|reply| Command::SendEvent { name, payload, coalesce, reply }).await??)
+    }
+
+    /// Asks every live member matching `options` the query `name` (this node too, if it
+    /// matches). Members answer through their [`crate::QueryHandler`] or
+    /// [`Cluster::respond`]; acks and answers come back by datagram straight to this node and
+    /// arrive on the returned stream, which ends at `options.timeout`.
+    pub async fn query(
+        &self,
+        name: &str,
+        payload: impl Into<Vec<u8>>,
+        options: crate::QueryOptions,
+    ) -> Result<crate::QueryStream, Error> {
+        let (name, payload) = (name.to_owned(), payload.into());
+        Ok(self.request(|reply| Command::Query { name, payload, options, reply }).await??)
+    }
+
+    /// Answers a query received as [`Event::Query`] (one datagram to the asker).
+    pub async fn respond(&self, query: hearsay_core::QueryRef, payload: impl Into<Vec<u8>>) -> Result<(), Error> {
+        let payload = payload.into();
+        Ok(self.request(|reply| Command::Respond { query, payload, reply }).await??)
     }
 
     async fn change_keyring(&self, change: KeyringChange) -> Result<(), Error> {

@@ -72,6 +72,10 @@ pub(crate) struct Driver {
     publisher: Publisher,
     /// Seed names and their lookups; `None` when every seed is an address.
     seed_names: Option<SeedNames>,
+    /// Open queries this node asked: where their acks and answers go.
+    queries: HashMap<hearsay_core::QueryId, mpsc::Sender<crate::QueryReply>>,
+    query_handler: Option<crate::query::HandlerSlot>,
+    commands_weak: mpsc::WeakSender<Command>,
 }
 
 impl Driver {
@@ -108,12 +112,21 @@ impl Driver {
             udp_paused_until: None,
             publisher: Publisher::new(ends.view, ends.view_read),
             seed_names: None,
+            queries: HashMap::new(),
+            query_handler: None,
+            commands_weak: ends.commands_weak,
         }
     }
 
     /// Resolves these seed names (see `seeds.rs`).
     pub(crate) fn with_seed_names(mut self, seed_names: Option<SeedNames>) -> Self {
         self.seed_names = seed_names;
+        self
+    }
+
+    /// Answers queries with this handler (see `query.rs`).
+    pub(crate) fn with_query_handler(mut self, handler: Option<crate::query::HandlerSlot>) -> Self {
+        self.query_handler = handler;
         self
     }
 
@@ -275,6 +288,19 @@ impl Driver {
                 };
                 let _ = reply.send(result);
             }
+            Command::SetTags { tags, reply } => {
+                self.publisher.wrote();
+                let _ = reply.send(self.node.set_tags(now, tags));
+            }
+            Command::Query { name, payload, options, reply } => {
+                let _ = reply.send(self.query(now, &name, &payload, options));
+            }
+            Command::Respond { query, payload, reply } => {
+                let _ = reply.send(self.node.respond(now, &query, &payload));
+            }
+            Command::SendEvent { name, payload, coalesce, reply } => {
+                let _ = reply.send(self.node.send_event(now, &name, &payload, coalesce));
+            }
             Command::Join { addrs, reply } => {
                 self.node.join(&addrs);
                 let _ = reply.send(());
@@ -287,6 +313,61 @@ impl Driver {
                     self.leaving = Some((tokio::time::Instant::now() + rounds, vec![reply]));
                 }
             },
+        }
+    }
+
+    fn query(
+        &mut self,
+        now: hearsay_core::Instant,
+        name: &str,
+        payload: &[u8],
+        options: hearsay_core::QueryParams,
+    ) -> Result<crate::QueryStream, hearsay_core::QueryError> {
+        self.queries.retain(|_, tx| !tx.is_closed());
+        let asked = self
+            .node
+            .members()
+            .into_iter()
+            .filter(|m| m.status == hearsay_core::MemberStatus::Alive)
+            .filter(|m| options.filter_names.is_empty() || options.filter_names.iter().any(|n| **n == *m.id.name))
+            .filter(|m| hearsay_core::tags_match(&m.tags, &options.filter_tags))
+            .map(|m| m.id.name.to_string())
+            .collect();
+        let id = self.node.query(now, name, payload, &options)?;
+        let (tx, replies) = mpsc::channel(crate::query::QUERY_REPLY_QUEUE);
+        self.queries.insert(id, tx);
+        let deadline = Box::pin(tokio::time::sleep(options.timeout));
+        Ok(crate::QueryStream { id, asked, replies, deadline })
+    }
+
+    /// Routes a query's ack or answer to its stream; hands a query to the handler.
+    fn query_event(&mut self, event: &Event) {
+        let (query, reply) = match event {
+            Event::QueryAck { query, from } => (query, crate::QueryReply::Ack { from: from.clone() }),
+            Event::QueryResponse { query, from, payload } => {
+                (query, crate::QueryReply::Response { from: from.clone(), payload: payload.clone() })
+            }
+            Event::Query { query, name, payload } => {
+                if let Some(handler) = &self.query_handler {
+                    let time_left =
+                        self.clock.to_tokio(query.deadline).saturating_duration_since(tokio::time::Instant::now());
+                    let request = crate::QueryRequest {
+                        origin: query.origin.clone(),
+                        name: name.clone(),
+                        payload: payload.clone(),
+                        time_left,
+                    };
+                    crate::query::spawn_handler(handler.0.clone(), query.clone(), request, self.commands_weak.clone());
+                }
+                return;
+            }
+            _ => return,
+        };
+        if let Some(tx) = self.queries.get(query)
+            && tx.try_send(reply).is_err()
+            && tx.is_closed()
+        {
+            self.queries.remove(query);
         }
     }
 
@@ -368,6 +449,13 @@ impl Driver {
         }
         while let Some(event) = self.node.poll_event() {
             self.publisher.saw(&event);
+            if matches!(event, Event::QueryAck { .. } | Event::QueryResponse { .. }) {
+                self.query_event(&event);
+                continue;
+            }
+            if matches!(event, Event::Query { .. }) {
+                self.query_event(&event);
+            }
             if let Event::NameConflict { name, holder, claimant, refused } = &event {
                 Counters::add(&self.counters.name_conflicts, 1);
                 tracing::debug!(%name, %holder, %claimant, refused, "name conflict");

@@ -12,6 +12,15 @@ pub enum Error {
     /// A keyring change was refused; nothing changed.
     #[error("keyring change refused: {0}")]
     Keyring(#[from] hearsay_core::KeyringError),
+    /// A set of tags was refused; nothing changed.
+    #[error("tags refused: {0}")]
+    Tags(#[from] hearsay_core::TagsError),
+    /// A user event was refused; nothing was sent.
+    #[error("event refused: {0}")]
+    Event(#[from] hearsay_core::EventError),
+    /// A query or an answer was refused; nothing was sent.
+    #[error("query refused: {0}")]
+    Query(#[from] hearsay_core::QueryError),
     /// The configuration cannot work; no node was started.
     #[error("invalid configuration: {0}")]
     Config(#[from] hearsay_core::ConfigError),

@@ -5,9 +5,12 @@ use std::process::ExitCode;
 use super::client::{self, ClientOpts, print_json, printable, table};
 use crate::api::MemberJson;
 
-/// `hearsay members`.
+/// `hearsay members [--tag k=v]...`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct MembersArgs {
+    /// Only members with this tag, key=value, exact value; repeat for more (all must hold).
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = crate::tags::parse_pair)]
+    tags: Vec<(String, String)>,
     #[command(flatten)]
     opts: ClientOpts,
 }
@@ -16,7 +19,7 @@ pub(crate) struct MembersArgs {
 pub(crate) fn run(args: MembersArgs) -> ExitCode {
     let json = args.opts.json;
     client::run(&args.opts, async |client| {
-        let members = client.members().await?;
+        let members = client.members(&args.tags).await?;
         if json {
             print_json(&members)
         } else {
@@ -42,10 +45,11 @@ fn members_table(members: &[MemberJson]) -> String {
                 printable(&m.addr),
                 m.max_version.to_string(),
                 m.live_keys.to_string(),
+                printable(&crate::tags::format_tags(&m.tags)),
             ]
         })
         .collect();
-    table(&["NAME", "STATUS", "PHI", "GENERATION", "ADDR", "MAX_VERSION", "KEYS"], &rows)
+    table(&["NAME", "STATUS", "PHI", "GENERATION", "ADDR", "MAX_VERSION", "KEYS", "TAGS"], &rows)
 }
 
 #[cfg(test)]

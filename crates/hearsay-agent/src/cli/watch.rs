@@ -58,6 +58,15 @@ fn describe_event(e: &EventJson) -> String {
         }
         "isolated" => format!("isolated      {who} hears from no member"),
         "reconnected" => format!("reconnected   {who}"),
+        "user_event" => format!(
+            "user_event    {} from {node} = {} (lamport time {})",
+            printable(e.name.as_deref().unwrap_or("")),
+            display_value(&e.value),
+            e.ltime.unwrap_or(0)
+        ),
+        "tags_changed" => {
+            format!("tags_changed  {who} {}", printable(&crate::tags::format_tags(&e.tags.clone().unwrap_or_default())))
+        }
         "lagged" => format!("lagged        {} events missed: this stream fell behind", e.missed.unwrap_or(0)),
         kind => format!("{:<13} {who}", printable(kind)),
     }

@@ -302,6 +302,7 @@ mod tests {
             heartbeat: 1,
             live_keys: 2,
             is_self,
+            tags: Default::default(),
         }
     }
 

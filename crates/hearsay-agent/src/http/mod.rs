@@ -40,7 +40,10 @@ mod keyring;
 mod kv;
 mod members;
 pub(crate) mod metrics;
+mod query;
 mod server;
+mod tags;
+mod user_event;
 pub(crate) use server::{ServerCounters, ServerLimits, serve};
 #[cfg(test)]
 mod tests;
@@ -220,6 +223,13 @@ impl From<hearsay::Error> for ApiError {
                 };
                 ApiError::new(status, format!("{keyring}{hint}; the keyring is unchanged"))
             }
+            hearsay::Error::Tags(tags) => {
+                let status = match tags {
+                    hearsay::TagsError::Write(WriteError::Left) => StatusCode::CONFLICT,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                ApiError::new(status, format!("{tags}; the tags are unchanged"))
+            }
             hearsay::Error::Seed { .. } => ApiError::bad_request(format!("{err}; nobody was contacted")),
             hearsay::Error::Stopped => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the node has stopped"),
             other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
@@ -229,7 +239,8 @@ impl From<hearsay::Error> for ApiError {
 
 /// The router of one node's API.
 pub(crate) fn router(state: AppState) -> Router {
-    let body_limit = state.inner.config.limits.max_value_bytes + BODY_MARGIN;
+    let limits = &state.inner.config.limits;
+    let body_limit = limits.max_value_bytes.max(limits.max_event_bytes) + BODY_MARGIN;
     Router::new()
         .route("/", get(dashboard::page))
         .route("/v1/health", get(health))
@@ -244,6 +255,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/events/history", get(history::events))
         .route("/v1/history", get(history::samples))
         .route("/v1/spread", get(history::spread))
+        .route("/v1/tags", get(tags::show).put(tags::put))
+        .route("/v1/event/{name}", post(user_event::send))
+        .route("/v1/query/{name}", post(query::ask))
         .route("/v1/keyring", get(keyring::show))
         .route("/v1/keyring/{op}", post(keyring::change))
         .route("/metrics", get(metrics::handler))

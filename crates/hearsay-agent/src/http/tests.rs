@@ -50,6 +50,7 @@ async fn call(
 }
 
 const MARK: (&str, &str) = ("x-hearsay", "1");
+const JSON: (&str, &str) = ("content-type", "application/json");
 
 /// Polls `uri` until its JSON satisfies `ok` (the view is republished every 200 ms).
 async fn eventually(router: &Router, uri: &str, ok: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
@@ -244,4 +245,46 @@ async fn a_ttl_beyond_ten_years_is_refused_with_a_json_error() {
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing was stored");
     let (status, body) = call(&n.router, "PUT", "/v1/kv/k?ttl=315360000", &[MARK], b"v").await;
     assert_eq!(status, StatusCode::OK, "ten years is allowed: {body}");
+}
+
+#[tokio::test]
+async fn tags_filter_members_and_events_and_queries_answer() {
+    let n = node("tagged").await;
+    let (status, body) = call(&n.router, "PUT", "/v1/tags", &[MARK, JSON], br#"{"tags": {"role": "web"}}"#).await;
+    assert_eq!((status, &body["tags"]["role"]), (StatusCode::OK, &serde_json::json!("web")), "{body}");
+    let (status, body) = call(&n.router, "PUT", "/v1/tags", &[MARK, JSON], br#"{"tags": {"a=b": "x"}}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, body) = call(&n.router, "GET", "/v1/tags", &[], b"").await;
+    assert_eq!(body, serde_json::json!({"tags": {"role": "web"}}), "a refused set changed nothing");
+    eventually(&n.router, "/v1/members?tag=role%3Dweb", |b| b.as_array().is_some_and(|a| a.len() == 1)).await;
+    let (_, none) = call(&n.router, "GET", "/v1/members?tag=role=db", &[], b"").await;
+    assert_eq!(none, serde_json::json!([]));
+    let (status, _) = call(&n.router, "GET", "/v1/members?tag=novalue", &[], b"").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (status, body) = call(&n.router, "POST", "/v1/event/deploy?coalesce=true", &[MARK], b"v2").await;
+    assert_eq!((status, &body["name"]), (StatusCode::OK, &serde_json::json!("deploy")), "{body}");
+    let (status, _) = call(&n.router, "POST", "/v1/event/%0A", &[MARK], b"").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // No query handler: the node matches and acknowledges, but does not answer.
+    let (status, body) = call(&n.router, "POST", "/v1/query/load?tag=role=web&timeout_ms=300", &[MARK], b"").await;
+    assert_eq!(status, StatusCode::OK);
+    let text = body.as_str().expect("newline-delimited JSON");
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.first().map(|l| &l["kind"]), Some(&serde_json::json!("ack")), "{text}");
+    let summary = lines.last().unwrap();
+    assert_eq!(
+        (&summary["kind"], &summary["asked"], &summary["acked"], &summary["answered"], &summary["missing"]),
+        (
+            &serde_json::json!("summary"),
+            &serde_json::json!(1),
+            &serde_json::json!(1),
+            &serde_json::json!(0),
+            &serde_json::json!(["tagged"])
+        ),
+        "{text}"
+    );
+    let (status, _) = call(&n.router, "POST", "/v1/query/load?color=red", &[MARK], b"").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

@@ -42,11 +42,17 @@ pub enum MessageType {
     Nack = 9,
     /// [`super::Tree`]
     Tree = 10,
+    /// [`super::UserEvents`]
+    UserEvents = 11,
+    /// [`super::WireQuery`]
+    Query = 12,
+    /// [`super::QueryResponse`]
+    QueryResponse = 13,
 }
 
 impl MessageType {
     /// Every message type, in wire order.
-    pub const ALL: [MessageType; 10] = [
+    pub const ALL: [MessageType; 13] = [
         MessageType::Syn,
         MessageType::SynAck,
         MessageType::Ack,
@@ -57,6 +63,9 @@ impl MessageType {
         MessageType::PingReq,
         MessageType::Nack,
         MessageType::Tree,
+        MessageType::UserEvents,
+        MessageType::Query,
+        MessageType::QueryResponse,
     ];
 
     /// Lower-case name for logs and metrics.
@@ -72,6 +81,9 @@ impl MessageType {
             MessageType::PingReq => "pingreq",
             MessageType::Nack => "nack",
             MessageType::Tree => "tree",
+            MessageType::UserEvents => "user_events",
+            MessageType::Query => "query",
+            MessageType::QueryResponse => "query_response",
         }
     }
 

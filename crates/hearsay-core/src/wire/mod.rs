@@ -296,6 +296,69 @@ pub enum Tree {
     Prune,
 }
 
+/// One user event (see the `user_event` module).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireUserEvent {
+    /// Name of the member that sent it.
+    pub origin: String,
+    /// The origin's generation when it sent it.
+    pub generation: u64,
+    /// The origin's Lamport time when it sent it.
+    pub ltime: u64,
+    /// The event's name.
+    pub name: String,
+    /// The payload.
+    pub payload: Vec<u8>,
+    /// Replaces older pending events of the same name.
+    pub coalesce: bool,
+}
+
+/// User events being spread: several in a datagram, or one large one in a stream frame.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserEvents {
+    /// The events.
+    pub events: Vec<WireUserEvent>,
+}
+
+/// A query spread to every member; those matching the filters answer the origin directly
+/// with [`QueryResponse`]s (see the `query` module).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireQuery {
+    /// Chosen by the origin, echoed in responses.
+    pub id: u32,
+    /// The asking member: responses go to its address.
+    pub origin: WireNodeId,
+    /// The origin's Lamport time when it asked.
+    pub ltime: u64,
+    /// The query's name.
+    pub name: String,
+    /// The payload.
+    pub payload: Vec<u8>,
+    /// Only members with these names answer (empty: any).
+    pub filter_names: Vec<String>,
+    /// Only members with all these tags answer.
+    pub filter_tags: Vec<(String, String)>,
+    /// Members that match acknowledge at once, before answering.
+    pub request_ack: bool,
+    /// How long the origin waits for answers, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// An acknowledgement of or an answer to a [`WireQuery`], sent by datagram to its origin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryResponse {
+    /// The query's id.
+    pub id: u32,
+    /// The query's Lamport time.
+    pub ltime: u64,
+    /// The answering member.
+    pub from: String,
+    /// An acknowledgement (no payload) rather than an answer.
+    pub ack: bool,
+    /// The answer.
+    pub payload: Vec<u8>,
+}
+
 /// Any protocol message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
@@ -319,6 +382,12 @@ pub enum Message {
     Nack(Nack),
     /// See [`Tree`].
     Tree(Tree),
+    /// See [`UserEvents`].
+    UserEvents(UserEvents),
+    /// See [`WireQuery`].
+    Query(WireQuery),
+    /// See [`QueryResponse`].
+    QueryResponse(QueryResponse),
 }
 
 impl Message {
@@ -341,6 +410,9 @@ impl Message {
             Message::PingReq(_) => MessageType::PingReq,
             Message::Nack(_) => MessageType::Nack,
             Message::Tree(_) => MessageType::Tree,
+            Message::UserEvents(_) => MessageType::UserEvents,
+            Message::Query(_) => MessageType::Query,
+            Message::QueryResponse(_) => MessageType::QueryResponse,
         }
     }
 }
@@ -468,6 +540,9 @@ impl Codec {
             Message::PingReq(m) => postcard::to_extend(m, out),
             Message::Nack(m) => postcard::to_extend(m, out),
             Message::Tree(m) => postcard::to_extend(m, out),
+            Message::UserEvents(m) => postcard::to_extend(m, out),
+            Message::Query(m) => postcard::to_extend(m, out),
+            Message::QueryResponse(m) => postcard::to_extend(m, out),
         };
         // postcard only fails on writers that run out of space or on types serde cannot
         // describe; a Vec grows and all our types are plain data.
@@ -508,6 +583,9 @@ fn decode_body(message_type: MessageType, body: &[u8]) -> Result<Message, Decode
         MessageType::PingReq => Message::PingReq(parse(message_type, body)?),
         MessageType::Nack => Message::Nack(parse(message_type, body)?),
         MessageType::Tree => Message::Tree(parse(message_type, body)?),
+        MessageType::UserEvents => Message::UserEvents(parse(message_type, body)?),
+        MessageType::Query => Message::Query(parse(message_type, body)?),
+        MessageType::QueryResponse => Message::QueryResponse(parse(message_type, body)?),
     };
     message.check_names().map_err(|error| DecodeError::InvalidName { message_type, error })?;
     Ok(message)

@@ -34,5 +34,8 @@ pub(super) fn check(message: &Message) -> Result<(), NameError> {
         Message::Tree(super::Tree::Gossip(b)) => blocks(b),
         Message::Tree(super::Tree::IHave(a) | super::Tree::Graft(a)) => a.iter().try_for_each(|a| check_name(&a.name)),
         Message::Tree(super::Tree::Prune) => Ok(()),
+        Message::UserEvents(m) => m.events.iter().try_for_each(|e| check_name(&e.origin)),
+        Message::Query(m) => check_name(&m.origin.name).and(m.filter_names.iter().try_for_each(|n| check_name(n))),
+        Message::QueryResponse(m) => check_name(&m.from),
     }
 }

@@ -76,6 +76,34 @@ fn all_messages() -> Vec<Message> {
         Message::Tree(Tree::IHave(vec![Announcement { name: "node-2".into(), generation: 1, version: 9 }])),
         Message::Tree(Tree::Graft(vec![Announcement { name: "node-3".into(), generation: 2, version: 0 }])),
         Message::Tree(Tree::Prune),
+        Message::UserEvents(UserEvents {
+            events: vec![WireUserEvent {
+                origin: "node-1".into(),
+                generation: 2,
+                ltime: 3,
+                name: "deploy".into(),
+                payload: b"v2".to_vec(),
+                coalesce: true,
+            }],
+        }),
+        Message::Query(WireQuery {
+            id: 4,
+            origin: block().owner,
+            ltime: 9,
+            name: "load".into(),
+            payload: b"?".to_vec(),
+            filter_names: vec!["node-2".into()],
+            filter_tags: vec![("role".into(), "web".into())],
+            request_ack: true,
+            timeout_ms: 5000,
+        }),
+        Message::QueryResponse(QueryResponse {
+            id: 4,
+            ltime: 9,
+            from: "node-2".into(),
+            ack: false,
+            payload: b"0.5".to_vec(),
+        }),
     ]
 }
 
