@@ -133,42 +133,39 @@ impl Driver {
     /// Runs until stopped, left, or every handle is gone.
     pub(crate) async fn run(mut self) {
         let mut buf = vec![0u8; RECV_BUFFER];
-        let sleep = tokio::time::sleep_until(self.next_wakeup());
-        tokio::pin!(sleep);
+        let mut sleep = std::pin::pin!(tokio::time::sleep_until(self.next_wakeup()));
         // The first round may be due already; handle it before waiting.
         self.node.handle_timeout(self.clock.now());
         self.tick_seed_names();
         self.flush().await;
+        let mut turn = 0usize;
         loop {
             sleep.as_mut().reset(self.next_wakeup());
-            tokio::select! {
+            turn = turn.wrapping_add(1);
+            match self.wait(&mut buf, sleep.as_mut(), turn).await {
                 // Stop requested, or every handle dropped (the sender is gone).
-                changed = self.stop.changed() => {
-                    if changed.is_err() || *self.stop.borrow() {
+                Wake::Stop { gone } => {
+                    if gone || *self.stop.borrow() {
                         break;
                     }
                 }
-                command = self.commands.recv() => match command {
-                    Some(command) => self.command(command),
-                    None => break,
-                },
-                received = self.udp.recv_from(&mut buf), if self.udp_paused_until.is_none() => match received {
-                    Ok((len, from)) => {
-                        Counters::add(&self.counters.udp_datagrams_received, 1);
-                        self.publisher.probes.received(from, &buf[..len], std::time::Instant::now());
-                        let limited = self.node.stats().amplification_limited;
-                        if let Err(e) = self.node.handle_datagram(self.clock.now(), from, &buf[..len]) {
-                            tracing::trace!(%from, error = %e, "datagram dropped");
-                        }
-                        self.log_limited(from, limited);
+                Wake::Command(Some(command)) => self.command(command),
+                Wake::Command(None) => break,
+                Wake::Datagram(Ok((len, from))) => {
+                    Counters::add(&self.counters.udp_datagrams_received, 1);
+                    self.publisher.probes.received(from, &buf[..len], std::time::Instant::now());
+                    let limited = self.node.stats().amplification_limited;
+                    if let Err(e) = self.node.handle_datagram(self.clock.now(), from, &buf[..len]) {
+                        tracing::trace!(%from, error = %e, "datagram dropped");
                     }
-                    Err(e) => {
-                        Counters::add(&self.counters.udp_recv_errors, 1);
-                        tracing::debug!(error = %e, "udp receive failed; pausing reads");
-                        self.udp_paused_until = Some(tokio::time::Instant::now() + RECV_ERROR_BACKOFF);
-                    }
-                },
-                Some((from, proved, frame, verdict)) = self.inbound_rx.recv() => {
+                    self.log_limited(from, limited);
+                }
+                Wake::Datagram(Err(e)) => {
+                    Counters::add(&self.counters.udp_recv_errors, 1);
+                    tracing::debug!(error = %e, "udp receive failed; pausing reads");
+                    self.udp_paused_until = Some(tokio::time::Instant::now() + RECV_ERROR_BACKOFF);
+                }
+                Wake::Frame((from, proved, frame, verdict)) => {
                     Counters::add(&self.counters.stream_frames_received, 1);
                     if proved {
                         self.node.verify_address(self.clock.now(), from);
@@ -182,12 +179,10 @@ impl Driver {
                     drop(frame);
                     let _ = verdict.send(accepted.is_ok());
                 }
-                accepted = self.listener.accept(), if self.accept_paused_until.is_none() => {
-                    self.accepted(accepted);
-                }
-                Some(_) = self.connections.join_next(), if !self.connections.is_empty() => {}
-                answers = seed_answers(&mut self.seed_names) => self.seed_names_resolved(answers),
-                () = &mut sleep => {
+                Wake::Accepted(accepted) => self.accepted(accepted),
+                Wake::Joined => {}
+                Wake::Seeds(answers) => self.seed_names_resolved(answers),
+                Wake::Timer => {
                     let now = tokio::time::Instant::now();
                     if self.accept_paused_until.is_some_and(|t| t <= now) {
                         self.accept_paused_until = None;
@@ -519,6 +514,79 @@ impl Driver {
             .min_by_key(|(_, (_, used))| *used)
             .map(|(addr, _)| *addr);
         idle.is_some_and(|addr| self.writers.remove(&addr).is_some())
+    }
+}
+
+/// What woke the node task (see [`Driver::wait`]).
+enum Wake {
+    Stop { gone: bool },
+    Command(Option<Command>),
+    Datagram(std::io::Result<(usize, SocketAddr)>),
+    Frame(InboundFrame),
+    Accepted(std::io::Result<(TcpStream, SocketAddr)>),
+    Joined,
+    Seeds(crate::seeds::Answers),
+    Timer,
+}
+
+impl Driver {
+    /// Waits for the next thing to do. Written as one `poll_fn` rather than with
+    /// `tokio::select!` so that embedders need not enable tokio's `macros` feature. The stop
+    /// signal, the timer and the handles' commands come first; the network sources take turns
+    /// in a rotating order, so a flood on one cannot starve the others.
+    async fn wait(&mut self, buf: &mut [u8], mut sleep: std::pin::Pin<&mut tokio::time::Sleep>, turn: usize) -> Wake {
+        use std::future::Future;
+        use std::task::Poll;
+        let udp_open = self.udp_paused_until.is_none();
+        let accept_open = self.accept_paused_until.is_none();
+        let Driver { stop, commands, udp, inbound_rx, listener, connections, seed_names, .. } = self;
+        let mut changed = std::pin::pin!(stop.changed());
+        let mut seeds = std::pin::pin!(seed_answers(seed_names));
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(changed) = changed.as_mut().poll(cx) {
+                return Poll::Ready(Wake::Stop { gone: changed.is_err() });
+            }
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Wake::Timer);
+            }
+            if let Poll::Ready(command) = commands.poll_recv(cx) {
+                return Poll::Ready(Wake::Command(command));
+            }
+            for source in 0..5 {
+                match (turn + source) % 5 {
+                    0 => {
+                        if let Poll::Ready(Some(frame)) = inbound_rx.poll_recv(cx) {
+                            return Poll::Ready(Wake::Frame(frame));
+                        }
+                    }
+                    1 if udp_open => {
+                        let mut read = tokio::io::ReadBuf::new(buf);
+                        if let Poll::Ready(received) = udp.poll_recv_from(cx, &mut read) {
+                            let len = read.filled().len();
+                            return Poll::Ready(Wake::Datagram(received.map(|from| (len, from))));
+                        }
+                    }
+                    2 if accept_open => {
+                        if let Poll::Ready(accepted) = listener.poll_accept(cx) {
+                            return Poll::Ready(Wake::Accepted(accepted));
+                        }
+                    }
+                    3 if !connections.is_empty() => {
+                        if let Poll::Ready(Some(_)) = connections.poll_join_next(cx) {
+                            return Poll::Ready(Wake::Joined);
+                        }
+                    }
+                    4 => {
+                        if let Poll::Ready(answers) = seeds.as_mut().poll(cx) {
+                            return Poll::Ready(Wake::Seeds(answers));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Poll::Pending
+        })
+        .await
     }
 }
 
