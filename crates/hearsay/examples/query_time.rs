@@ -57,10 +57,10 @@ async fn main() {
     }
     println!("n={n}: formed in {:.1} s", formed.elapsed().as_secs_f64());
 
-    for round in 0..3 {
+    for (round, asker) in nodes.iter().take(3).enumerate() {
         let start = Instant::now();
         let options = QueryOptions { timeout: Duration::from_secs(10), ..QueryOptions::default() };
-        let mut stream = match nodes[round].query("echo", b"ping".to_vec(), options).await {
+        let mut stream = match asker.query("echo", b"ping".to_vec(), options).await {
             Ok(stream) => stream,
             Err(e) => {
                 eprintln!("query failed: {e}");
@@ -92,7 +92,7 @@ async fn main() {
 
         let before = delivered.load(Ordering::Relaxed);
         let start = Instant::now();
-        if let Err(e) = nodes[round].send_event("deploy", b"v2".to_vec()).await {
+        if let Err(e) = asker.send_event("deploy", b"v2".to_vec()).await {
             eprintln!("event failed: {e}");
             std::process::exit(1);
         }
