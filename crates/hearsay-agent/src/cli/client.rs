@@ -80,6 +80,20 @@ fn http_token(opts: &ClientOpts) -> Result<Option<String>, ClientError> {
     Ok(Some(token.to_string()))
 }
 
+/// A payload argument: `-` reads standard input, anything else is taken as text, none is empty.
+pub(super) fn read_payload(arg: Option<&str>) -> Result<Vec<u8>, ClientError> {
+    match arg {
+        Some("-") => {
+            let mut buf = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+                .map_err(|e| ClientError::Other(format!("cannot read the payload from standard input: {e}")))?;
+            Ok(buf)
+        }
+        Some(text) => Ok(text.as_bytes().to_vec()),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Prints `value` as pretty JSON (the `--json` output).
 pub(super) fn print_json<T: serde::Serialize>(value: &T) -> Result<(), ClientError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| ClientError::Other(e.to_string()))?;

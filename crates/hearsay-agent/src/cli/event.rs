@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use super::client::{self, ClientOpts, print_json, printable};
-use crate::client::ClientError;
 
 /// `hearsay event NAME [PAYLOAD|-] [--coalesce]`.
 #[derive(clap::Args, Debug)]
@@ -24,16 +23,7 @@ pub(crate) struct EventArgs {
 pub(crate) fn run(args: EventArgs) -> ExitCode {
     let EventArgs { name, payload, coalesce, opts } = args;
     client::run(&opts, async |client| {
-        let payload = match payload.as_deref() {
-            Some("-") => {
-                let mut buf = Vec::new();
-                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-                    .map_err(|e| ClientError::Other(format!("cannot read the payload from standard input: {e}")))?;
-                buf
-            }
-            Some(text) => text.as_bytes().to_vec(),
-            None => Vec::new(),
-        };
+        let payload = client::read_payload(payload.as_deref())?;
         let sent = client.send_event(&name, payload, coalesce).await?;
         if opts.json {
             print_json(&sent)

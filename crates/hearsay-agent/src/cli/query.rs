@@ -5,7 +5,6 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use super::client::{self, ClientOpts, display_value, printable};
-use crate::client::ClientError;
 
 /// `hearsay query NAME [PAYLOAD|-] [--tag k=v]... [--node NAME]... [--timeout-ms MS] [--no-ack]`.
 #[derive(clap::Args, Debug)]
@@ -34,16 +33,7 @@ pub(crate) struct QueryArgs {
 pub(crate) fn run(args: QueryArgs) -> ExitCode {
     let json = args.opts.json;
     client::run(&args.opts, async |client| {
-        let payload = match args.payload.as_deref() {
-            Some("-") => {
-                let mut buf = Vec::new();
-                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-                    .map_err(|e| ClientError::Other(format!("cannot read the payload from standard input: {e}")))?;
-                buf
-            }
-            Some(text) => text.as_bytes().to_vec(),
-            None => Vec::new(),
-        };
+        let payload = client::read_payload(args.payload.as_deref())?;
         let mut params: Vec<(&str, String)> = vec![("timeout_ms", args.timeout_ms.to_string())];
         params.extend(args.tags.iter().map(|(k, v)| ("tag", format!("{k}={v}"))));
         params.extend(args.nodes.iter().map(|n| ("node", n.clone())));
