@@ -269,6 +269,7 @@ impl Node {
     }
 
     fn on_syn(&mut self, now: Instant, from: SocketAddr, syn: Syn) {
+        self.hint_restart(from, &syn);
         self.apply_updates(now, &syn.updates);
         self.learn_heartbeats(now, &syn.digest);
         let outcomes = self.apply_blocks(now, &syn.blocks);

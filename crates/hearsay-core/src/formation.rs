@@ -120,9 +120,20 @@ impl Node {
     /// single fresh join to its rumor).
     pub(crate) fn compare_member_count(&mut self, now: Instant, peer: SocketAddr, theirs: u32) {
         let gap = self.membership_gap(theirs);
-        if self.left || now < self.catch_up_not_before || gap == 0 {
+        if self.left || gap == 0 {
             return;
         }
+        if now < self.catch_up_not_before {
+            // One catch-up per interval: with a verified peer, this one waits for its turn (see
+            // `catch_up_timeout`) instead of for the next member count heard after it. (An
+            // unverified one is only ever answered within its budget, while its packet is
+            // handled.)
+            if self.verifier.is_verified(peer, now) && self.catch_up_next.is_none_or(|(_, best)| theirs > best) {
+                self.catch_up_next = Some((peer, theirs));
+            }
+            return;
+        }
+        self.catch_up_next = None;
         let slack = (self.members.len() / 64).max(1);
         self.catch_up_not_before = now + self.config.gossip_interval;
         if gap > slack && !self.verifier.is_verified(peer, now) {
@@ -141,6 +152,16 @@ impl Node {
             self.send_full_syn(peer, answer > self.datagram_budget());
         } else {
             self.send_syn(peer, true, false, false);
+        }
+    }
+
+    /// A catch-up held back by the one-per-interval pace is due: start it, if we are still
+    /// behind that peer.
+    pub(crate) fn catch_up_timeout(&mut self, now: Instant) {
+        if now >= self.catch_up_not_before
+            && let Some((peer, theirs)) = self.catch_up_next.take()
+        {
+            self.compare_member_count(now, peer, theirs);
         }
     }
 

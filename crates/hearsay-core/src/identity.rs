@@ -91,6 +91,11 @@ impl Node {
     /// News about our own name at another generation and address arrived.
     pub(crate) fn own_name_claimed(&mut self, now: Instant, generation: u64, addr: SocketAddr, status: WireStatus) {
         let me = self.members.me();
+        if addr == me.id.addr && generation < me.id.generation {
+            // An older life of ours, still held by the cluster: we restarted.
+            self.notice_restart(now);
+            return;
+        }
         if generation == me.id.generation || addr == me.id.addr || self.identity.refused {
             return;
         }

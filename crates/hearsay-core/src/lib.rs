@@ -61,6 +61,7 @@
 #![deny(missing_docs)]
 #![warn(unreachable_pub)]
 
+mod announce;
 mod config;
 mod delta;
 mod detector;

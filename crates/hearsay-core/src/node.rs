@@ -167,6 +167,8 @@ pub struct Node {
     pub(crate) catch_up_not_before: Instant,
     /// A peer that claimed to know more members, being verified before the catch-up.
     pub(crate) catch_up_verifying: Option<SocketAddr>,
+    /// A catch-up held back by `catch_up_not_before`: (peer, its live member count).
+    pub(crate) catch_up_next: Option<(SocketAddr, u32)>,
     /// Catch-ups answered by stream in the current interval (see `formation`).
     pub(crate) catch_ups_served: crate::formation::Served,
     /// The message being applied came by stream: a bulk catch-up, whose contents are not news
@@ -174,6 +176,8 @@ pub struct Node {
     pub(crate) applying_bulk: bool,
     /// Identity checks of contested names (see `identity`).
     pub(crate) identity: crate::identity::Identity,
+    /// Restart announcement (see `announce`).
+    pub(crate) announce: crate::announce::Announce,
     /// A fresh rumor arrived since the last eager forward.
     pub(crate) eager_pending: bool,
     pub(crate) eager_not_before: Instant,
@@ -248,9 +252,11 @@ impl Node {
             repair: Default::default(),
             catch_up_not_before: Instant::ZERO,
             catch_up_verifying: None,
+            catch_up_next: None,
             catch_ups_served: Default::default(),
             applying_bulk: false,
             identity: Default::default(),
+            announce: Default::default(),
             eager_pending: false,
             eager_not_before: now,
             tree: Default::default(),
@@ -570,6 +576,7 @@ impl Node {
         self.handle_message(now, from, message, TransmitKind::Datagram);
         self.replying_to = None;
         self.eager_forward(now);
+        self.announce_learned(now);
         Ok(())
     }
 
@@ -601,6 +608,7 @@ impl Node {
         self.replying_to = None;
         self.applying_bulk = false;
         self.eager_forward(now);
+        self.announce_learned(now);
         Ok(())
     }
 
@@ -629,6 +637,7 @@ impl Node {
         }
         self.probe_tick(now);
         self.tree_timeout(now);
+        self.catch_up_timeout(now);
     }
 
     /// Output: the next packet to send, if any. Drain after every input.
@@ -646,6 +655,9 @@ impl Node {
         let mut next = self.next_round.min(self.prober.deadline());
         if let Some(tree) = self.tree.deadline() {
             next = next.min(tree);
+        }
+        if self.catch_up_next.is_some() {
+            next = next.min(self.catch_up_not_before);
         }
         Some(self.join_at.map_or(next, |at| at.min(next)))
     }

@@ -457,6 +457,11 @@ impl Node {
         if self.identity_answer(now, from, ack.seq) {
             return;
         }
+        if self.announcement_answered(now, from, ack.seq) {
+            // A restarted node still catching up hears here who knows more than it does.
+            self.compare_member_count(now, from, ack.members);
+            return;
+        }
         if let Some(p) = &self.prober.current
             && p.seq == ack.seq
         {

@@ -59,6 +59,9 @@ pub struct Stats {
     /// Name conflicts seen: claims of a live member's name refused here, claims of our own
     /// name reported, or this node refused (see [`crate::Event::NameConflict`]).
     pub name_conflicts: u64,
+    /// Restarts noticed (the cluster held an older generation of this node at its address)
+    /// and announced directly to every member (see the `announce` module).
+    pub restart_announcements: u64,
     /// Outgoing messages whose packing overshot the MTU and that were sent with fewer blocks
     /// or updates (dropping a digest entry of a slice digest only causes redundant data).
     pub trimmed: u64,

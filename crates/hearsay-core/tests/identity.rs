@@ -88,3 +88,46 @@ fn a_restart_on_a_new_address_is_accepted_once_the_old_address_is_silent() {
     }
     assert!(c.events.iter().all(|e| conflicts(e).is_empty()), "no conflict for a move");
 }
+
+/// Members (of `c`, other than `slot`) that do not yet hold `slot` alive at `generation`.
+fn not_yet(c: &Cluster, slot: usize, generation: u64) -> Vec<usize> {
+    (0..c.nodes.len())
+        .filter(|&r| r != slot && !c.down[r])
+        .filter(|&r| {
+            !c.nodes[r]
+                .member(&name(slot))
+                .is_some_and(|m| m.id.generation == generation && m.status == MemberStatus::Alive)
+        })
+        .collect()
+}
+
+#[test]
+fn a_restarted_node_tells_every_member_itself_and_a_first_start_announces_nothing() {
+    // Rumors only (no anti-entropy backstop), fanout 1: left to the join rumor, a restart in a
+    // 40-node cluster reaches the last members only after several intervals.
+    let mut config = Config::local();
+    config.strategy = hearsay_core::Strategy::Rumor;
+    config.fanout = 1;
+    let mut c = Cluster::new(40, config.clone(), 11);
+    c.run_until_converged(200).expect("the cluster forms");
+    c.run(5);
+    assert!((0..40).all(|i| c.nodes[i].stats().restart_announcements == 0), "nobody restarted yet");
+
+    // node-7 restarts in place, joining through node-0 alone.
+    c.nodes[7] = Node::new(config.clone(), NodeId::new(name(7), 2, addr(7)), vec![addr(0)], 77, c.now).unwrap();
+    let interval = config.gossip_interval;
+    // The join exchange (and node-0's hint that it replaced an older life) take a few steps;
+    // then every member is told directly, within the interval.
+    for _ in 0..4 {
+        c.step(interval / 4);
+    }
+    assert_eq!(c.nodes[7].stats().restart_announcements, 1, "node-7 noticed it restarted");
+    assert_eq!(not_yet(&c, 7, 2), Vec::<usize>::new(), "every member holds node-7's new life after one interval");
+    assert!(c.events.iter().all(|e| conflicts(e).is_empty()), "no conflict for a restart");
+
+    // A node started for the first time has no older life to replace: it announces nothing.
+    let fresh = Node::new(config, NodeId::new(name(40), 1, addr(40)), vec![addr(0)], 40, c.now).unwrap();
+    let i = c.add_node(fresh);
+    c.run(5);
+    assert_eq!(c.nodes[i].stats().restart_announcements, 0);
+}
