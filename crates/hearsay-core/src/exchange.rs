@@ -239,7 +239,7 @@ impl Node {
             Message::Ping(ping) => self.on_ping(now, from, ping),
             Message::PingAck(ack) => self.on_ping_ack(now, from, ack),
             Message::PingReq(req) => self.on_ping_req(now, from, req),
-            Message::Nack(nack) => self.on_nack(nack),
+            Message::Nack(nack) => self.on_nack(now, nack),
             Message::Tree(tree) => self.on_tree(now, from, tree, kind),
             Message::UserEvents(events) => self.on_user_events(now, events),
             Message::Query(query) => self.on_query(now, query),

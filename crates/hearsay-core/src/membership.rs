@@ -367,7 +367,7 @@ impl Node {
             m.set_status(MemberStatus::Suspect, now);
             let id = crate::NodeId::clone(&m.id);
             if *from != *self.members.me().id.name {
-                self.prober.probe_soon(idx, id.generation);
+                self.prober.probe_soon(now, idx, id.generation);
             }
             self.push_event(Event::MemberSuspect { id, phi_centi: (phi.min(1e9) * 100.0) as u64, by: from });
         }

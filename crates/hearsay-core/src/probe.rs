@@ -130,8 +130,10 @@ impl Prober {
         }
     }
 
-    /// Probes `idx` after the members already queued, out of turn.
-    pub(crate) fn probe_soon(&mut self, idx: MemberIdx, generation: u64) {
+    /// Probes `idx` after the members already queued, out of turn; at once if no probe is
+    /// running, so a confirmation (or a refutation) comes within a probe's time, not after
+    /// waiting for this node's next turn as well.
+    pub(crate) fn probe_soon(&mut self, now: Instant, idx: MemberIdx, generation: u64) {
         if self.priority.contains(&(idx, generation)) {
             return;
         }
@@ -139,6 +141,9 @@ impl Prober {
             self.priority.pop_front();
         }
         self.priority.push_back((idx, generation));
+        if self.current.is_none() {
+            self.next_probe = self.next_probe.min(now);
+        }
     }
 
     /// Probes `idx` next, before anything queued; at once if no probe is running.
@@ -593,11 +598,17 @@ impl Node {
         }
     }
 
-    pub(crate) fn on_nack(&mut self, nack: Nack) {
+    pub(crate) fn on_nack(&mut self, now: Instant, nack: Nack) {
         if let Some(p) = &mut self.prober.current
             && p.seq == nack.seq
         {
             p.nacks += 1;
+            // Every relay reached the target no more than we did, after our direct timeout:
+            // nothing is left to wait for. The probe fails now rather than at the end of the
+            // interval, which takes about a third of a second off every crash detection.
+            if p.indirect_sent && p.nacks >= p.nacks_expected {
+                p.end = p.end.min(now);
+            }
         }
     }
 }
