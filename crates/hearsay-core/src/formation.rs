@@ -46,6 +46,10 @@ use crate::state::{MemberStatus, SELF_IDX};
 use crate::transmit::TransmitKind;
 use crate::wire::{HEADER_LEN, MemberUpdate, Message, Syn, SynAck};
 
+/// Gossip intervals a node stays a few members short (within the slack) before it catches up
+/// in full anyway.
+pub(crate) const BEHIND_INTERVALS: u32 = 2;
+
 /// Catch-ups a node answers by stream per gossip interval; further ones get a datagram's
 /// worth and catch up elsewhere. Four lets the informed part of a join storm grow about
 /// fivefold per interval.
@@ -134,7 +138,21 @@ impl Node {
             return;
         }
         self.catch_up_next = None;
-        let slack = (self.members.len() / 64).max(1);
+        let mut slack = (self.members.len() / 64).max(1);
+        if gap <= slack {
+            // A few members short: left to the join rumors, unless they have not brought them
+            // within `BEHIND_INTERVALS` (the last nodes of a join storm wait on no rumor).
+            let known = self.members.len();
+            match self.behind_since {
+                Some((since, then)) if then == known => {
+                    if now >= since + self.config.gossip_interval * BEHIND_INTERVALS {
+                        slack = 0;
+                        self.behind_since = None;
+                    }
+                }
+                _ => self.behind_since = Some((now, known)),
+            }
+        }
         self.catch_up_not_before = now + self.config.gossip_interval;
         if gap > slack && !self.verifier.is_verified(peer, now) {
             // Whoever claims to know more may not be at that address: a plain exchange first

@@ -169,6 +169,9 @@ pub struct Node {
     pub(crate) catch_up_verifying: Option<SocketAddr>,
     /// A catch-up held back by `catch_up_not_before`: (peer, its live member count).
     pub(crate) catch_up_next: Option<(SocketAddr, u32)>,
+    /// Since when peers have said they know a few more members than we do (a gap within the
+    /// slack), and how many members we knew then (see `compare_member_count`).
+    pub(crate) behind_since: Option<(Instant, usize)>,
     /// Catch-ups answered by stream in the current interval (see `formation`).
     pub(crate) catch_ups_served: crate::formation::Served,
     /// The message being applied came by stream: a bulk catch-up, whose contents are not news
@@ -253,6 +256,7 @@ impl Node {
             catch_up_not_before: Instant::ZERO,
             catch_up_verifying: None,
             catch_up_next: None,
+            behind_since: None,
             catch_ups_served: Default::default(),
             applying_bulk: false,
             identity: Default::default(),
