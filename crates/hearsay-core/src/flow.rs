@@ -11,7 +11,8 @@
 //! here was cut ([`FlowReport::truncated`]: this node is receiving a backlog), the estimate is
 //! halved (multiplicative decrease). Otherwise, while the writers want at least half of it,
 //! it grows by an eighth of an MTU (additive increase); an idle cluster does not inflate an
-//! estimate nobody tests. It stays between half an MTU and 64 MTUs per round.
+//! estimate nobody tests. It starts at the top, 64 MTUs per round (so a fresh node can load a
+//! few hundred KB at once), and stays above half an MTU per round.
 //!
 //! # Shares: demand is gossiped
 //!
@@ -145,7 +146,10 @@ pub(crate) fn fair_share(capacity: f64, own: f64, others: &[f64]) -> f64 {
 
 impl Flow {
     pub(crate) fn new(mtu: usize, now: Instant) -> Self {
-        let capacity = mtu as f64 * 8.0;
+        // Optimistic, as TCP's slow start is not: a fresh node may bulk-load a few hundred KB
+        // at once, and the first rounds of overflow halve the estimate down to what the
+        // cluster carries.
+        let capacity = max_capacity(mtu);
         Flow {
             capacity,
             overflowed: false,

@@ -21,6 +21,13 @@ fn report(capacity: u64, truncated: bool, demands: &[(&str, u64, u32)]) -> FlowR
 #[test]
 fn capacity_halves_on_overflow_and_grows_additively_only_while_writers_want_it() {
     let mut f = Flow::new(MTU, Instant::ZERO);
+    assert_eq!(f.capacity, 89_600.0, "a fresh node starts at the top");
+    f.overflow(5000);
+    f.end_round(1, MTU);
+    f.overflow(5000);
+    f.end_round(1, MTU);
+    f.overflow(5000);
+    f.end_round(1, MTU);
     assert_eq!(f.capacity, 11_200.0);
     f.overflow(5000);
     f.end_round(1, MTU);
@@ -68,10 +75,10 @@ fn a_refused_writer_reports_more_demand_than_its_share_so_shares_even_out() {
 #[test]
 fn a_truncation_reported_by_a_peer_halves_capacity_and_is_not_echoed() {
     let mut f = Flow::new(MTU, Instant::ZERO);
-    f.learn(&report(11_200, true, &[]), "me", 1, MTU);
+    f.learn(&report(89_600, true, &[]), "me", 1, MTU);
     assert!(!f.report("me", 1).truncated, "a flag heard is not passed on");
     f.end_round(2, MTU);
-    assert_eq!(f.capacity, 5_600.0);
+    assert_eq!(f.capacity, 44_800.0);
     // Our own cut delta is reported once.
     f.overflow(10);
     assert!(f.report("me", 2).truncated);
@@ -82,26 +89,26 @@ fn a_truncation_reported_by_a_peer_halves_capacity_and_is_not_echoed() {
 fn capacities_heard_are_averaged_within_bounds() {
     let mut f = Flow::new(MTU, Instant::ZERO);
     f.learn(&report(5_600, false, &[]), "me", 1, MTU);
-    assert_eq!(f.capacity, 8_400.0);
+    assert_eq!(f.capacity, 47_600.0);
     f.learn(&report(u64::MAX, false, &[]), "me", 1, MTU);
-    assert_eq!(f.capacity, (8_400.0 + 64.0 * 1400.0) / 2.0, "a wild claim is clamped to 64 MTUs");
+    assert_eq!(f.capacity, (47_600.0 + 64.0 * 1400.0) / 2.0, "a wild claim is clamped to 64 MTUs");
 }
 
 #[test]
 fn demands_heard_set_the_share_and_expire() {
     let mut f = Flow::new(MTU, Instant::ZERO);
-    f.attempted = 20_000.0;
+    f.attempted = 200_000.0;
     f.end_round(1, MTU);
     assert_eq!(f.share, f.capacity, "alone, a writer gets the whole capacity");
-    let heard = report(11_200, false, &[("me", 1, 0), ("w1", 20_000, 0), ("w2", 20_000, 3)]);
+    let heard = report(11_200, false, &[("me", 1, 0), ("w1", 200_000, 0), ("w2", 200_000, 3)]);
     f.learn(&heard, "me", 1, MTU);
-    f.attempted = 20_000.0;
+    f.attempted = 200_000.0;
     f.end_round(2, MTU);
     let status = f.status(Instant::ZERO, Duration::from_millis(100), &Config::local().flow);
     assert_eq!(status.writers, 3, "our own name is not taken from others");
     assert!((f.share - f.capacity / 3.0).abs() < 1e-6, "three writers wanting more than all: a third each");
     for round in 3..=2 + DEMAND_TTL_ROUNDS {
-        f.attempted = 20_000.0;
+        f.attempted = 200_000.0;
         f.end_round(round, MTU);
     }
     assert_eq!(f.peers.len(), 0, "demands not refreshed are forgotten");
@@ -156,17 +163,18 @@ fn writes_beyond_the_share_are_refused_with_the_wait_and_change_nothing() {
         }
         assert!(written < 1000, "never refused");
     };
-    // A bucket of one round of the share (11,200 bytes), writes of 100 + 2..3 + 8 bytes.
-    assert_eq!(written, 101);
+    // A bucket of one round of a fresh node's share (89,600 bytes), writes of 100 bytes, a
+    // key of 2 to 4 and 8 more: admitted while the bucket is not empty.
+    assert_eq!(written, 801);
     let WriteError::RateLimited { retry_after } = refusal else { panic!("{refusal:?}") };
     assert!(retry_after > Duration::ZERO && retry_after < Duration::from_millis(100), "{retry_after:?}");
     assert_eq!(n.member("me").unwrap().max_version, written, "a refused write stores nothing");
-    assert_eq!(n.get("me", "k101"), None);
+    assert_eq!(n.get("me", "k801"), None);
     assert_eq!(n.stats().writes_refused, 1);
     // Just before the wait is over it is still refused; once over, admitted.
     let early = Instant::ZERO + (retry_after - Duration::from_micros(1));
-    assert!(matches!(n.set(early, "k101", &value), Err(WriteError::RateLimited { .. })));
-    assert!(n.set(Instant::ZERO + retry_after, "k101", &value).is_ok());
+    assert!(matches!(n.set(early, "k801", &value), Err(WriteError::RateLimited { .. })));
+    assert!(n.set(Instant::ZERO + retry_after, "k801", &value).is_ok());
     // Deletes pay too; a delete of nothing is free and not refused.
     assert_eq!(n.delete(Instant::ZERO + retry_after, "absent"), Ok(None));
     assert!(matches!(n.delete(Instant::ZERO + retry_after, "k0"), Err(WriteError::RateLimited { .. })));

@@ -292,8 +292,8 @@ async fn tags_filter_members_and_events_and_queries_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_beyond_the_flow_control_share_are_answered_429_with_retry_after() {
     let n = node("writer").await;
-    // 64 KiB values: the bucket (44,800 bytes, four rounds of an 11,200-byte share) admits one
-    // and goes below zero; the next ones wait for 100 ms rounds to refill it.
+    // 64 KiB values: a fresh node's bucket (four rounds of a share of 89,600 bytes per 100 ms
+    // round) admits six and goes below zero; the next ones wait for it to refill.
     let value = vec![b'x'; 64 * 1024];
     let mut refused = None;
     for i in 0..20 {
