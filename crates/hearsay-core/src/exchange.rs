@@ -16,7 +16,7 @@ const ENVELOPE: usize = 16;
 
 impl Node {
     pub(crate) fn datagram_budget(&self) -> usize {
-        self.config.mtu - HEADER_LEN - ENVELOPE - self.seal_overhead() - self.flow_room()
+        self.config.mtu.saturating_sub(HEADER_LEN + ENVELOPE + self.seal_overhead() + self.flow_room())
     }
 
     /// Budget for digests that only carry heartbeats and rumor feedback.

@@ -62,7 +62,8 @@ pub const DEMAND_TTL_ROUNDS: u64 = 30;
 pub const MAX_DEMANDS: usize = 64;
 /// Most demands of others one report relays.
 pub(crate) const MAX_RELAYED: usize = 4;
-/// Largest flow report a node sends, in bytes: demands that would exceed it are left out.
+/// Largest flow report a node sends, in bytes (and never more than an eighth of the MTU):
+/// demands that would exceed it are left out.
 pub(crate) const MAX_REPORT_BYTES: usize = 160;
 /// Bytes a write costs besides its key and value (version, lengths, its share of a block).
 pub const WRITE_OVERHEAD: usize = 8;
@@ -240,13 +241,13 @@ impl Flow {
     }
 
     /// The demands the next report carries: our own if we write, then up to
-    /// [`MAX_RELAYED`] of others from the rotating cursor, within [`MAX_REPORT_BYTES`].
-    fn demands(&self, me: &str, round: u64) -> Vec<Demand> {
+    /// [`MAX_RELAYED`] of others from the rotating cursor, within `limit` bytes of report.
+    fn demands(&self, me: &str, round: u64, limit: usize) -> Vec<Demand> {
         let mut out = Vec::new();
         let mut used = size::flow_report_head(self.capacity as u64, MAX_RELAYED + 1);
         let mut push = |name: &str, bytes_per_round: u64, age: u32| {
             let len = size::demand(name.len(), bytes_per_round, age);
-            if used + len <= MAX_REPORT_BYTES {
+            if used + len <= limit {
                 used += len;
                 out.push(Demand { name: name.to_string(), bytes_per_round, age });
             }
@@ -264,15 +265,15 @@ impl Flow {
     }
 
     /// Bytes the next report takes on the wire.
-    pub(crate) fn report_size(&self, me: &str, round: u64) -> usize {
-        let demands = self.demands(me, round);
+    pub(crate) fn report_size(&self, me: &str, round: u64, limit: usize) -> usize {
+        let demands = self.demands(me, round, limit);
         size::flow_report_head(self.capacity as u64, demands.len())
             + demands.iter().map(|d| size::demand(d.name.len(), d.bytes_per_round, d.age)).sum::<usize>()
     }
 
     /// The report for the message being built (clears the truncation flag).
-    pub(crate) fn report(&mut self, me: &str, round: u64) -> FlowReport {
-        let demands = self.demands(me, round);
+    pub(crate) fn report(&mut self, me: &str, round: u64, limit: usize) -> FlowReport {
+        let demands = self.demands(me, round, limit);
         self.relay_cursor = self.relay_cursor.wrapping_add(MAX_RELAYED);
         FlowReport { capacity: self.capacity as u64, truncated: std::mem::take(&mut self.truncated), demands }
     }
@@ -350,7 +351,7 @@ impl crate::node::Node {
             return None;
         }
         let me = Arc::clone(&self.members.me().id.name);
-        Some(self.flow.report(&me, self.round))
+        Some(self.flow.report(&me, self.round, self.report_limit()))
     }
 
     /// Bytes the flow report of the next message takes (what datagram budgets leave for it).
@@ -358,7 +359,11 @@ impl crate::node::Node {
         if !self.config.flow.enabled {
             return 0;
         }
-        self.flow.report_size(&self.members.me().id.name, self.round)
+        self.flow.report_size(&self.members.me().id.name, self.round, self.report_limit())
+    }
+
+    fn report_limit(&self) -> usize {
+        MAX_REPORT_BYTES.min(self.config.mtu / 8)
     }
 
     /// A message from `from` carried `report`.

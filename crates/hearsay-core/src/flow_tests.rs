@@ -76,13 +76,13 @@ fn a_refused_writer_reports_more_demand_than_its_share_so_shares_even_out() {
 fn a_truncation_reported_by_a_peer_halves_capacity_and_is_not_echoed() {
     let mut f = Flow::new(MTU, Instant::ZERO);
     f.learn(&report(89_600, true, &[]), "me", 1, MTU);
-    assert!(!f.report("me", 1).truncated, "a flag heard is not passed on");
+    assert!(!f.report("me", 1, MAX_REPORT_BYTES).truncated, "a flag heard is not passed on");
     f.end_round(2, MTU);
     assert_eq!(f.capacity, 44_800.0);
     // Our own cut delta is reported once.
     f.overflow(10);
-    assert!(f.report("me", 2).truncated);
-    assert!(!f.report("me", 2).truncated);
+    assert!(f.report("me", 2, MAX_REPORT_BYTES).truncated);
+    assert!(!f.report("me", 2, MAX_REPORT_BYTES).truncated);
 }
 
 #[test]
@@ -135,13 +135,17 @@ fn reports_fit_their_room_and_their_size_is_exact() {
     f.learn(&report(11_200, false, &[(&long, 3_000, 1), ("w1", 70_000, 2), ("w2", 1, 0)]), "me", 5, MTU);
     f.attempted = 4_000.0;
     f.end_round(6, MTU);
-    let size = f.report_size("me", 6);
-    let r = f.report("me", 6);
+    let size = f.report_size("me", 6, MAX_REPORT_BYTES);
+    let r = f.report("me", 6, MAX_REPORT_BYTES);
     assert_eq!(size, postcard::to_allocvec(&Some(r.clone())).unwrap().len());
     assert!(size <= MAX_REPORT_BYTES, "{size} bytes");
     assert_eq!(r.demands[0].name, "me", "our own demand comes first");
     assert_eq!(r.demands[0].age, 0);
     assert!(r.demands.iter().any(|d| d.name == "w1" && d.age == 3), "ages grow with our rounds: {r:?}");
+    // A small MTU leaves a small room: the demands that do not fit are left out.
+    let small = f.report("me", 6, 40);
+    assert!(postcard::to_allocvec(&Some(small.clone())).unwrap().len() <= 40, "{small:?}");
+    assert!(small.demands.len() < r.demands.len());
 }
 
 fn node(config: Config) -> Node {

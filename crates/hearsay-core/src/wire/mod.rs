@@ -18,6 +18,9 @@
 //!   `Tree(IHave)` on lazy ones; a node missing an announced payload answers `Tree(Graft)`,
 //!   one that got a payload twice answers `Tree(Prune)`.
 //!
+//! `Syn`, `SynAck`, `Ack` and `Push` end with an optional [`FlowReport`] (flow control: the
+//! sender's capacity estimate and the demand of the writers it knows).
+//!
 //! A [`Block`] carries a contiguous range of one owner's versions, `(from_version,
 //! to_version]`, in ascending order. Receiving it lets the receiver raise its `max_version`
 //! for that owner to `to_version` only if it already had everything up to `from_version`.
