@@ -137,6 +137,8 @@ pub struct FlowRun {
     pub accepted: u64,
     /// Writes refused over the run.
     pub refused: u64,
+    /// Writes admitted over the run, per writer: how fairly the capacity was shared.
+    pub admitted_by_writer: Vec<u64>,
 }
 
 impl FlowRun {
@@ -226,7 +228,7 @@ pub fn run(params: &FlowParams, flow_control: bool) -> Result<FlowRun, SimError>
     let value = vec![b'v'; params.value_bytes];
     let interval = sim.interval_us();
     let tick = (interval / TICKS_PER_ROUND).max(1);
-    let mut out = FlowRun { flow_control, ..FlowRun::default() };
+    let mut out = FlowRun { flow_control, admitted_by_writer: vec![0; writers.len()], ..FlowRun::default() };
     for round in 1..=params.rounds {
         if round == params.mtu_change_round + 1 {
             sim.set_mtu(params.mtu_after)?;
@@ -244,6 +246,7 @@ pub fn run(params: &FlowParams, flow_control: bool) -> Result<FlowRun, SimError>
                         Ok(version) => {
                             written[w].push((version, sim.now()));
                             accepted += 1;
+                            out.admitted_by_writer[w] += 1;
                         }
                         Err(SimError::Write { source: WriteError::RateLimited { .. }, .. }) => refused += 1,
                         Err(e) => return Err(e),
@@ -334,5 +337,9 @@ pub fn table(c: &FlowComparison) -> String {
             ));
         }
     }
+    out.push_str(&format!(
+        "\nWrites admitted per writer over the run: with flow control {:?}, without {:?}.\n",
+        c.with.admitted_by_writer, c.without.admitted_by_writer
+    ));
     out
 }

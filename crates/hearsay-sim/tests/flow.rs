@@ -36,6 +36,10 @@ fn with_flow_control_staleness_stays_bounded_and_without_it_grows() {
         assert!(late * 5 < maxes[3], "seed {seed}: with {late}, without {}", maxes[3]);
         assert!(with.refused > 0, "seed {seed}: the overload was refused");
         assert!(with.accepted_per_round(91, 121) > 0.0, "seed {seed}: writers still write");
+        // Fair: no writer was admitted more than twice what another was.
+        let (least, most) =
+            (with.admitted_by_writer.iter().min().unwrap(), with.admitted_by_writer.iter().max().unwrap());
+        assert!(most < &(2 * least), "seed {seed}: {:?}", with.admitted_by_writer);
         // The capacity is shared: each of the three writers gets well under all of it.
         let last = with.samples.last().unwrap();
         assert!(
