@@ -487,6 +487,7 @@ fn keyring_push(source: &mut Source<'_>) -> Message {
         digest: Digest::default(),
         blocks: vec![block],
         updates: vec![],
+        flow: None,
     })
 }
 

@@ -5,8 +5,9 @@
 //! having to discover the header and postcard layout by itself.
 
 use hearsay_core::wire::{
-    Ack, Announcement, Block, Codec, Digest, DigestEntry, MemberUpdate, Message, Nack, Ping, PingAck, PingReq, Push,
-    PushAck, QueryResponse, Syn, SynAck, Tree, UserEvents, WireEntry, WireNodeId, WireQuery, WireStatus, WireUserEvent,
+    Ack, Announcement, Block, Codec, Demand, Digest, DigestEntry, FlowReport, MemberUpdate, Message, Nack, Ping,
+    PingAck, PingReq, Push, PushAck, QueryResponse, Syn, SynAck, Tree, UserEvents, WireEntry, WireNodeId, WireQuery,
+    WireStatus, WireUserEvent,
 };
 
 use super::bodies::{CLUSTER_ID, Kind, sealed_packets};
@@ -50,6 +51,11 @@ pub fn messages() -> Vec<Message> {
             digest: digest(),
             blocks: vec![],
             updates: updates(),
+            flow: Some(FlowReport {
+                capacity: 11_200,
+                truncated: true,
+                demands: vec![Demand { name: "m1".into(), bytes_per_round: 3_000, age: 2 }],
+            }),
         }),
         Message::Syn(Syn {
             exchange_id: 2,
@@ -58,6 +64,7 @@ pub fn messages() -> Vec<Message> {
             digest: digest(),
             blocks: vec![block(1)],
             updates: vec![],
+            flow: None,
         }),
         Message::SynAck(SynAck {
             exchange_id: 1,
@@ -66,6 +73,7 @@ pub fn messages() -> Vec<Message> {
             blocks: vec![block(2)],
             known: vec![0],
             updates: updates(),
+            flow: None,
         }),
         Message::SynAck(SynAck {
             exchange_id: 1,
@@ -74,14 +82,16 @@ pub fn messages() -> Vec<Message> {
             blocks: vec![],
             known: vec![],
             updates: vec![],
+            flow: None,
         }),
-        Message::Ack(Ack { exchange_id: 1, blocks: vec![block(3), block(1)] }),
+        Message::Ack(Ack { exchange_id: 1, blocks: vec![block(3), block(1)], flow: None }),
         Message::Push(Push {
             exchange_id: 3,
             want_ack: true,
             digest: digest(),
             blocks: vec![block(1)],
             updates: updates(),
+            flow: None,
         }),
         Message::PushAck(PushAck { exchange_id: 3, known: vec![0, 1] }),
         Message::Ping(Ping {

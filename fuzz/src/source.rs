@@ -7,8 +7,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use hearsay_core::wire::{
-    Ack, Announcement, Block, Digest, DigestEntry, MemberUpdate, Message, Nack, Ping, PingAck, PingReq, Push, PushAck,
-    Syn, SynAck, Tree, WireEntry, WireNodeId, WireStatus,
+    Ack, Announcement, Block, Demand, Digest, DigestEntry, FlowReport, MemberUpdate, Message, Nack, Ping, PingAck,
+    PingReq, Push, PushAck, Syn, SynAck, Tree, WireEntry, WireNodeId, WireStatus,
 };
 
 /// Names of the node under test and of the members it knows.
@@ -169,6 +169,19 @@ impl<'a> Source<'a> {
         (0..self.len(max)).map(|_| self.member_update()).collect()
     }
 
+    /// A flow report, or none.
+    pub fn flow(&mut self) -> Option<FlowReport> {
+        if self.bool() {
+            return None;
+        }
+        let capacity = self.number();
+        let truncated = self.bool();
+        let demands = (0..self.len(6))
+            .map(|_| Demand { name: self.name(), bytes_per_round: self.number(), age: self.u32() % 64 })
+            .collect();
+        Some(FlowReport { capacity, truncated, demands })
+    }
+
     /// A digest of one slice.
     pub fn digest(&mut self) -> Digest {
         let slice_bits = if self.bool() { self.u8() } else { self.u8() % 4 };
@@ -233,6 +246,7 @@ impl<'a> Source<'a> {
                 digest: self.digest(),
                 blocks: self.blocks(3),
                 updates: self.updates(3),
+                flow: self.flow(),
             }),
             1 => Message::SynAck(SynAck {
                 exchange_id: self.exchange_id(),
@@ -241,14 +255,16 @@ impl<'a> Source<'a> {
                 blocks: self.blocks(3),
                 known: self.known(4),
                 updates: self.updates(3),
+                flow: self.flow(),
             }),
-            2 => Message::Ack(Ack { exchange_id: self.exchange_id(), blocks: self.blocks(3) }),
+            2 => Message::Ack(Ack { exchange_id: self.exchange_id(), blocks: self.blocks(3), flow: self.flow() }),
             3 => Message::Push(Push {
                 exchange_id: self.exchange_id(),
                 want_ack: self.bool(),
                 digest: self.digest(),
                 blocks: self.blocks(3),
                 updates: self.updates(3),
+                flow: self.flow(),
             }),
             4 => Message::PushAck(PushAck { exchange_id: self.exchange_id(), known: self.known(4) }),
             5 => Message::Ping(Ping {

@@ -60,6 +60,10 @@ pub(crate) struct QueryLineJson {
 pub(crate) struct ErrorJson {
     /// What went wrong, in one sentence.
     pub error: String,
+    /// With 429 (flow control refused a write): milliseconds until a retry can succeed, the
+    /// precise form of the `Retry-After` header (whole seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 /// The body of `POST /v1/join`.

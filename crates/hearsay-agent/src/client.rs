@@ -41,6 +41,9 @@ impl fmt::Display for ClientError {
             ClientError::Unreachable { addr, cause } => {
                 write!(f, "cannot reach the hearsay agent at {addr}: {cause} (is `hearsay agent` running?)")
             }
+            ClientError::Api { status: 429, message } => {
+                write!(f, "{message} (HTTP 429: the cluster's flow control; write slower or retry later)")
+            }
             ClientError::Api { status, message } => write!(f, "{message} (HTTP {status})"),
             ClientError::Other(message) => f.write_str(message),
         }

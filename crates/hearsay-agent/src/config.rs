@@ -133,6 +133,14 @@ pub(crate) struct AgentOptions {
     /// Largest TCP stream frame accepted or sent, in bytes.
     #[arg(long)]
     pub max_stream_bytes: Option<usize>,
+    /// Flow control: refuse writes beyond this node's share of what gossip carries (HTTP 429
+    /// with Retry-After) [default: true; see docs/flow-control.md].
+    #[arg(long)]
+    pub flow_control: Option<bool>,
+    /// Flow control: bytes this node may always write at once, whatever its share
+    /// [default: 16384].
+    #[arg(long)]
+    pub flow_min_burst_bytes: Option<usize>,
     /// File holding a bearer token: every HTTP request but `GET /v1/health` must then carry
     /// `Authorization: Bearer <token>`.
     #[arg(long)]
@@ -214,6 +222,8 @@ impl AgentOptions {
             max_keys_per_node: self.max_keys_per_node.or(file.max_keys_per_node),
             max_members: self.max_members.or(file.max_members),
             max_stream_bytes: self.max_stream_bytes.or(file.max_stream_bytes),
+            flow_control: self.flow_control.or(file.flow_control),
+            flow_min_burst_bytes: self.flow_min_burst_bytes.or(file.flow_min_burst_bytes),
             http_token_file: self.http_token_file.or(file.http_token_file),
             http_allowed_hosts: self.http_allowed_hosts.or(file.http_allowed_hosts),
             http_header_timeout_ms: self.http_header_timeout_ms.or(file.http_header_timeout_ms),
@@ -613,6 +623,12 @@ pub(crate) fn resolve(options: AgentOptions) -> Result<AgentSettings, ConfigProb
     }
     if let Some(bytes) = options.max_stream_bytes {
         core.limits.max_stream_bytes = bytes;
+    }
+    if let Some(on) = options.flow_control {
+        core.flow.enabled = on;
+    }
+    if let Some(bytes) = options.flow_min_burst_bytes {
+        core.flow.min_burst_bytes = bytes;
     }
     core.validate().map_err(|e| match e {
         ConfigError::Invalid { field: f, reason } => field(agent_field_name(f), reason),

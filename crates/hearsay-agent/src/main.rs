@@ -69,7 +69,7 @@ enum Command {
     /// Run benchmarks (see `hearsay bench --help`).
     Bench(cli::bench::BenchArgs),
     /// Run the deterministic simulator (see `hearsay sim --help`).
-    Sim(cli::sim::SimArgs),
+    Sim(Box<cli::sim::SimArgs>),
 }
 
 fn main() -> ExitCode {
@@ -92,7 +92,7 @@ fn main() -> ExitCode {
         Command::Health(args) => cli::health::run(args),
         Command::Keygen(args) => cli::keygen::run(args),
         Command::Demo(args) => cli::demo::run(args),
-        Command::Sim(args) => cli::sim::run(args),
+        Command::Sim(args) => cli::sim::run(*args),
         Command::Bench(args) => match cli::bench::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

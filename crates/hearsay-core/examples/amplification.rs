@@ -46,6 +46,7 @@ fn main() {
         digest: Digest::default(),
         blocks: vec![],
         updates: vec![],
+        flow: None,
     };
     let packet = codec.encode(&Message::Syn(syn));
     let now = Instant::from_millis(1);

@@ -52,8 +52,14 @@ fn main() {
             last_gc_version: 0,
             entries,
         };
-        let push =
-            Push { exchange_id: 1, want_ack: false, digest: Digest::default(), blocks: vec![block], updates: vec![] };
+        let push = Push {
+            exchange_id: 1,
+            want_ack: false,
+            digest: Digest::default(),
+            blocks: vec![block],
+            updates: vec![],
+            flow: None,
+        };
         let now = Instant::from_millis(i / 100);
         if node.handle_datagram(now, addr, &codec.encode(&Message::Push(push))).is_err() {
             rejected += 1;

@@ -153,6 +153,20 @@ pub struct ProbeConfig {
     pub max_health_score: u32,
 }
 
+/// Flow control (van Renesse et al. 2008, section 4; see the `flow` module): each node's share
+/// of the update capacity the cluster's gossip carries, enforced on local writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowConfig {
+    /// Refuse local writes beyond this node's share with [`crate::WriteError::RateLimited`]
+    /// and carry capacity and demand in gossip. Off, the node only computes its advice
+    /// ([`crate::Node::write_rate`]) from its own overflows and refuses nothing.
+    pub enabled: bool,
+    /// A node may write this many rounds of its share at once (the token bucket's depth).
+    pub burst_rounds: u32,
+    /// ... and never fewer bytes than this at once, however small its share.
+    pub min_burst_bytes: usize,
+}
+
 /// Sizes that bound memory and packets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -232,6 +246,8 @@ pub struct Config {
     pub plumtree: PlumtreeConfig,
     /// Size limits.
     pub limits: Limits,
+    /// Flow control.
+    pub flow: FlowConfig,
 }
 
 impl Config {
@@ -294,6 +310,10 @@ impl Config {
                 max_pending_transmits: 4_096,
                 max_event_bytes: 64 * 1024,
             },
+            // On: a writer faster than gossip carries is told to wait instead of leaving its
+            // peers ever further behind. A bucket of 4 rounds (and at least 16 KiB, what one
+            // catch-up by stream carries) lets bursts and bulk loads through at once.
+            flow: FlowConfig { enabled: true, burst_rounds: 4, min_burst_bytes: 16 * 1024 },
         }
     }
 
@@ -429,6 +449,9 @@ impl Config {
         }
         if l.max_pending_events == 0 || l.max_pending_transmits == 0 {
             return bad("limits", "queue bounds must be at least 1".into());
+        }
+        if self.flow.burst_rounds == 0 {
+            return bad("flow.burst_rounds", "must be at least 1".into());
         }
         Ok(())
     }

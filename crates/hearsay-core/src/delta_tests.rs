@@ -58,6 +58,7 @@ fn deltas_respect_the_budget_scuttle_depth_and_ascending_versions() {
         digest: Digest::default(),
         blocks: blocks.clone(),
         updates: vec![],
+        flow: None,
     }));
     assert!(encoded.len() <= 1400, "{} bytes", encoded.len());
     // Owners the peer lacks entirely (depth 21) come before owner-1 (depth 18) and owner-0 (5).

@@ -241,6 +241,7 @@ mod tests {
                     digest,
                     blocks: vec![],
                     updates: vec![],
+                    flow: None,
                 });
                 let len = Codec { cluster_id: 0, max_len: 1400 }.encode(&syn).len();
                 assert!(len <= 1400, "{members} members: {len} bytes");

@@ -16,7 +16,7 @@ const ENVELOPE: usize = 16;
 
 impl Node {
     pub(crate) fn datagram_budget(&self) -> usize {
-        self.config.mtu - HEADER_LEN - ENVELOPE - self.seal_overhead()
+        self.config.mtu.saturating_sub(HEADER_LEN + ENVELOPE + self.seal_overhead() + self.flow_room())
     }
 
     /// Budget for digests that only carry heartbeats and rumor feedback.
@@ -69,11 +69,14 @@ impl Node {
         let mut blocks = Vec::new();
         if rumor && push_pull {
             let budget = room.saturating_sub(digest_size(&digest));
-            blocks = self.rumor_blocks(budget, |_| true);
+            // Cut to an unverified requester's budget is no sign of too many writes.
+            let full_budget = datagram == self.datagram_budget();
+            blocks = self.rumor_blocks(budget, |_| true, full_budget);
             self.after_rumor_send(exchange_id, &blocks);
         }
         self.remember_syn(exchange_id, to, push_pull, rumor);
-        let syn = Syn { exchange_id, push_pull, rumor, digest, blocks, updates };
+        let flow = self.flow_report();
+        let syn = Syn { exchange_id, push_pull, rumor, digest, blocks, updates, flow };
         self.send(to, TransmitKind::Datagram, &Message::Syn(syn));
     }
 
@@ -94,14 +97,15 @@ impl Node {
         let budget = room.saturating_sub(digest_size(&digest));
         let exchange_id = self.next_exchange_id();
         let (blocks, want_ack) = if rumor {
-            let blocks = self.rumor_blocks(budget, |_| true);
+            let blocks = self.rumor_blocks(budget, |_| true, true);
             let want_ack = self.config.rumor.feedback == RumorFeedback::Feedback && !blocks.is_empty();
             self.after_rumor_send(exchange_id, &blocks);
             (blocks, want_ack)
         } else {
             (self.anti_entropy_push_blocks(budget), false)
         };
-        let push = Push { exchange_id, want_ack, digest, blocks, updates };
+        let flow = self.flow_report();
+        let push = Push { exchange_id, want_ack, digest, blocks, updates, flow };
         self.send(to, TransmitKind::Datagram, &Message::Push(push));
     }
 
@@ -115,9 +119,16 @@ impl Node {
         }
     }
 
-    /// Blocks for hot rumors whose member passes `wanted`, oldest rumor first.
-    fn rumor_blocks(&mut self, mut budget: usize, wanted: impl Fn(MemberIdx) -> bool) -> Vec<Block> {
+    /// Blocks for hot rumors whose member passes `wanted`, oldest rumor first. A rumor whose
+    /// versions do not all fit is, with `count_overflow`, a flow-control overflow.
+    fn rumor_blocks(
+        &mut self,
+        mut budget: usize,
+        wanted: impl Fn(MemberIdx) -> bool,
+        count_overflow: bool,
+    ) -> Vec<Block> {
         let mut blocks = Vec::new();
+        let mut cut = 0;
         for r in self.rumors.hot().to_vec() {
             if !wanted(r.member) {
                 continue;
@@ -128,10 +139,19 @@ impl Node {
             }
             let reset = r.from < m.last_gc_version();
             let from = if reset { 0 } else { r.from };
-            if let Some((block, used, _)) = self.block_for(m, from, m.max_version().max(r.to), reset, budget) {
-                budget -= used;
-                blocks.push(block);
+            let to = m.max_version().max(r.to);
+            match self.block_for(m, from, to, reset, budget) {
+                Some((block, used, complete)) => {
+                    budget -= used;
+                    blocks.push(block);
+                    cut += usize::from(!complete);
+                }
+                None => cut += usize::from(to > from),
             }
+        }
+        if cut > 0 && count_overflow {
+            self.stats.rumor_overflows += 1;
+            self.flow.overflow(0);
         }
         blocks
     }
@@ -219,6 +239,16 @@ impl Node {
             Message::Push(push) => Some(push.digest.members),
             _ => None,
         };
+        let flow = match &message {
+            Message::Syn(m) => m.flow.as_ref(),
+            Message::SynAck(m) => m.flow.as_ref(),
+            Message::Ack(m) => m.flow.as_ref(),
+            Message::Push(m) => m.flow.as_ref(),
+            _ => None,
+        };
+        if let Some(report) = flow {
+            self.learn_flow(from, report);
+        }
         match message {
             Message::Syn(syn) => self.on_syn(now, from, syn),
             Message::SynAck(ack) => self.on_syn_ack(now, from, ack),
@@ -298,6 +328,7 @@ impl Node {
                 blocks: Vec::new(),
                 known,
                 updates,
+                flow: self.flow_report(),
             };
             self.send(from, TransmitKind::Datagram, &Message::SynAck(reply));
             return;
@@ -340,13 +371,14 @@ impl Node {
         let reserved = digest.as_ref().map_or(0, digest_size) + 3 * known.len() + updates_size(&updates);
         let budget = datagram.saturating_sub(reserved);
         let (blocks, kind) = if syn.rumor {
-            (self.rumor_reply_blocks(&syn.digest, budget), TransmitKind::Datagram)
+            (self.rumor_reply_blocks(&syn.digest, budget, room.is_none()), TransmitKind::Datagram)
         } else if reserved > datagram && room.is_none() {
             self.anti_entropy_stream_blocks(&syn.digest, reserved)
         } else {
             self.anti_entropy_blocks(&syn.digest, budget, room.is_none())
         };
-        let reply = SynAck { exchange_id: syn.exchange_id, in_sync: false, digest, blocks, known, updates };
+        let flow = self.flow_report();
+        let reply = SynAck { exchange_id: syn.exchange_id, in_sync: false, digest, blocks, known, updates, flow };
         self.send(from, kind, &Message::SynAck(reply));
     }
 
@@ -376,7 +408,8 @@ impl Node {
         if let (true, Some(digest)) = (pending.push_pull, ack.digest) {
             let (blocks, kind) = self.anti_entropy_blocks(&digest, self.datagram_budget(), true);
             if !blocks.is_empty() {
-                self.send(from, kind, &Message::Ack(Ack { exchange_id: ack.exchange_id, blocks }));
+                let flow = self.flow_report();
+                self.send(from, kind, &Message::Ack(Ack { exchange_id: ack.exchange_id, blocks, flow }));
             }
             // Owners the peer listed where we are behind, or that we do not know at all,
             // are pulled (a sliced digest is otherwise only used to push).
@@ -477,7 +510,7 @@ impl Node {
     /// Pull rumor mongering: our hot rumors that the digest's sender lacks. Rumors it already
     /// has count as feedback. An explicit digest (a pull for rumors) covers the owners it lists;
     /// a sliced one, the owners of its slice; rumors of owners it does not cover are sent.
-    fn rumor_reply_blocks(&mut self, digest: &Digest, budget: usize) -> Vec<Block> {
+    fn rumor_reply_blocks(&mut self, digest: &Digest, budget: usize, count_overflow: bool) -> Vec<Block> {
         let mut lacking: Vec<MemberIdx> = Vec::new();
         let mut already: Vec<(MemberIdx, u64, u64)> = Vec::new();
         let explicit = digest.slice_bits == EXPLICIT_DIGEST;
@@ -500,7 +533,7 @@ impl Node {
                 self.rumors.count(idx, generation, to, &self.config.rumor, &mut self.rng);
             }
         }
-        let blocks = self.rumor_blocks(budget, |idx| lacking.contains(&idx));
+        let blocks = self.rumor_blocks(budget, |idx| lacking.contains(&idx), count_overflow);
         if self.config.rumor.feedback == RumorFeedback::Blind {
             self.after_rumor_send(0, &blocks);
         }

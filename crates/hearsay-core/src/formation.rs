@@ -204,7 +204,8 @@ impl Node {
         let size = digest_size(&digest) + updates_size(&updates);
         let fits = size <= self.datagram_budget();
         let kind = if verified && (pull || !fits) { TransmitKind::Stream } else { TransmitKind::Datagram };
-        let syn = Syn { exchange_id, push_pull: true, rumor: false, digest, blocks: Vec::new(), updates };
+        let flow = self.flow_report();
+        let syn = Syn { exchange_id, push_pull: true, rumor: false, digest, blocks: Vec::new(), updates, flow };
         self.send(to, kind, &Message::Syn(syn));
     }
 
@@ -243,8 +244,9 @@ impl Node {
             plan.items.rotate_left(start);
         }
         let (blocks, _) = self.build_blocks(&plan, budget.saturating_sub(digest_size(&digest)));
+        let flow = self.flow_report();
         let reply =
-            SynAck { exchange_id: syn.exchange_id, in_sync: false, digest: Some(digest), blocks, known, updates };
+            SynAck { exchange_id: syn.exchange_id, in_sync: false, digest: Some(digest), blocks, known, updates, flow };
         self.send(from, TransmitKind::Datagram, &Message::SynAck(reply));
         self.pull_behind(from, &syn.digest);
     }

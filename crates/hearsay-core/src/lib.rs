@@ -36,6 +36,16 @@
 //! small message); rumor rounds carry only hot rumors until they go cold, and a rumor round with
 //! nothing hot sends nothing.
 //!
+//! # Flow control
+//!
+//! When writers produce more than gossip carries, deltas overflow the MTU and replicas fall
+//! further behind every round. Each node therefore estimates the cluster's capacity (bytes of
+//! writes per round) by AIMD on MTU overflow, gossips its estimate and the demand of the
+//! writers it knows at the end of every exchange message ([`wire::FlowReport`]), and admits
+//! local writes at its max-min fair share through a token bucket: beyond it [`Node::set`]
+//! returns [`WriteError::RateLimited`] with the time to wait, and nothing changes
+//! (van Renesse et al. 2008, section 4; see the `flow` module and [`FlowConfig`]).
+//!
 //! # Liveness
 //!
 //! Liveness comes from probes, not from the gossiped state, so its cost per node does not grow
@@ -94,10 +104,11 @@ mod verify;
 pub mod wire;
 
 pub use config::{
-    Config, ConfigError, DetectorConfig, ExchangeMode, Limits, PlumtreeConfig, ProbeConfig, RumorConfig, RumorFeedback,
-    RumorStop, Strategy,
+    Config, ConfigError, DetectorConfig, ExchangeMode, FlowConfig, Limits, PlumtreeConfig, ProbeConfig, RumorConfig,
+    RumorFeedback, RumorStop, Strategy,
 };
 pub use event::Event;
+pub use flow::{DEMAND_TTL_ROUNDS, FlowStatus, MAX_DEMANDS, WRITE_OVERHEAD};
 pub use id::{MAX_NAME_BYTES, NameError, NodeId, check_name};
 pub use keys::KeyringError;
 pub use node::{InputError, MemberInfo, Node, WriteError};

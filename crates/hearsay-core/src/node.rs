@@ -66,6 +66,13 @@ pub enum WriteError {
     /// The version counter reached its maximum (only possible with a corrupt restored state).
     #[error("the node's version counter is exhausted; restart it with a new generation")]
     VersionsExhausted,
+    /// The node writes faster than its share of what gossip carries (see the `flow` module);
+    /// the write may be retried after `retry_after`.
+    #[error("writing faster than the cluster's gossip carries; retry in {retry_after:?}")]
+    RateLimited {
+        /// How long until this node's share admits a write again.
+        retry_after: Duration,
+    },
 }
 
 /// Why an input packet was dropped. A dropped packet changes nothing but the drop counters.
@@ -221,6 +228,7 @@ impl Node {
         // Spread first rounds of nodes started together over the interval.
         let jitter = rand::Rng::random_range(&mut rng, 0..config.gossip_interval.as_micros().max(1) as u64);
         let name_salt: u64 = rand::Rng::random(&mut rng);
+        let flow = crate::flow::Flow::new(config.mtu, now);
         let mut node = Node {
             next_round: now + Duration::from_micros(jitter),
             join_at: (!seeds.is_empty()).then_some(now),
@@ -249,7 +257,7 @@ impl Node {
             isolated: false,
             broadcasts: Default::default(),
             prober: crate::probe::Prober::new(now + Duration::from_micros(jitter)),
-            flow: Default::default(),
+            flow,
             keyring: None,
             watch: Vec::new(),
             repair: Default::default(),
@@ -349,8 +357,8 @@ impl Node {
         self.round
     }
 
-    /// Flow-control advice: local writes per gossip round the network currently carries
-    /// (halved each round deltas overflow the MTU, raised by one otherwise).
+    /// Flow control: this node's share of the writes gossip carries, in bytes per round (see
+    /// [`Node::flow_status`]).
     pub fn write_rate(&self) -> f64 {
         self.flow.rate()
     }
@@ -371,8 +379,11 @@ impl Node {
     }
 
     /// Sets `key` to `value` on this node, with the next version. Returns the version.
+    /// Beyond this node's share of what gossip carries the write is refused with
+    /// [`WriteError::RateLimited`] (see the `flow` module).
     pub fn set(&mut self, now: Instant, key: &str, value: &[u8]) -> Result<u64, WriteError> {
         self.validate_write(key, Some(value))?;
+        self.admit_write(now, key, value.len())?;
         self.ttl.remove(key);
         let version = self.write_own(now, key, Some(value));
         self.eager_forward(now);
@@ -382,6 +393,7 @@ impl Node {
     /// Sets `key` to `value`, to be deleted automatically `ttl` after `now`.
     pub fn set_with_ttl(&mut self, now: Instant, key: &str, value: &[u8], ttl: Duration) -> Result<u64, WriteError> {
         self.validate_write(key, Some(value))?;
+        self.admit_write(now, key, value.len())?;
         let version = self.write_own(now, key, Some(value));
         self.ttl.insert(Arc::from(key), (now + ttl, version));
         self.eager_forward(now);
@@ -395,6 +407,7 @@ impl Node {
         if self.members.me().keys().get(key).is_none_or(|v| v.tombstone) {
             return Ok(None);
         }
+        self.admit_write(now, key, 0)?;
         self.ttl.remove(key);
         let version = self.write_own(now, key, None);
         self.eager_forward(now);

@@ -92,7 +92,9 @@ impl Node {
         let digest = self.recent_digest(self.repair_budget());
         let exchange_id = self.next_exchange_id();
         self.remember_syn(exchange_id, peer, true, false);
-        let syn = Syn { exchange_id, push_pull: true, rumor: false, digest, blocks: Vec::new(), updates: Vec::new() };
+        let flow = self.flow_report();
+        let syn =
+            Syn { exchange_id, push_pull: true, rumor: false, digest, blocks: Vec::new(), updates: Vec::new(), flow };
         self.send(peer, TransmitKind::Datagram, &Message::Syn(syn));
     }
 
@@ -165,8 +167,16 @@ impl Node {
         }
         let exchange_id = self.next_exchange_id();
         self.remember_syn(exchange_id, peer, false, false);
-        let syn =
-            Syn { exchange_id, push_pull: false, rumor: false, digest: want, blocks: Vec::new(), updates: Vec::new() };
+        let flow = self.flow_report();
+        let syn = Syn {
+            exchange_id,
+            push_pull: false,
+            rumor: false,
+            digest: want,
+            blocks: Vec::new(),
+            updates: Vec::new(),
+            flow,
+        };
         self.send(peer, TransmitKind::Datagram, &Message::Syn(syn));
     }
 }

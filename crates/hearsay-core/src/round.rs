@@ -16,7 +16,7 @@ impl Node {
     pub(crate) fn run_round(&mut self, now: Instant) {
         self.round += 1;
         self.stats.rounds += 1;
-        self.flow.end_round();
+        self.flow.end_round(self.round, self.config.mtu);
         if !self.left {
             let me = self.members.me_mut();
             me.heartbeat = me.heartbeat.saturating_add(1);

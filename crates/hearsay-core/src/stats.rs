@@ -30,6 +30,9 @@ pub struct Stats {
     pub entries_applied: u64,
     /// Deltas that did not fit in one message (flow-control backlog signal).
     pub delta_overflows: u64,
+    /// Hot rumors that did not fit in one message with all their versions (flow-control
+    /// backlog signal, like `delta_overflows`).
+    pub rumor_overflows: u64,
     /// Exchanges that ended after one message because checksums matched.
     pub in_sync: u64,
     /// Probes answered in time (directly or through a relay).
@@ -82,6 +85,12 @@ pub struct Stats {
     pub user_events_delivered: u64,
     /// User events received again after delivery (retransmissions that were not news).
     pub user_events_duplicate: u64,
+    /// Local writes refused by flow control ([`crate::WriteError::RateLimited`]).
+    pub writes_refused: u64,
+    /// Flow reports from peers saying that a delta they sent here was cut by the MTU.
+    pub truncation_signals: u64,
+    /// Flow reports ignored because their sender's address has not proved it receives.
+    pub flow_reports_ignored: u64,
 }
 
 /// Every reason under which [`Stats::dropped`] counts, so exporters can publish all series from

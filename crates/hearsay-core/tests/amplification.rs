@@ -49,6 +49,7 @@ fn empty_syn() -> Message {
         digest: Digest::default(),
         blocks: vec![],
         updates: vec![],
+        flow: None,
     })
 }
 
@@ -144,6 +145,7 @@ fn encode(p: &Probe, codec: &Codec, i: usize) -> Vec<u8> {
             },
             blocks: vec![],
             updates: vec![],
+            flow: None,
         }),
         Probe::Ping { members, checksum } => Message::Ping(Ping {
             seq: i as u32,

@@ -86,7 +86,14 @@ fn packet(op: &Op) -> Option<Message> {
         }
         Op::Tick { .. } => return None,
     };
-    Some(Message::Push(Push { exchange_id: 1, want_ack: false, digest: Digest::default(), blocks, updates }))
+    Some(Message::Push(Push {
+        exchange_id: 1,
+        want_ack: false,
+        digest: Digest::default(),
+        blocks,
+        updates,
+        flow: None,
+    }))
 }
 
 fn check(node: &Node) -> Result<(), TestCaseError> {

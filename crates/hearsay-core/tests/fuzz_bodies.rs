@@ -113,8 +113,14 @@ fn a_sealed_keyring_push_with_the_largest_epoch_is_adopted_and_local_changes_ref
     let entry = WireEntry { key: "__keyring".into(), version: 1, value: Some(value) };
     let owner = WireNodeId { name: "m1".into(), generation: 1, addr: addr(1) };
     let block = Block { owner, heartbeat: 1, from_version: 0, to_version: 1, last_gc_version: 0, entries: vec![entry] };
-    let push =
-        Push { exchange_id: 1, want_ack: false, digest: Digest::default(), blocks: vec![block], updates: vec![] };
+    let push = Push {
+        exchange_id: 1,
+        want_ack: false,
+        digest: Digest::default(),
+        blocks: vec![block],
+        updates: vec![],
+        flow: None,
+    };
     let plain = Codec { cluster_id: bodies::CLUSTER_ID, max_len: 1400 }.encode(&Message::Push(push));
     let sealed = seal_for_testing(&ring, &plain, 99).unwrap();
     node.handle_datagram(Instant::from_millis(1), addr(1), &sealed).unwrap();
@@ -249,8 +255,14 @@ fn block_ending_at_max_version_then_a_digest_does_not_panic() {
     let owner = WireNodeId { name: "m2".into(), generation: 1, addr: addr(2) };
     let block =
         Block { owner, heartbeat: 1, from_version: 0, to_version: u64::MAX, last_gc_version: 0, entries: vec![] };
-    let push =
-        Push { exchange_id: 1, want_ack: false, digest: Digest::default(), blocks: vec![block], updates: vec![] };
+    let push = Push {
+        exchange_id: 1,
+        want_ack: false,
+        digest: Digest::default(),
+        blocks: vec![block],
+        updates: vec![],
+        flow: None,
+    };
     node.handle_datagram(Instant::from_millis(1), addr(2), &codec.encode(&Message::Push(push))).unwrap();
     assert_eq!(node.member("m2").unwrap().max_version, u64::MAX);
     // An anti-entropy pull whose digest (all of the hash space) does not list m2.
@@ -261,6 +273,7 @@ fn block_ending_at_max_version_then_a_digest_does_not_panic() {
         digest: Digest::default(),
         blocks: vec![],
         updates: vec![],
+        flow: None,
     };
     let _ = node.handle_datagram(Instant::from_millis(2), addr(1), &codec.encode(&Message::Syn(syn)));
 }

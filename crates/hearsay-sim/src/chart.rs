@@ -1,4 +1,5 @@
-//! SVG charts of reports (plotters): infection curves and, for sweeps, rounds against N.
+//! SVG charts of reports (plotters): infection curves, for sweeps rounds against N, and the
+//! staleness of replicas with and without flow control.
 //!
 //! This module only draws; it reads reports and writes files, and every failure comes back as
 //! a [`ChartError`] naming the file.
@@ -9,6 +10,7 @@ use hearsay_core::{ExchangeMode, Strategy};
 use plotters::prelude::*;
 use thiserror::Error;
 
+use crate::flow::FlowComparison;
 use crate::report::{Report, theory};
 use crate::sweep::SweepReport;
 
@@ -136,6 +138,73 @@ pub fn sweep_rounds(path: &Path, sweep: &SweepReport, strategy: Strategy) -> Res
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 11))
+        .draw()
+        .map_err(|e| err(path, e))?;
+    root.present().map_err(|e| err(path, e))
+}
+
+/// Staleness over time with and without flow control (see [`crate::flow`]): versions behind,
+/// largest (solid) and mean (thin) over (replica, writer) pairs, and the round the MTU changed.
+pub fn flow_staleness(path: &Path, c: &FlowComparison) -> Result<(), ChartError> {
+    let rounds = c.with.samples.len().max(c.without.samples.len()).max(2) as u64;
+    let top = [&c.with, &c.without]
+        .iter()
+        .flat_map(|run| run.samples.iter().map(|s| s.max_versions_behind))
+        .max()
+        .unwrap_or(1)
+        .max(10) as f64
+        * 1.1;
+    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(path, e))?;
+    let caption = format!(
+        "flow control: {} nodes, {} writers x {} writes/round, MTU {} -> {} at round {}",
+        c.nodes, c.writers, c.writes_per_round, c.mtu_before, c.mtu_after, c.mtu_change_round
+    );
+    let mut chart = ChartBuilder::on(&root)
+        .caption(caption, ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0u64..rounds, 0f64..top)
+        .map_err(|e| err(path, e))?;
+    chart
+        .configure_mesh()
+        .x_desc("round since the writers started")
+        .y_desc("versions behind the writer")
+        .draw()
+        .map_err(|e| err(path, e))?;
+    let change = c.mtu_change_round;
+    let grey = RGBColor(120, 120, 120);
+    chart
+        .draw_series(LineSeries::new(vec![(change, 0.0), (change, top)], grey.stroke_width(1)))
+        .map_err(|e| err(path, e))?
+        .label(format!("MTU lowered to {}", c.mtu_after))
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey));
+    for (run, color) in [(&c.without, PALETTE[3]), (&c.with, PALETTE[0])] {
+        let on = if run.flow_control { "with flow control" } else { "without flow control" };
+        chart
+            .draw_series(LineSeries::new(
+                run.samples.iter().map(|s| (s.round, s.max_versions_behind as f64)),
+                color.stroke_width(2),
+            ))
+            .map_err(|e| err(path, e))?
+            .label(format!("{on}: max"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        chart
+            .draw_series(LineSeries::new(
+                run.samples.iter().map(|s| (s.round, s.mean_versions_behind)),
+                color.mix(0.6).stroke_width(1),
+            ))
+            .map_err(|e| err(path, e))?
+            .label(format!("{on}: mean"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.mix(0.6)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
         .draw()
         .map_err(|e| err(path, e))?;
     root.present().map_err(|e| err(path, e))

@@ -25,6 +25,7 @@ pub mod broadcast;
 pub mod chart;
 pub mod check;
 pub mod deliveries;
+pub mod flow;
 pub mod model;
 pub mod net;
 pub mod record;

@@ -737,6 +737,22 @@ impl Sim {
         Ok(())
     }
 
+    /// Lowers or raises the MTU of every node, and of nodes started later (a path MTU change;
+    /// see `Node::set_mtu`). Packets already in flight keep their size.
+    pub fn set_mtu(&mut self, mtu: usize) -> Result<(), SimError> {
+        let mut config = self.config.config.clone();
+        config.mtu = mtu;
+        config.validate()?;
+        self.config.config = config;
+        self.codec.max_len = mtu;
+        for slot in &mut self.slots {
+            if let Some(node) = slot.node.as_mut() {
+                node.set_mtu(mtu)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether any node still holds a hot rumor.
     pub fn any_hot_rumors(&self) -> bool {
         self.slots.iter().any(|s| s.node.as_ref().is_some_and(Node::has_hot_rumors))

@@ -137,6 +137,7 @@ impl Counters {
             events_lagged: get(&self.events_lagged),
             name_conflicts: get(&self.name_conflicts),
             write_rate: flow.write_rate,
+            flow: flow.status,
             backlog_bytes: flow.backlog_bytes,
             pending_updates: flow.pending_updates,
             health_score: flow.health_score,
@@ -149,6 +150,7 @@ impl Counters {
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct FlowStats {
     pub(crate) write_rate: f64,
+    pub(crate) status: hearsay_core::FlowStatus,
     pub(crate) backlog_bytes: u64,
     pub(crate) pending_updates: u64,
     pub(crate) health_score: u32,
@@ -190,7 +192,7 @@ pub struct DriverStats {
     pub events_lagged: u64,
     /// [`Event::NameConflict`] events: claims of a name held by a live member, refused.
     pub name_conflicts: u64,
-    /// Flow-control advice: local writes per gossip round the network currently carries.
+    /// Flow control: this node's share of the writes gossip carries, in bytes per round.
     pub write_rate: f64,
     /// Bytes of state peers lacked that the last overflowing delta could not carry.
     pub backlog_bytes: u64,
@@ -200,6 +202,9 @@ pub struct DriverStats {
     pub health_score: u32,
     /// This node hears from no member (see [`Event::Isolated`]).
     pub isolated: bool,
+    /// Flow control: capacity, share, demand, writers and the bytes writable at once
+    /// (refusals are counted in `core.writes_refused`).
+    pub flow: hearsay_core::FlowStatus,
 }
 
 /// Everything one node knows: every member and its live keys.
@@ -313,6 +318,12 @@ impl Cluster {
     }
 
     /// Sets one of this node's keys; returns the version it took.
+    ///
+    /// A node writing faster than its share of what the cluster's gossip carries is refused
+    /// with `Error::Write(WriteError::RateLimited { retry_after })` and nothing is stored:
+    /// wait `retry_after` and retry, or drop the write if a later one supersedes it (see
+    /// `hearsay_core`'s `flow` module; `Config::flow` turns it off). The same holds for
+    /// [`Cluster::set_with_ttl`] and [`Cluster::delete`].
     pub async fn set(&self, key: &str, value: impl Into<Vec<u8>>) -> Result<u64, Error> {
         let (key, value) = (key.to_owned(), value.into());
         Ok(self.request(|reply| Command::Set { key, value, ttl: None, reply }).await??)

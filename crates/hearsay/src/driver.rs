@@ -394,6 +394,7 @@ impl Driver {
     fn stats(&self) -> crate::cluster::DriverStats {
         let flow = FlowStats {
             write_rate: self.node.write_rate(),
+            status: self.node.flow_status(),
             backlog_bytes: self.node.backlog_bytes() as u64,
             pending_updates: self.node.pending_updates() as u64,
             health_score: self.node.health_score(),

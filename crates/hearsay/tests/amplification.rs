@@ -44,6 +44,7 @@ async fn a_small_syn_from_a_raw_socket_gets_at_most_three_times_its_size_and_no_
         digest: Digest::default(),
         blocks: vec![],
         updates: vec![],
+        flow: None,
     };
     let packet = Codec { cluster_id: config.cluster_id, max_len: config.mtu }.encode(&Message::Syn(syn));
     assert!(packet.len() <= 24, "a ~20-byte syn, got {} bytes", packet.len());

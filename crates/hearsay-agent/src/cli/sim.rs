@@ -113,6 +113,9 @@ pub(crate) enum Action {
     /// RMR, LDH, delivery and duplicates of every strategy: one sender at --nodes, with 2 %
     /// loss and with 10 % crashed, and every node sending at --all-senders-nodes.
     Broadcast,
+    /// Staleness of replicas under overload, the MTU lowered mid-run, with flow control and
+    /// without (the --flow-* flags; see docs/flow-control.md).
+    Flow,
 }
 
 /// Arguments of `hearsay sim`.
@@ -225,9 +228,11 @@ pub(crate) struct SimArgs {
     /// One probe in this many goes to the ring successor, 0 never (default: the preset's).
     #[arg(long)]
     pub successor_every: Option<u32>,
+    #[command(flatten)]
+    pub flow: super::sim_flow::FlowArgs,
 }
 
-fn params(args: &SimArgs) -> Result<Params> {
+pub(super) fn params(args: &SimArgs) -> Result<Params> {
     if args.nodes < 2 {
         bail!("--nodes must be at least 2");
     }
@@ -349,6 +354,7 @@ pub(crate) fn run(args: SimArgs) -> ExitCode {
     let result = match args.action {
         Some(Action::Sweep) => run_sweep(&args),
         Some(Action::Broadcast) => super::sim_broadcast::run(&args),
+        Some(Action::Flow) => super::sim_flow::run(&args),
         None => run_batch(&args),
     };
     match result {
@@ -401,7 +407,7 @@ fn run_batch(args: &SimArgs) -> Result<bool> {
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error.
-fn emit(text: &str) -> Result<()> {
+pub(super) fn emit(text: &str) -> Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {

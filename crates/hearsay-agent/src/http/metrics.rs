@@ -160,6 +160,13 @@ pub(crate) fn render(input: &MetricsInput<'_>) -> String {
         ("stream_transmits_total", "Transmits sent over a TCP stream.", input.stats.stream_transmits),
         ("entries_applied_total", "Entries from peers that were new to this node.", input.stats.entries_applied),
         ("delta_overflows_total", "Deltas that did not fit in one message.", input.stats.delta_overflows),
+        ("rumor_overflows_total", "Hot rumors that did not fit in one message.", input.stats.rumor_overflows),
+        ("writes_refused_total", "Local writes refused by flow control (HTTP 429).", input.stats.writes_refused),
+        (
+            "truncation_signals_total",
+            "Flow reports of peers saying a delta they sent here was cut by the MTU.",
+            input.stats.truncation_signals,
+        ),
         ("in_sync_total", "Exchanges ended early because checksums matched.", input.stats.in_sync),
         ("isolations_total", "Times this node found itself cut off (heard from no member).", st.isolations),
         (
@@ -260,7 +267,18 @@ pub(super) async fn handler(State(state): State<AppState>) -> Response {
         ),
     ];
     let gauges: Vec<DriverGauge> = vec![
-        ("write_rate", "Flow-control advice: local writes per gossip round the network carries.", stats.write_rate),
+        (
+            "write_rate",
+            "Flow control: this node's share of the writes gossip carries, bytes per round.",
+            stats.write_rate,
+        ),
+        (
+            "flow_capacity_bytes",
+            "Flow control: estimated bytes of writes per round the cluster's gossip carries.",
+            stats.flow.capacity_bytes,
+        ),
+        ("flow_demand_bytes", "Flow control: bytes per round this node wants to write.", stats.flow.demand_bytes),
+        ("flow_writers", "Flow control: writers known to want to write.", stats.flow.writers as f64),
         (
             "backlog_bytes",
             "Bytes of state peers lacked that the last overflowing delta could not carry.",

@@ -176,12 +176,14 @@ impl AppState {
 pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
+    /// Sent as `Retry-After` (429).
+    retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
     /// An error with `status`.
     pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into() }
+        ApiError { status, message: message.into(), retry_after: None }
     }
 
     fn bad_request(message: impl Into<String>) -> Self {
@@ -195,13 +197,27 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorJson { error: self.message })).into_response()
+        let retry_after_ms = self.retry_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1));
+        let body = Json(ErrorJson { error: self.message, retry_after_ms });
+        match self.retry_after {
+            Some(wait) => {
+                // Whole seconds, rounded up: a client that honours it is never early.
+                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                (self.status, [(axum::http::header::RETRY_AFTER, seconds.max(1).to_string())], body).into_response()
+            }
+            None => (self.status, body).into_response(),
+        }
     }
 }
 
 impl From<hearsay::Error> for ApiError {
     fn from(err: hearsay::Error) -> Self {
         match err {
+            hearsay::Error::Write(WriteError::RateLimited { retry_after }) => ApiError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                message: format!("{}; nothing was stored", WriteError::RateLimited { retry_after }),
+                retry_after: Some(retry_after),
+            },
             hearsay::Error::Write(write) => {
                 let status = match write {
                     WriteError::ValueTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -288,3 +288,38 @@ async fn tags_filter_members_and_events_and_queries_answer() {
     let (status, _) = call(&n.router, "POST", "/v1/query/load?color=red", &[MARK], b"").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_beyond_the_flow_control_share_are_answered_429_with_retry_after() {
+    let n = node("writer").await;
+    // 64 KiB values: a fresh node's bucket (four rounds of a share of 89,600 bytes per 100 ms
+    // round) admits six and goes below zero; the next ones wait for it to refill.
+    let value = vec![b'x'; 64 * 1024];
+    let mut refused = None;
+    for i in 0..20 {
+        let request = Request::builder()
+            .method("PUT")
+            .uri(format!("/v1/kv/big-{i}"))
+            .header("host", "127.0.0.1:7947")
+            .header(MARK.0, MARK.1)
+            .body(Body::from(value.clone()))
+            .unwrap();
+        let response = n.router.clone().oneshot(request).await.unwrap();
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some((i, response));
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let (i, response) = refused.expect("twenty 64 KiB writes at once were all admitted");
+    assert!(i >= 1, "the first write fits the bucket");
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry_after >= 1, "whole seconds, rounded up");
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(body["error"].as_str().unwrap().contains("nothing was stored"), "{body}");
+    assert!(body["retry_after_ms"].as_u64().unwrap() >= 1, "{body}");
+    let stored = n._cluster.get("writer", &format!("big-{i}")).await.unwrap();
+    assert_eq!(stored, None, "the refused write stored nothing");
+    assert!(n._cluster.get("writer", "big-0").await.unwrap().is_some());
+}

@@ -18,6 +18,9 @@
 //!   `Tree(IHave)` on lazy ones; a node missing an announced payload answers `Tree(Graft)`,
 //!   one that got a payload twice answers `Tree(Prune)`.
 //!
+//! `Syn`, `SynAck`, `Ack` and `Push` end with an optional [`FlowReport`] (flow control: the
+//! sender's capacity estimate and the demand of the writers it knows).
+//!
 //! A [`Block`] carries a contiguous range of one owner's versions, `(from_version,
 //! to_version]`, in ascending order. Receiving it lets the receiver raise its `max_version`
 //! for that owner to `to_version` only if it already had everything up to `from_version`.
@@ -139,6 +142,9 @@ pub struct Syn {
     pub blocks: Vec<Block>,
     /// Piggybacked membership changes.
     pub updates: Vec<MemberUpdate>,
+    /// Flow control: the sender's capacity estimate and the writers it knows of (see
+    /// [`FlowReport`]); `None` from a node that runs without flow control. Appended last.
+    pub flow: Option<FlowReport>,
 }
 
 /// Reply to a [`Syn`].
@@ -156,6 +162,9 @@ pub struct SynAck {
     pub known: Vec<u16>,
     /// Piggybacked membership changes.
     pub updates: Vec<MemberUpdate>,
+    /// Flow control: the sender's capacity estimate and the writers it knows of (see
+    /// [`FlowReport`]); `None` from a node that runs without flow control. Appended last.
+    pub flow: Option<FlowReport>,
 }
 
 /// Third message of push-pull: what the responder lacks.
@@ -165,6 +174,9 @@ pub struct Ack {
     pub exchange_id: u32,
     /// What the responder lacks.
     pub blocks: Vec<Block>,
+    /// Flow control: the sender's capacity estimate and the writers it knows of (see
+    /// [`FlowReport`]); `None` from a node that runs without flow control. Appended last.
+    pub flow: Option<FlowReport>,
 }
 
 /// Push mode: entries sent without being asked.
@@ -180,6 +192,9 @@ pub struct Push {
     pub blocks: Vec<Block>,
     /// Piggybacked membership changes.
     pub updates: Vec<MemberUpdate>,
+    /// Flow control: the sender's capacity estimate and the writers it knows of (see
+    /// [`FlowReport`]); `None` from a node that runs without flow control. Appended last.
+    pub flow: Option<FlowReport>,
 }
 
 /// Reply to a [`Push`] that asked for feedback.
@@ -189,6 +204,32 @@ pub struct PushAck {
     pub exchange_id: u32,
     /// Indices of the blocks the receiver already knew.
     pub known: Vec<u16>,
+}
+
+/// What a gossip message says about flow control (van Renesse et al. 2008, section 4; see the
+/// crate's `flow` module): rides at the end of [`Syn`], [`SynAck`], [`Ack`] and [`Push`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowReport {
+    /// The sender's estimate of the bytes of writes per gossip round the cluster can carry
+    /// (adapted by AIMD on MTU overflow, averaged with every report it hears).
+    pub capacity: u64,
+    /// This message's delta did not fit the MTU: versions were left behind. The receiver
+    /// takes it as its own overflow signal (it is receiving a backlog).
+    pub truncated: bool,
+    /// Writers and the bytes per round they want to write: the sender's own first when it
+    /// writes, then a few it heard of, so demand spreads like any rumor.
+    pub demands: Vec<Demand>,
+}
+
+/// One writer's demand, as carried in a [`FlowReport`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Demand {
+    /// The writer's name.
+    pub name: String,
+    /// Bytes per round it wants to write (refused writes included).
+    pub bytes_per_round: u64,
+    /// Rounds since the writer itself reported it.
+    pub age: u32,
 }
 
 /// Liveness of a member as gossiped between nodes (SWIM).

@@ -1,11 +1,11 @@
 //! Every member name a message carries, checked at decode time.
 //!
 //! Names enter a node through block owners, membership updates (the member and its accuser),
-//! digest entries, probes and indirect probe requests. Checking them here, once, means no
-//! handler can forget to, and a message with one bad name is dropped whole: a peer that runs
-//! this code never sends one.
+//! digest entries, flow-control demands, probes and indirect probe requests. Checking them
+//! here, once, means no handler can forget to, and a message with one bad name is dropped
+//! whole: a peer that runs this code never sends one.
 
-use super::{Block, Digest, MemberUpdate, Message};
+use super::{Block, Digest, FlowReport, MemberUpdate, Message};
 use crate::id::{NameError, check_name};
 
 fn updates(updates: &[MemberUpdate]) -> Result<(), NameError> {
@@ -16,6 +16,10 @@ fn blocks(blocks: &[Block]) -> Result<(), NameError> {
     blocks.iter().try_for_each(|b| check_name(&b.owner.name))
 }
 
+fn flow(flow: &Option<FlowReport>) -> Result<(), NameError> {
+    flow.iter().flat_map(|f| f.demands.iter()).try_for_each(|d| check_name(&d.name))
+}
+
 fn digest(digest: &Digest) -> Result<(), NameError> {
     digest.entries.iter().try_for_each(|e| check_name(&e.name))
 }
@@ -23,10 +27,12 @@ fn digest(digest: &Digest) -> Result<(), NameError> {
 /// The first bad name in `message`, if any.
 pub(super) fn check(message: &Message) -> Result<(), NameError> {
     match message {
-        Message::Syn(m) => digest(&m.digest).and(blocks(&m.blocks)).and(updates(&m.updates)),
-        Message::SynAck(m) => m.digest.as_ref().map_or(Ok(()), digest).and(blocks(&m.blocks)).and(updates(&m.updates)),
-        Message::Ack(m) => blocks(&m.blocks),
-        Message::Push(m) => digest(&m.digest).and(blocks(&m.blocks)).and(updates(&m.updates)),
+        Message::Syn(m) => digest(&m.digest).and(blocks(&m.blocks)).and(updates(&m.updates)).and(flow(&m.flow)),
+        Message::SynAck(m) => {
+            m.digest.as_ref().map_or(Ok(()), digest).and(blocks(&m.blocks)).and(updates(&m.updates)).and(flow(&m.flow))
+        }
+        Message::Ack(m) => blocks(&m.blocks).and(flow(&m.flow)),
+        Message::Push(m) => digest(&m.digest).and(blocks(&m.blocks)).and(updates(&m.updates)).and(flow(&m.flow)),
         Message::Ping(m) => check_name(&m.target).and(check_name(&m.source.name)).and(updates(&m.updates)),
         Message::PingAck(m) => updates(&m.updates),
         Message::PingReq(m) => check_name(&m.target.name).and(updates(&m.updates)),

@@ -43,6 +43,17 @@ pub(crate) fn member_update(
     bytes(name_len) + varint(generation) + addr(address) + varint(incarnation) + 1 + bytes(from_len)
 }
 
+/// Bytes of one flow-control demand.
+pub(crate) fn demand(name_len: usize, bytes_per_round: u64, age: u32) -> usize {
+    bytes(name_len) + varint(bytes_per_round) + varint(u64::from(age))
+}
+
+/// Bytes of a present flow report (the `Some` tag included) without its demands but with
+/// their count prefix for `count` demands.
+pub(crate) fn flow_report_head(capacity: u64, count: usize) -> usize {
+    1 + varint(capacity) + 1 + varint(count as u64)
+}
+
 /// Bytes of one block entry.
 pub(crate) fn entry(key_len: usize, version: u64, value_len: Option<usize>) -> usize {
     bytes(key_len) + varint(version) + 1 + value_len.map_or(0, bytes)
@@ -93,6 +104,10 @@ mod tests {
             from: "accuser".into(),
         };
         assert_eq!(member_update(3, 99_999, &u.node.addr, 300, 7), postcard::to_allocvec(&u).unwrap().len());
+        let d = crate::wire::Demand { name: "writer-1".into(), bytes_per_round: 70_000, age: 3 };
+        assert_eq!(demand(8, 70_000, 3), postcard::to_allocvec(&d).unwrap().len());
+        let f = Some(crate::wire::FlowReport { capacity: 11_200, truncated: true, demands: vec![d.clone(), d] });
+        assert_eq!(flow_report_head(11_200, 2) + 2 * demand(8, 70_000, 3), postcard::to_allocvec(&f).unwrap().len());
         let t = WireEntry { key: "gone".into(), version: 3, value: None };
         assert_eq!(entry(4, 3, None), postcard::to_allocvec(&t).unwrap().len());
         for address in ["10.0.0.1:7946".parse().unwrap(), "[::1]:80".parse::<SocketAddr>().unwrap()] {

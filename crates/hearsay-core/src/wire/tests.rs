@@ -43,6 +43,11 @@ fn all_messages() -> Vec<Message> {
             digest: digest(),
             blocks: vec![block()],
             updates: vec![update()],
+            flow: Some(FlowReport {
+                capacity: 11_200,
+                truncated: true,
+                demands: vec![Demand { name: "node-4".into(), bytes_per_round: 3_000, age: 2 }],
+            }),
         }),
         Message::SynAck(SynAck {
             exchange_id: 2,
@@ -51,14 +56,16 @@ fn all_messages() -> Vec<Message> {
             blocks: vec![block()],
             known: vec![0, 3],
             updates: vec![],
+            flow: None,
         }),
-        Message::Ack(Ack { exchange_id: 3, blocks: vec![block(), block()] }),
+        Message::Ack(Ack { exchange_id: 3, blocks: vec![block(), block()], flow: None }),
         Message::Push(Push {
             exchange_id: 4,
             want_ack: true,
             digest: digest(),
             blocks: vec![block()],
             updates: vec![update()],
+            flow: None,
         }),
         Message::PushAck(PushAck { exchange_id: 5, known: vec![1] }),
         Message::Ping(Ping {
