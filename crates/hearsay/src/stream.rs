@@ -37,11 +37,16 @@ const MAX_PREAMBLE_ADDR: usize = 64;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time to write one frame or read a preamble.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
-/// An outbound connection with nothing to send for this long is closed.
-const WRITER_IDLE: Duration = Duration::from_secs(20);
+/// An outbound connection with nothing to send for this long is closed. Streams carry
+/// catch-ups and large deltas, mostly one exchange at a time: a connection kept open longer
+/// holds one of the peer's inbound slots (64) for nothing, and in a join storm the seeds'
+/// slots filled with idle connections and refused the catch-ups that mattered (1,009
+/// refusals forming 1,000 nodes in one process with a 20 s idle time). A new connection
+/// costs a handshake.
+const WRITER_IDLE: Duration = Duration::from_secs(2);
 /// An inbound connection that starts no frame for this long is closed (longer than the
 /// writer's idle time, so the dialer normally closes first).
-const READER_IDLE: Duration = Duration::from_secs(30);
+const READER_IDLE: Duration = Duration::from_secs(5);
 /// Default for [`StreamLimits::frame_deadline`].
 pub(crate) const FRAME_DEADLINE: Duration = Duration::from_secs(10);
 /// Default for [`StreamLimits::budget`]: room for eight frames of the default 8 MiB limit.
