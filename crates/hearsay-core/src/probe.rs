@@ -102,6 +102,9 @@ pub(crate) struct Prober {
     /// A member whose probe just failed, probed once more before it is suspected (see
     /// `advance_probe`).
     retry: Option<(MemberIdx, u64)>,
+    /// The next member on the ring after a ring successor this node just suspected: probed at
+    /// once, and suspected on its first failed probe (see `advance_probe`).
+    chain: Option<(MemberIdx, u64)>,
     /// When this node last asked to be woken up (pause detection).
     expected_wake: Option<Instant>,
     /// Round-robin over live members for pushing fresh membership updates.
@@ -123,6 +126,7 @@ impl Prober {
             health: 0,
             priority: VecDeque::new(),
             retry: None,
+            chain: None,
             expected_wake: None,
             push_selector: PeerSelector::default(),
             push_not_before: start,
@@ -311,14 +315,19 @@ impl Node {
             // forty; two in a row, one in 1,500. A crash costs one probe interval more before
             // its first suspicion; a member already suspect is confirmed at once.
             let retried = self.prober.retry.take() == Some((target, generation));
+            let chained = self.prober.chain.take() == Some((target, generation));
             let alive = self.members.get(target).is_some_and(|m| m.status == MemberStatus::Alive);
-            if alive && !retried {
+            if alive && !retried && !chained {
                 self.prober.retry = Some((target, generation));
                 self.stats.probes_retried += 1;
                 return;
             }
             if self.healthy_enough_to_accuse() {
+                let successor = alive && self.ring_successor() == Some(target);
                 self.suspect_locally(now, target);
+                if successor {
+                    self.chain_ring(now);
+                }
             } else {
                 self.stats.suspicions_withheld += 1;
             }
@@ -348,6 +357,18 @@ impl Node {
             .map(|(idx, _)| idx);
         if urgent.is_none() {
             self.prober.retry = None;
+            urgent = self
+                .prober
+                .chain
+                .filter(|(idx, generation)| {
+                    self.members
+                        .get(*idx)
+                        .is_some_and(|m| m.id.generation == *generation && m.status == MemberStatus::Alive)
+                })
+                .map(|(idx, _)| idx);
+            if urgent.is_none() {
+                self.prober.chain = None;
+            }
         }
         while let Some((idx, generation)) = urgent.is_none().then(|| self.prober.priority.pop_front()).flatten() {
             if self.members.get(idx).is_some_and(|m| m.id.generation == generation && m.status == MemberStatus::Suspect)
@@ -388,6 +409,23 @@ impl Node {
             nacks_expected: 0,
             nacks: 0,
         });
+    }
+
+    /// This node just suspected its ring successor. Members that fail together are often
+    /// neighbours on the ring (a rack, one side of a partition), and the next one would
+    /// otherwise be found a turn later and suspected a turn after that, one after another:
+    /// the new successor is probed at once, and its first failed probe suspects it (the retry
+    /// guards a lone lost probe; here a failure was just seen next to it).
+    fn chain_ring(&mut self, now: Instant) {
+        if self.config.probe.successor_every == 0 {
+            return;
+        }
+        let Some(next) = self.ring_successor() else { return };
+        let Some(m) = self.members.get(next) else { return };
+        self.prober.chain = Some((next, m.id.generation));
+        if self.prober.current.is_none() {
+            self.prober.next_probe = self.prober.next_probe.min(now);
+        }
     }
 
     /// The alive member whose name follows this node's, wrapping around: every node probing
