@@ -93,8 +93,8 @@ mod verify;
 pub mod wire;
 
 pub use config::{
-    Config, ConfigError, DetectorConfig, ExchangeMode, Limits, PlumtreeConfig, ProbeConfig, RumorConfig, RumorFeedback,
-    RumorStop, Strategy,
+    Config, ConfigError, DetectorConfig, ExchangeMode, Limits, PeerChoice, PlumtreeConfig, ProbeConfig, RumorConfig,
+    RumorFeedback, RumorStop, Strategy,
 };
 pub use event::Event;
 pub use id::{MAX_NAME_BYTES, NameError, NodeId, check_name};

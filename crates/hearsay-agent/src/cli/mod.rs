@@ -19,5 +19,6 @@ pub(crate) mod query;
 pub(crate) mod set;
 pub(crate) mod sim;
 pub(crate) mod sim_broadcast;
+pub(crate) mod sim_textbook;
 pub(crate) mod tags;
 pub(crate) mod watch;

@@ -90,6 +90,11 @@ pub fn run_recorded(
         sim.run_rounds(1);
         warmup += 1;
     }
+    if params.textbook {
+        // Rounds fall on multiples of the interval (lockstep): write half-way between two, so
+        // that a node informed in the k-th round after the write is counted in round k.
+        sim.run_until(sim.now() - sim.now() % interval + interval / 2);
+    }
     let mut rng = rand_pcg::Pcg64::seed_from_u64(mix(seed ^ 0x7772_6974_6572));
     let writer = rng.random_range(0..params.nodes.max(1));
     let before = stats_of(&sim);
