@@ -17,6 +17,10 @@
 //!   [`crate::sim::Watch`]).
 //!
 //! Versions only grow is checked for the writer's owner at every replica each round.
+//!
+//! With [`Params::textbook`] the nodes' rounds fall on multiples of the interval and the write
+//! comes half an interval before one, so the round a node is counted in is its cycle in the
+//! textbook model (see [`crate::textbook`]).
 
 use hearsay_core::Strategy;
 use hearsay_core::wire::MessageType;
