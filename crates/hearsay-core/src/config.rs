@@ -90,6 +90,17 @@ pub enum RumorStop {
     Coin,
 }
 
+/// How a node picks the peers of a round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PeerChoice {
+    /// A shuffled round-robin over live members: each is picked once per cycle before any is
+    /// picked again, so load is even and no member waits long to be contacted.
+    RoundRobin,
+    /// Each round, peers drawn uniformly at random among live members, with no memory of
+    /// earlier rounds: the model of Demers et al. and of the textbook formulas.
+    Uniform,
+}
+
 /// Rumor mongering parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RumorConfig {
@@ -99,6 +110,12 @@ pub struct RumorConfig {
     pub feedback: RumorFeedback,
     /// Counter or coin.
     pub stop: RumorStop,
+    /// With feedback and the counter rule, count unnecessary transmissions in a row only: one
+    /// the recipient did not know resets the count, so a rumor goes cold after `k` unnecessary
+    /// transmissions since its last useful one. This is Demers et al.'s counter (their bound
+    /// on its traffic, `k(2m - 1)`, rests on it). Off, every unnecessary transmission counts,
+    /// and rumors cool sooner.
+    pub consecutive: bool,
 }
 
 /// Phi accrual failure detector parameters (Hayashibara et al.).
@@ -205,6 +222,16 @@ pub struct Config {
     pub gossip_interval: Duration,
     /// Peers contacted per round.
     pub fanout: usize,
+    /// How those peers are picked.
+    pub peer_choice: PeerChoice,
+    /// Nodes started at the same instant run their rounds at the same instants: the
+    /// synchronous cycles of the textbook model, where what a node learns in one cycle it
+    /// passes on in the next, and where the messages of one cycle are simultaneous: a rumor
+    /// pushed to a node that learned it earlier in the same cycle is news to it (feedback
+    /// judges it against what the node knew when the cycle began). Off (the default), each
+    /// node's first round falls at a random point of the first interval, so a cluster started
+    /// at once does not gossip in bursts.
+    pub lockstep_rounds: bool,
     /// Push, pull or push-pull.
     pub exchange: ExchangeMode,
     /// Anti-entropy, rumor mongering or hybrid.
@@ -223,6 +250,11 @@ pub struct Config {
     /// differ after rumors go quiet (see the `repair` module). Off, only the configured
     /// exchanges run, as in the textbook model.
     pub checksum_repair: bool,
+    /// A pull for rumors lists the owners the requester already holds, so the responder sends
+    /// only the rumors it lacks and counts the others as feedback without sending them. Off,
+    /// as in Demers et al., the responder sends every hot rumor, each counted (blind) or
+    /// answered by the requester with the ones it already knew (feedback, a `PushAck`).
+    pub informed_pull: bool,
     /// Largest datagram, header included.
     pub mtu: usize,
     /// A peer missing more than this many bytes of state is served over a stream.
@@ -260,6 +292,8 @@ impl Config {
             cluster_id: 0,
             gossip_interval: Duration::from_millis(200),
             fanout: 3,
+            peer_choice: PeerChoice::RoundRobin,
+            lockstep_rounds: false,
             exchange: ExchangeMode::PushPull,
             strategy: Strategy::Hybrid,
             anti_entropy_every: 300,
@@ -270,9 +304,15 @@ impl Config {
                 graft_timeout: Duration::from_millis(100),
                 ihave_delay: Duration::from_millis(5),
             },
-            rumor: RumorConfig { k: 3, feedback: RumorFeedback::Feedback, stop: RumorStop::Counter },
+            rumor: RumorConfig {
+                k: 3,
+                feedback: RumorFeedback::Feedback,
+                stop: RumorStop::Counter,
+                consecutive: false,
+            },
             eager_rumors: true,
             checksum_repair: true,
+            informed_pull: true,
             mtu: 1400,
             stream_threshold_bytes: 16 * 1024,
             dead_peer_probability: 0.1,

@@ -47,7 +47,11 @@ impl Node {
             bits = self.slice_bits_for(digest_budget.saturating_sub(vector));
             checksums = self.slice_checksums(checksum_bits(bits));
         }
-        let digest = if rumor && !push_pull {
+        let digest = if rumor && !push_pull && !self.config.informed_pull {
+            // Demers et al.'s pull: the request names nothing, so the responder sends every
+            // rumor it is infective for and learns from our answer which ones we knew.
+            Digest { slice_bits: EXPLICIT_DIGEST, ..self.empty_digest() }
+        } else if rumor && !push_pull {
             // A pull for rumors lists the peer itself and the owners that changed here
             // recently: the responder's hot rumors are its own news or recent news, so a
             // requester that has one lists it, and the responder counts that as feedback
@@ -175,11 +179,41 @@ impl Node {
 
     fn rumor_feedback(&mut self, exchange_id: u32, known: &[u16]) {
         let Some(sent) = self.rumors.take_inflight(exchange_id) else { return };
-        for i in known {
-            if let Some(&(idx, generation, to)) = sent.get(usize::from(*i)) {
+        for (i, &(idx, generation, to)) in sent.iter().enumerate() {
+            if u16::try_from(i).is_ok_and(|i| known.contains(&i)) {
                 self.rumors.count(idx, generation, to, &self.config.rumor, &mut self.rng);
+            } else {
+                self.rumors.news(idx, generation, to, &self.config.rumor);
             }
         }
+    }
+
+    /// Indices of the blocks of a rumor message that this node already knew, for the sender's
+    /// feedback. News about this node itself is never news to it (the block is ignored, but the
+    /// sender must learn that it was not needed, or a rumor about a node would stay hot for as
+    /// long as only that node is told). In lockstep rounds a rumor learned earlier in the
+    /// current cycle is news: the messages of one cycle are simultaneous (see
+    /// `Config::lockstep_rounds`).
+    fn feedback_known(&self, blocks: &[Block], outcomes: &[Applied]) -> Vec<u16> {
+        let me = &self.members.me().id.name;
+        let mut known: Vec<u16> = outcomes
+            .iter()
+            .zip(blocks)
+            .enumerate()
+            .filter(|(_, (o, b))| **o == Applied::Known || *b.owner.name == **me)
+            .filter_map(|(i, _)| u16::try_from(i).ok())
+            .collect();
+        if self.config.lockstep_rounds {
+            known.retain(|i| {
+                let Some(b) = blocks.get(usize::from(*i)) else { return true };
+                let learned_now = self
+                    .members
+                    .lookup(&b.owner.name)
+                    .is_some_and(|idx| self.rumors.learned_in(idx, b.owner.generation, b.to_version, self.round));
+                !learned_now
+            });
+        }
+        known
     }
 
     /// Push anti-entropy: the newest advances first, then whole owners in rotation, so that
@@ -260,7 +294,7 @@ impl Node {
                 self.learn_heartbeats(now, &push.digest);
                 let outcomes = self.apply_blocks(now, &push.blocks);
                 if push.want_ack && kind == TransmitKind::Datagram {
-                    let known = known_indices(&outcomes);
+                    let known = self.feedback_known(&push.blocks, &outcomes);
                     let reply = PushAck { exchange_id: push.exchange_id, known };
                     self.send(from, TransmitKind::Datagram, &Message::PushAck(reply));
                 }
@@ -303,7 +337,7 @@ impl Node {
         self.apply_updates(now, &syn.updates);
         self.learn_heartbeats(now, &syn.digest);
         let outcomes = self.apply_blocks(now, &syn.blocks);
-        let known = known_indices(&outcomes);
+        let known = self.feedback_known(&syn.blocks, &outcomes);
         let explicit = syn.digest.slice_bits == EXPLICIT_DIGEST;
         let bits = syn.digest.slice_bits.min(24);
         let slice = syn.digest.slice;
@@ -371,7 +405,8 @@ impl Node {
         let reserved = digest.as_ref().map_or(0, digest_size) + 3 * known.len() + updates_size(&updates);
         let budget = datagram.saturating_sub(reserved);
         let (blocks, kind) = if syn.rumor {
-            (self.rumor_reply_blocks(&syn.digest, budget, room.is_none()), TransmitKind::Datagram)
+            let pull = (!syn.push_pull).then_some(syn.exchange_id);
+            (self.rumor_reply_blocks(pull, &syn.digest, budget, room.is_none()), TransmitKind::Datagram)
         } else if reserved > datagram && room.is_none() {
             self.anti_entropy_stream_blocks(&syn.digest, reserved)
         } else {
@@ -397,11 +432,17 @@ impl Node {
         if let Some(digest) = &ack.digest {
             self.learn_heartbeats(now, digest);
         }
-        self.apply_blocks(now, &ack.blocks);
+        let outcomes = self.apply_blocks(now, &ack.blocks);
         let Some(pending) = pending else { return };
         if pending.rumor {
             if self.config.rumor.feedback == RumorFeedback::Feedback {
                 self.rumor_feedback(ack.exchange_id, &ack.known);
+                if !pending.push_pull && !self.config.informed_pull && !ack.blocks.is_empty() {
+                    // The responder sent its rumors blind to what we hold: say which we knew.
+                    let known = self.feedback_known(&ack.blocks, &outcomes);
+                    let reply = PushAck { exchange_id: ack.exchange_id, known };
+                    self.send(from, TransmitKind::Datagram, &Message::PushAck(reply));
+                }
             }
             return;
         }
@@ -510,8 +551,18 @@ impl Node {
     /// Pull rumor mongering: our hot rumors that the digest's sender lacks. Rumors it already
     /// has count as feedback. An explicit digest (a pull for rumors) covers the owners it lists;
     /// a sliced one, the owners of its slice; rumors of owners it does not cover are sent.
-    fn rumor_reply_blocks(&mut self, digest: &Digest, budget: usize, count_overflow: bool) -> Vec<Block> {
+    /// Without `informed_pull`, rumors sent in answer to a pull (`pull`: its exchange id) await
+    /// the requester's `PushAck`.
+    fn rumor_reply_blocks(
+        &mut self,
+        pull: Option<u32>,
+        digest: &Digest,
+        budget: usize,
+        count_overflow: bool,
+    ) -> Vec<Block> {
         let mut lacking: Vec<MemberIdx> = Vec::new();
+        // Owners the digest covers and shows behind: sending them is news to the requester.
+        let mut behind: Vec<MemberIdx> = Vec::new();
         let mut already: Vec<(MemberIdx, u64, u64)> = Vec::new();
         let explicit = digest.slice_bits == EXPLICIT_DIGEST;
         for r in self.rumors.hot() {
@@ -525,7 +576,10 @@ impl Node {
                 Some(e) if e.generation > r.generation || (e.generation == r.generation && e.max_version >= r.to) => {
                     already.push((r.member, r.generation, r.to));
                 }
-                _ => lacking.push(r.member),
+                _ => {
+                    lacking.push(r.member);
+                    behind.push(r.member);
+                }
             }
         }
         if self.config.rumor.feedback == RumorFeedback::Feedback {
@@ -534,20 +588,22 @@ impl Node {
             }
         }
         let blocks = self.rumor_blocks(budget, |idx| lacking.contains(&idx), count_overflow);
-        if self.config.rumor.feedback == RumorFeedback::Blind {
-            self.after_rumor_send(0, &blocks);
+        match self.config.rumor.feedback {
+            RumorFeedback::Blind => self.after_rumor_send(0, &blocks),
+            RumorFeedback::Feedback => {
+                if let Some(exchange_id) = pull.filter(|_| !self.config.informed_pull && !blocks.is_empty()) {
+                    self.after_rumor_send(exchange_id, &blocks);
+                } else {
+                    for b in &blocks {
+                        if let Some(idx) = self.members.lookup(&b.owner.name).filter(|idx| behind.contains(idx)) {
+                            self.rumors.news(idx, b.owner.generation, b.to_version, &self.config.rumor);
+                        }
+                    }
+                }
+            }
         }
         blocks
     }
-}
-
-fn known_indices(outcomes: &[Applied]) -> Vec<u16> {
-    outcomes
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| **o == Applied::Known)
-        .filter_map(|(i, _)| u16::try_from(i).ok())
-        .collect()
 }
 
 pub(crate) fn updates_size(updates: &[crate::wire::MemberUpdate]) -> usize {

@@ -104,8 +104,8 @@ mod verify;
 pub mod wire;
 
 pub use config::{
-    Config, ConfigError, DetectorConfig, ExchangeMode, FlowConfig, Limits, PlumtreeConfig, ProbeConfig, RumorConfig,
-    RumorFeedback, RumorStop, Strategy,
+    Config, ConfigError, DetectorConfig, ExchangeMode, FlowConfig, Limits, PeerChoice, PlumtreeConfig, ProbeConfig,
+    RumorConfig, RumorFeedback, RumorStop, Strategy,
 };
 pub use event::Event;
 pub use flow::{DEMAND_TTL_ROUNDS, FlowStatus, MAX_DEMANDS, WRITE_OVERHEAD};

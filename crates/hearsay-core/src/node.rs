@@ -225,12 +225,14 @@ impl Node {
         let mut me = Member::new(id.clone());
         me.heartbeat = 1;
         let mut rng = Pcg64::seed_from_u64(rng_seed);
-        // Spread first rounds of nodes started together over the interval.
+        // Spread first rounds of nodes started together over the interval (drawn in lockstep
+        // too, so the rest of the node's random sequence does not depend on the setting).
         let jitter = rand::Rng::random_range(&mut rng, 0..config.gossip_interval.as_micros().max(1) as u64);
+        let first_round = if config.lockstep_rounds { now } else { now + Duration::from_micros(jitter) };
         let name_salt: u64 = rand::Rng::random(&mut rng);
         let flow = crate::flow::Flow::new(config.mtu, now);
         let mut node = Node {
-            next_round: now + Duration::from_micros(jitter),
+            next_round: first_round,
             join_at: (!seeds.is_empty()).then_some(now),
             config,
             codec,
@@ -507,7 +509,7 @@ impl Node {
             _ if self.applying_bulk => {}
             Strategy::Plumtree => self.tree_advanced(member, generation, from),
             Strategy::Rumor | Strategy::Hybrid => {
-                self.rumors.add(member, generation, from, to);
+                self.rumors.add(member, generation, from, to, self.round);
                 self.eager_pending = true;
             }
         }

@@ -7,6 +7,7 @@
 use rand::Rng;
 use rand::seq::SliceRandom;
 
+use crate::config::PeerChoice;
 use crate::state::{MemberIdx, MemberStatus, Members, SELF_IDX};
 
 #[derive(Debug, Default)]
@@ -20,7 +21,21 @@ fn is_live(members: &Members, idx: MemberIdx) -> bool {
 }
 
 impl PeerSelector {
-    /// Up to `fanout` distinct live members.
+    /// Up to `fanout` distinct live members, picked as `choice` says.
+    pub(crate) fn pick(
+        &mut self,
+        choice: PeerChoice,
+        members: &Members,
+        fanout: usize,
+        rng: &mut impl Rng,
+    ) -> Vec<MemberIdx> {
+        match choice {
+            PeerChoice::RoundRobin => self.select(members, fanout, rng),
+            PeerChoice::Uniform => uniform(members, fanout, rng),
+        }
+    }
+
+    /// Up to `fanout` distinct live members, in shuffled round-robin order.
     pub(crate) fn select(&mut self, members: &Members, fanout: usize, rng: &mut impl Rng) -> Vec<MemberIdx> {
         let mut chosen: Vec<MemberIdx> = Vec::with_capacity(fanout);
         let mut refilled = false;
@@ -48,6 +63,32 @@ impl PeerSelector {
         }
         chosen
     }
+}
+
+/// Up to `fanout` distinct live members, each drawn uniformly at random among the live members
+/// not drawn yet, independently of earlier rounds.
+fn uniform(members: &Members, fanout: usize, rng: &mut impl Rng) -> Vec<MemberIdx> {
+    let mut chosen: Vec<MemberIdx> = Vec::with_capacity(fanout);
+    let slots = members.slots();
+    // Drawing slots until a live one comes up is uniform over live members and costs O(1) per
+    // pick while most slots hold live members; past a few misses, draw from the full list.
+    let mut misses = 0;
+    while chosen.len() < fanout && misses < 8 * fanout + 8 && slots > 0 {
+        let idx = rng.random_range(0..slots) as MemberIdx;
+        if is_live(members, idx) && !chosen.contains(&idx) {
+            chosen.push(idx);
+        } else {
+            misses += 1;
+        }
+    }
+    if chosen.len() < fanout {
+        let mut rest: Vec<MemberIdx> =
+            members.iter().map(|(i, _)| i).filter(|i| is_live(members, *i) && !chosen.contains(i)).collect();
+        while chosen.len() < fanout && !rest.is_empty() {
+            chosen.push(rest.swap_remove(rng.random_range(0..rest.len())));
+        }
+    }
+    chosen
 }
 
 /// One dead member at random among `candidates`, if any.
@@ -90,6 +131,34 @@ mod tests {
         }
         seen.sort_unstable();
         assert_eq!(seen, (1..=10).collect::<Vec<_>>(), "one cycle covers each member exactly once");
+    }
+
+    #[test]
+    fn uniform_choice_is_even_and_forgets_earlier_rounds() {
+        let mut members = members(10);
+        members.get_mut(4).unwrap().status = MemberStatus::Dead;
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(5);
+        let mut selector = PeerSelector::default();
+        let mut counts = [0u32; 11];
+        let mut repeats = 0;
+        let mut last = Vec::new();
+        for _ in 0..9000 {
+            let round = selector.pick(PeerChoice::Uniform, &members, 1, &mut rng);
+            assert_eq!(round.len(), 1);
+            repeats += u32::from(round == last);
+            counts[round[0] as usize] += 1;
+            last = round;
+        }
+        assert_eq!((counts[0], counts[4]), (0, 0), "never self, never dead");
+        for (idx, count) in counts.iter().enumerate().filter(|(i, _)| ![0, 4].contains(i)) {
+            assert!((900..1100).contains(count), "member {idx} drawn {count} times of 9000 (9 live)");
+        }
+        // With replacement, the same peer comes twice in a row about one round in nine; the
+        // round-robin does so at most once per cycle.
+        assert!((800..1200).contains(&repeats), "{repeats} immediate repeats");
+        let mut round = selector.pick(PeerChoice::Uniform, &members, 20, &mut rng);
+        round.sort_unstable();
+        assert_eq!(round, vec![1, 2, 3, 5, 6, 7, 8, 9, 10], "fanout above the live count takes them all");
     }
 
     #[test]

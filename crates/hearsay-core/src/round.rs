@@ -45,7 +45,11 @@ impl Node {
         };
         // Rumor rounds with nothing hot stay silent in push and push-pull; pull must ask.
         let idle = !anti_entropy && self.rumors.is_empty() && self.config.exchange != ExchangeMode::Pull;
-        let peers = if idle { Vec::new() } else { self.selector.select(&self.members, fanout, &mut self.rng) };
+        let peers = if idle {
+            Vec::new()
+        } else {
+            self.selector.pick(self.config.peer_choice, &self.members, fanout, &mut self.rng)
+        };
         if !anti_entropy {
             // This round carries every hot rumor.
             self.eager_pending = false;
@@ -96,7 +100,7 @@ impl Node {
         }
         self.eager_pending = false;
         self.eager_not_before = now + self.config.gossip_interval / 2;
-        let peers = self.selector.select(&self.members, self.config.fanout, &mut self.rng);
+        let peers = self.selector.pick(self.config.peer_choice, &self.members, self.config.fanout, &mut self.rng);
         for idx in peers {
             if let Some(addr) = self.members.get(idx).map(|m| m.id.addr) {
                 self.start_exchange(now, addr, false, false);

@@ -33,10 +33,11 @@ fn strategy() -> impl Strategy<Value = GossipStrategy> {
 }
 
 fn rumor() -> impl Strategy<Value = RumorConfig> {
-    (1u32..4, any::<bool>(), any::<bool>()).prop_map(|(k, feedback, coin)| RumorConfig {
+    (1u32..4, any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(k, feedback, coin, consecutive)| RumorConfig {
         k,
         feedback: if feedback { RumorFeedback::Feedback } else { RumorFeedback::Blind },
         stop: if coin { RumorStop::Coin } else { RumorStop::Counter },
+        consecutive,
     })
 }
 

@@ -35,6 +35,7 @@ pub mod scenario;
 mod sim;
 mod stats;
 pub mod sweep;
+pub mod textbook;
 mod trace;
 
 pub use sim::{

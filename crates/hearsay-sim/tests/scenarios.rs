@@ -74,7 +74,7 @@ fn pull_rumor_mongering_cools_when_the_digest_is_sliced() {
 #[test]
 fn rumor_mongering_goes_quiet_and_reports_its_residue() {
     // Blind coin with k = 1: rumors die fast, so some nodes may never hear (Demers et al.).
-    let rumor = RumorConfig { k: 1, feedback: RumorFeedback::Blind, stop: RumorStop::Coin };
+    let rumor = RumorConfig { k: 1, feedback: RumorFeedback::Blind, stop: RumorStop::Coin, consecutive: false };
     let params = Params {
         nodes: 40,
         runs: 3,

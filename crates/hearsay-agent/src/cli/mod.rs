@@ -20,5 +20,6 @@ pub(crate) mod set;
 pub(crate) mod sim;
 pub(crate) mod sim_broadcast;
 pub(crate) mod sim_flow;
+pub(crate) mod sim_textbook;
 pub(crate) mod tags;
 pub(crate) mod watch;

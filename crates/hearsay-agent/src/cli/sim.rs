@@ -116,6 +116,9 @@ pub(crate) enum Action {
     /// Staleness of replicas under overload, the MTU lowered mid-run, with flow control and
     /// without (the --flow-* flags; see docs/flow-control.md).
     Flow,
+    /// Every rumor mongering variant of Demers et al. 1987 (push/pull x feedback/blind x
+    /// counter/coin, k = 1..5) in the textbook setup, next to the paper's tables.
+    Textbook,
 }
 
 /// Arguments of `hearsay sim`.
@@ -145,6 +148,10 @@ pub(crate) struct SimArgs {
     /// Rumor stop rule.
     #[arg(long, value_enum, default_value = "counter")]
     pub rumor_stop: StopArg,
+    /// Feedback counter: count unnecessary transmissions in a row only (a useful one resets
+    /// the count), as Demers et al.'s counter does; always on with --textbook.
+    #[arg(long)]
+    pub rumor_consecutive: bool,
     /// Datagram loss probability, 0..=1.
     #[arg(long, default_value_t = 0.0)]
     pub loss: f64,
@@ -169,6 +176,9 @@ pub(crate) struct SimArgs {
     /// `broadcast`: nodes of the run where every node sends.
     #[arg(long, default_value_t = 2000)]
     pub all_senders_nodes: usize,
+    /// `textbook`: exchange modes to run (comma-separated; default push,pull).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub textbook_exchange: Vec<ExchangeArg>,
     /// `broadcast`: strategies to compare (comma-separated; default all four).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub compare: Vec<StrategyArg>,
@@ -187,8 +197,9 @@ pub(crate) struct SimArgs {
     /// Print every packet this slot receives, run by run (debugging a replay).
     #[arg(long)]
     pub trace_node: Option<usize>,
-    /// Only the configured exchange and strategy, as in the textbook model: no probe-triggered
-    /// checksum repairs and no rumor forwarded before the next round.
+    /// The textbook model (Demers et al. 1987): only the configured exchange and strategy (no
+    /// probe-triggered checksum repairs, no rumor forwarded before the next round), peers drawn
+    /// uniformly at random, rounds in lockstep, pulls answered with every hot rumor.
     #[arg(long)]
     pub textbook: bool,
     /// Gossip and probe interval in milliseconds (default: Config::local()'s 100); probe
@@ -299,6 +310,7 @@ pub(super) fn params(args: &SimArgs) -> Result<Params> {
                 StopArg::Counter => RumorStop::Counter,
                 StopArg::Coin => RumorStop::Coin,
             },
+            consecutive: args.rumor_consecutive,
         },
         loss: args.loss,
         latency,
@@ -355,6 +367,7 @@ pub(crate) fn run(args: SimArgs) -> ExitCode {
         Some(Action::Sweep) => run_sweep(&args),
         Some(Action::Broadcast) => super::sim_broadcast::run(&args),
         Some(Action::Flow) => super::sim_flow::run(&args),
+        Some(Action::Textbook) => super::sim_textbook::run(&args),
         None => run_batch(&args),
     };
     match result {
@@ -656,7 +669,10 @@ mod tests {
         let p = params(&args).unwrap();
         assert_eq!((p.nodes, p.fanout, p.runs, p.seed), (50, 3, 7, 9));
         assert_eq!((p.exchange, p.strategy), (ExchangeMode::Pull, Strategy::Rumor));
-        assert_eq!(p.rumor, RumorConfig { k: 4, feedback: RumorFeedback::Blind, stop: RumorStop::Coin });
+        assert_eq!(
+            p.rumor,
+            RumorConfig { k: 4, feedback: RumorFeedback::Blind, stop: RumorStop::Coin, consecutive: false }
+        );
         assert_eq!(p.latency, Latency::Uniform(1_000, 5_000));
         assert_eq!(p.scenario, ScenarioKind::PartitionHeal);
         assert!(p.replay_command(2).contains("--scenario partition-heal --nodes 50 --exchange pull"));

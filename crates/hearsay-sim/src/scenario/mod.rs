@@ -19,7 +19,7 @@ pub mod spread;
 use std::fmt;
 use std::str::FromStr;
 
-use hearsay_core::{Config, ExchangeMode, RumorConfig, RumorFeedback, RumorStop, Strategy};
+use hearsay_core::{Config, ExchangeMode, PeerChoice, RumorConfig, RumorFeedback, RumorStop, Strategy};
 use serde::Serialize;
 
 use crate::check::Violation;
@@ -125,8 +125,12 @@ pub struct Params {
     pub mtu: Option<usize>,
     /// Log every packet this slot receives into [`RunReport::trace`] (debugging a replay).
     pub trace_node: Option<usize>,
-    /// Run only the configured exchange mode and strategy, as the textbook models them: no
-    /// checksum repairs started by probes, no rumor forwarded before the next round.
+    /// Run the textbook model (Demers et al. 1987): only the configured exchange mode and
+    /// strategy (no checksum repairs started by probes, no rumor forwarded before the next
+    /// round), peers drawn uniformly at random each round, every node's rounds in lockstep
+    /// (synchronous cycles), and pulls for rumors answered with every hot rumor (see
+    /// `Config::informed_pull`). A spread run writes half an interval before a round, so the
+    /// round in which a node learns the update is its cycle number.
     pub textbook: bool,
     /// Gossip and probe interval in milliseconds, if not `Config::local()`'s 100 ms; the
     /// probe timeout floor and the detector scale with it.
@@ -196,7 +200,12 @@ impl Default for Params {
             exchange: ExchangeMode::PushPull,
             strategy: Strategy::AntiEntropy,
             fanout: 1,
-            rumor: RumorConfig { k: 3, feedback: RumorFeedback::Feedback, stop: RumorStop::Counter },
+            rumor: RumorConfig {
+                k: 3,
+                feedback: RumorFeedback::Feedback,
+                stop: RumorStop::Counter,
+                consecutive: false,
+            },
             loss: 0.0,
             latency: Latency::Fixed(1_000),
             scenario: ScenarioKind::Spread,
@@ -239,6 +248,10 @@ impl Params {
         if self.textbook {
             config.checksum_repair = false;
             config.eager_rumors = false;
+            config.peer_choice = PeerChoice::Uniform;
+            config.lockstep_rounds = true;
+            config.informed_pull = false;
+            config.rumor.consecutive = true;
         }
         if let Some(ms) = self.interval_ms {
             let interval = std::time::Duration::from_millis(ms.max(1));
@@ -287,6 +300,8 @@ impl Params {
         }
         if self.textbook {
             flags.push_str(" --textbook");
+        } else if self.rumor.consecutive && self.preset.is_none() {
+            flags.push_str(" --rumor-consecutive");
         }
         if let Some(ms) = self.interval_ms {
             flags.push_str(&format!(" --interval-ms {ms}"));

@@ -17,6 +17,10 @@
 //!   [`crate::sim::Watch`]).
 //!
 //! Versions only grow is checked for the writer's owner at every replica each round.
+//!
+//! With [`Params::textbook`] the nodes' rounds fall on multiples of the interval and the write
+//! comes half an interval before one, so the round a node is counted in is its cycle in the
+//! textbook model (see [`crate::textbook`]).
 
 use hearsay_core::Strategy;
 use hearsay_core::wire::MessageType;
@@ -89,6 +93,11 @@ pub fn run_recorded(
     while sim.any_hot_rumors() && warmup < MAX_WARMUP_ROUNDS {
         sim.run_rounds(1);
         warmup += 1;
+    }
+    if params.textbook {
+        // Rounds fall on multiples of the interval (lockstep): write half-way between two, so
+        // that a node informed in the k-th round after the write is counted in round k.
+        sim.run_until(sim.now() - sim.now() % interval + interval / 2);
     }
     let mut rng = rand_pcg::Pcg64::seed_from_u64(mix(seed ^ 0x7772_6974_6572));
     let writer = rng.random_range(0..params.nodes.max(1));
