@@ -1,5 +1,5 @@
 //! Phi as operators read it: near zero on live members of a healthy cluster, and past the
-//! threshold on a crashed member by about the time the cluster has declared it dead.
+//! threshold on a crashed member within about an interval of the cluster declaring it dead.
 
 use hearsay_sim::report::run_many;
 use hearsay_sim::scenario::{Params, ScenarioKind};
@@ -14,9 +14,11 @@ fn phi_stays_low_on_live_members_and_crosses_the_threshold_on_a_crashed_one() {
     assert!(p99 < 1.0, "phi of live members at p99: {p99}");
     for run in &report.run_reports {
         let crossing = run.phi_crossing.expect("every live node's phi of the crashed node crossed the threshold");
-        // The crossing is checked ten times per interval; the last death is exact.
+        // The crossing is checked ten times per interval; the last death is exact. Probes fail
+        // as soon as every relay has nacked, so the last death can now come up to about an
+        // interval before phi crosses (7.4 against 8.1 intervals in run 1).
         assert!(
-            crossing <= run.t_last + 0.5,
+            crossing <= run.t_last + 1.0,
             "run {}: phi crossed at {crossing} intervals, the last node declared it dead at {}",
             run.run,
             run.t_last
