@@ -14,7 +14,8 @@
 //! [`Event::Isolated`], counts it in
 //! [`Stats::isolations`](crate::Stats::isolations), reports every alive member as suspect in
 //! its own view (only there: nothing is broadcast, since it is the one cut off) and raises no
-//! suspicion. The first message it decodes ends it ([`Event::Reconnected`]).
+//! suspicion. The first message it decodes ends it ([`Event::Reconnected`]), and resets its
+//! health score so it probes at the normal pace again.
 //! A pause of the node itself is not silence from others: waking far later than asked resets
 //! the clock. The price: a node all of whose peers crashed at once cannot tell that from being
 //! cut off, and shows them suspect, not dead, until it hears from someone (with one peer left
@@ -51,6 +52,12 @@ impl Node {
         if self.isolated {
             self.isolated = false;
             self.push_event(Event::Reconnected);
+            // The failed probes that raised the health score were the cut's, which is over:
+            // probe at once and at the normal pace again. Left stretched (up to nine probe
+            // intervals), the node heard too little to stay out of isolation and flapped
+            // between isolated and reconnected after the heal.
+            self.prober.health = 0;
+            self.prober.probe_now(now);
         }
     }
 

@@ -160,6 +160,13 @@ impl Prober {
         }
     }
 
+    /// Starts the next probe at once if none is running.
+    pub(crate) fn probe_now(&mut self, now: Instant) {
+        if self.current.is_none() {
+            self.next_probe = self.next_probe.min(now);
+        }
+    }
+
     /// The earliest instant the prober needs to act.
     pub(crate) fn deadline(&self) -> Instant {
         let mut t = self.next_probe;
