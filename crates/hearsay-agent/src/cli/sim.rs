@@ -623,19 +623,24 @@ pub(crate) fn sweep_table(report: &SweepReport) -> String {
     out
 }
 
+/// `hearsay sim FLAGS...` parsed, for the tests of the sim subcommands.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) fn parse_for_tests(flags: &[&str]) -> SimArgs {
     use clap::Parser;
-
     #[derive(Parser)]
     struct Wrapper {
         #[command(flatten)]
         args: SimArgs,
     }
+    Wrapper::try_parse_from(std::iter::once("sim").chain(flags.iter().copied())).unwrap().args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     fn parse(flags: &[&str]) -> SimArgs {
-        Wrapper::try_parse_from(std::iter::once("sim").chain(flags.iter().copied())).unwrap().args
+        parse_for_tests(flags)
     }
 
     #[test]

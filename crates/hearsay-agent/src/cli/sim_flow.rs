@@ -97,18 +97,7 @@ pub(crate) fn run(args: &SimArgs) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::sim::SimArgs;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Wrapper {
-        #[command(flatten)]
-        args: SimArgs,
-    }
-
-    fn parse(flags: &[&str]) -> SimArgs {
-        Wrapper::try_parse_from(std::iter::once("sim").chain(flags.iter().copied())).unwrap().args
-    }
+    use crate::cli::sim::parse_for_tests as parse;
 
     #[test]
     fn flow_flags_map_onto_params_and_bad_ones_are_named() {
