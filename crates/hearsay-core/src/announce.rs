@@ -58,19 +58,19 @@ pub(crate) struct Announce {
 impl Node {
     /// The cluster holds an older generation of this node at its own address: this node
     /// restarted. Starts announcing (once per life).
-    pub(crate) fn notice_restart(&mut self, now: Instant) {
+    pub(crate) fn notice_restart(&mut self) {
         if self.announce.noticed || self.left {
             return;
         }
         self.announce.noticed = true;
         self.announce.since = Some(self.round);
         self.stats.restart_announcements += 1;
-        self.announce_round(now);
+        self.announce_round();
     }
 
     /// Tells the live members not told yet; called when the restart is noticed and at each
     /// round until [`ANNOUNCE_ROUNDS`] have passed.
-    pub(crate) fn announce_round(&mut self, _now: Instant) {
+    pub(crate) fn announce_round(&mut self) {
         let Some(since) = self.announce.since else { return };
         if self.round > since + ANNOUNCE_ROUNDS || self.left {
             self.announce.since = None;
@@ -123,9 +123,9 @@ impl Node {
     }
 
     /// After an input: while announcing, members learned from it are told at once.
-    pub(crate) fn announce_learned(&mut self, now: Instant) {
+    pub(crate) fn announce_learned(&mut self) {
         if self.announce.since.is_some() && self.members.len() != self.announce.known {
-            self.announce_round(now);
+            self.announce_round();
         }
     }
 

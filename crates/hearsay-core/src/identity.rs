@@ -93,7 +93,7 @@ impl Node {
         let me = self.members.me();
         if addr == me.id.addr && generation < me.id.generation {
             // An older life of ours, still held by the cluster: we restarted.
-            self.notice_restart(now);
+            self.notice_restart();
             return;
         }
         if generation == me.id.generation || addr == me.id.addr || self.identity.refused {

@@ -595,7 +595,7 @@ impl Node {
         self.handle_message(now, from, message, TransmitKind::Datagram);
         self.replying_to = None;
         self.eager_forward(now);
-        self.announce_learned(now);
+        self.announce_learned();
         Ok(())
     }
 
@@ -627,7 +627,7 @@ impl Node {
         self.replying_to = None;
         self.applying_bulk = false;
         self.eager_forward(now);
-        self.announce_learned(now);
+        self.announce_learned();
         Ok(())
     }
 

@@ -145,9 +145,7 @@ impl Prober {
             self.priority.pop_front();
         }
         self.priority.push_back((idx, generation));
-        if self.current.is_none() {
-            self.next_probe = self.next_probe.min(now);
-        }
+        self.probe_now(now);
     }
 
     /// Probes `idx` next, before anything queued; at once if no probe is running.
@@ -155,9 +153,7 @@ impl Prober {
         self.priority.retain(|p| *p != (idx, generation));
         self.priority.push_front((idx, generation));
         self.priority.truncate(MAX_PRIORITY);
-        if self.current.is_none() {
-            self.next_probe = self.next_probe.min(now);
-        }
+        self.probe_now(now);
     }
 
     /// Starts the next probe at once if none is running.
@@ -430,9 +426,7 @@ impl Node {
         let Some(next) = self.ring_successor() else { return };
         let Some(m) = self.members.get(next) else { return };
         self.prober.chain = Some((next, m.id.generation));
-        if self.prober.current.is_none() {
-            self.prober.next_probe = self.prober.next_probe.min(now);
-        }
+        self.prober.probe_now(now);
     }
 
     /// The alive member whose name follows this node's, wrapping around: every node probing

@@ -25,7 +25,7 @@ impl Node {
         self.members.collect_garbage(now);
         self.expire_suspicions(now);
         self.forget_departed(now);
-        self.announce_round(now);
+        self.announce_round();
         let oldest_kept = self.round.saturating_sub(8);
         self.pending.retain(|p| p.sent_round >= oldest_kept);
 
