@@ -74,6 +74,7 @@ pub fn messages() -> Vec<Message> {
             known: vec![0],
             updates: updates(),
             flow: None,
+            refer: vec!["n2".into()],
         }),
         Message::SynAck(SynAck {
             exchange_id: 1,
@@ -83,6 +84,7 @@ pub fn messages() -> Vec<Message> {
             known: vec![],
             updates: vec![],
             flow: None,
+            refer: vec![],
         }),
         Message::Ack(Ack { exchange_id: 1, blocks: vec![block(3), block(1)], flow: None }),
         Message::Push(Push {

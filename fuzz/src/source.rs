@@ -256,6 +256,7 @@ impl<'a> Source<'a> {
                 known: self.known(4),
                 updates: self.updates(3),
                 flow: self.flow(),
+                refer: (0..self.below(4)).map(|_| self.name()).collect(),
             }),
             2 => Message::Ack(Ack { exchange_id: self.exchange_id(), blocks: self.blocks(3), flow: self.flow() }),
             3 => Message::Push(Push {

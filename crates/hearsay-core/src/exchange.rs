@@ -363,6 +363,7 @@ impl Node {
                 known,
                 updates,
                 flow: self.flow_report(),
+                refer: Vec::new(),
             };
             self.send(from, TransmitKind::Datagram, &Message::SynAck(reply));
             return;
@@ -374,7 +375,7 @@ impl Node {
             self.stats.amplification_limited += 1;
         }
         // Only a verified peer can be answered by stream; those answers are rationed.
-        if full && !explicit && room.is_none() && !self.may_serve_catch_up(now) {
+        if full && !explicit && room.is_none() && !self.may_serve_catch_up(now, from) {
             return self.defer_catch_up(from, &syn, known, updates);
         }
         let digest = match (syn.push_pull && !syn.rumor, explicit) {
@@ -413,7 +414,16 @@ impl Node {
             self.anti_entropy_blocks(&syn.digest, budget, room.is_none())
         };
         let flow = self.flow_report();
-        let reply = SynAck { exchange_id: syn.exchange_id, in_sync: false, digest, blocks, known, updates, flow };
+        let reply = SynAck {
+            exchange_id: syn.exchange_id,
+            in_sync: false,
+            digest,
+            blocks,
+            known,
+            updates,
+            flow,
+            refer: Vec::new(),
+        };
         self.send(from, kind, &Message::SynAck(reply));
     }
 
@@ -434,6 +444,10 @@ impl Node {
         }
         let outcomes = self.apply_blocks(now, &ack.blocks);
         let Some(pending) = pending else { return };
+        if pending.push_pull && !ack.refer.is_empty() {
+            let theirs = ack.digest.as_ref().map_or(0, |d| d.members);
+            self.follow_referral(now, from, &ack.refer, theirs);
+        }
         if pending.rumor {
             if self.config.rumor.feedback == RumorFeedback::Feedback {
                 self.rumor_feedback(ack.exchange_id, &ack.known);

@@ -25,24 +25,34 @@
 //! answering them all would put a thousand full copies of the membership in flight from three
 //! nodes (connections, stream memory, and in one simulated process gigabytes). Beyond its
 //! share, a node answers with one datagram instead: a random slice of its digest, the blocks
-//! of a few members the asker lacks (starting at a random one, so that different askers learn
-//! different members) and a pull of the owners the asker knows and it does not. The asker now
-//! knows a few members besides the seed, hears their member counts in its next exchanges, and
-//! catches up from whichever of them knows more and has a share left: the catch-ups spread
-//! over the nodes that already know the membership, and those multiply every interval, so
-//! formation stays O(log N) rounds while no node serves more than a few at once.
+//! of a few members the asker lacks, a pull of the owners the asker knows and it does not, and
+//! a *referral*: the names of the members it answered in full within the last two intervals
+//! (their blocks first, so that the asker knows them). Those hold the membership; the asker
+//! catches up from one of them at once instead of asking the busy seed again an interval
+//! later, and a referred node that has used its share refers onwards in turn. The catch-ups
+//! of a join storm so run down a tree of the nodes that already hold the membership, each
+//! answering a few and naming them to the rest: the informed set multiplies by the share
+//! plus one per round trip, not per gossip interval, and formation takes O(log N) round
+//! trips while no node serves more than a few catch-ups at once. (Without referrals, askers
+//! learned of informed nodes only by meeting them at random, and kept returning to the
+//! seeds, whose member counts are the highest: the informed set grew by a roughly constant
+//! number of nodes per interval.) A node follows at most
+//! [`REFERRALS_FOLLOWED_PER_INTERVAL`] referrals per interval, and only to members it knows.
 //!
 //! [`Digest::members`]: crate::wire::Digest::members
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use rand::Rng;
+use rand::seq::IndexedRandom;
 
 use crate::Instant;
 use crate::digest::compare;
 use crate::exchange::{digest_size, updates_size};
 use crate::node::Node;
-use crate::state::{MemberStatus, SELF_IDX};
+use crate::state::{MemberIdx, MemberStatus, SELF_IDX};
 use crate::transmit::TransmitKind;
 use crate::wire::{HEADER_LEN, MemberUpdate, Message, Syn, SynAck};
 
@@ -55,11 +65,22 @@ pub(crate) const BEHIND_INTERVALS: u32 = 2;
 /// fivefold per interval.
 pub(crate) const CATCH_UPS_SERVED_PER_INTERVAL: u32 = 4;
 
-/// Catch-ups answered by stream in the current window of one gossip interval.
+/// Members a node names to the askers it is too busy for: the last it answered in full.
+const REFERRALS: usize = 4;
+
+/// Referrals a node follows per gossip interval (each costs one exchange).
+const REFERRALS_FOLLOWED_PER_INTERVAL: u32 = 8;
+
+/// Catch-ups answered by stream in the current window of one gossip interval, the members
+/// they went to, and the referrals followed in the current window.
 #[derive(Debug, Default)]
 pub(crate) struct Served {
     window_start: Option<Instant>,
     count: u32,
+    /// When each of the last [`REFERRALS`] catch-ups was answered, and to whom; oldest first.
+    recent: VecDeque<(Instant, Arc<str>)>,
+    followed_since: Option<Instant>,
+    followed: u32,
 }
 
 impl Node {
@@ -124,6 +145,10 @@ impl Node {
     /// single fresh join to its rumor).
     pub(crate) fn compare_member_count(&mut self, now: Instant, peer: SocketAddr, theirs: u32) {
         let gap = self.membership_gap(theirs);
+        if self.behind_since.is_some_and(|(_, count)| self.membership_gap(count) == 0) {
+            // We now know as many members as whoever left us behind.
+            self.behind_since = None;
+        }
         if self.left || gap == 0 {
             return;
         }
@@ -140,17 +165,19 @@ impl Node {
         self.catch_up_next = None;
         let mut slack = (self.members.len() / 64).max(1);
         if gap <= slack {
-            // A few members short: left to the join rumors, unless they have not brought them
-            // within `BEHIND_INTERVALS` (the last nodes of a join storm wait on no rumor).
-            let known = self.members.len();
+            // A few members short: left to the join rumors, unless they have not closed the
+            // gap within `BEHIND_INTERVALS` (the last nodes of a join storm wait on no rumor,
+            // or on rumors that bring one member at a time).
             match self.behind_since {
-                Some((since, then)) if then == known => {
+                Some((since, count)) => {
                     if now >= since + self.config.gossip_interval * BEHIND_INTERVALS {
                         slack = 0;
                         self.behind_since = None;
+                    } else {
+                        self.behind_since = Some((since, count.max(theirs)));
                     }
                 }
-                _ => self.behind_since = Some((now, known)),
+                None => self.behind_since = Some((now, theirs)),
             }
         }
         self.catch_up_not_before = now + self.config.gossip_interval;
@@ -212,13 +239,14 @@ impl Node {
     /// Whether a full exchange asked of us now may be answered by stream: true while this
     /// interval's share lasts (and always when the whole answer fits a datagram, which costs
     /// no more than any exchange).
-    pub(crate) fn may_serve_catch_up(&mut self, now: Instant) -> bool {
+    pub(crate) fn may_serve_catch_up(&mut self, now: Instant, from: SocketAddr) -> bool {
         if self.slice_bits_for(self.datagram_budget() / 2) == 0 {
             return true;
         }
         let served = &mut self.catch_ups_served;
         if served.window_start.is_none_or(|start| now >= start + self.config.gossip_interval) {
-            *served = Served { window_start: Some(now), count: 0 };
+            served.window_start = Some(now);
+            served.count = 0;
         }
         if served.count >= CATCH_UPS_SERVED_PER_INTERVAL {
             self.stats.catch_ups_deferred += 1;
@@ -226,14 +254,73 @@ impl Node {
         }
         served.count += 1;
         self.stats.catch_ups_served += 1;
+        if let Some(name) = self.members.at_addr(from).map(|m| m.id.name.clone()) {
+            let recent = &mut self.catch_ups_served.recent;
+            if recent.len() >= REFERRALS {
+                recent.pop_front();
+            }
+            recent.push_back((now, name));
+        }
         true
+    }
+
+    /// Members we answered a full exchange for within the last two intervals (they hold the
+    /// membership as of then), except the one at `asker`, newest first.
+    fn referrals(&self, now: Instant, asker: SocketAddr) -> Vec<MemberIdx> {
+        let fresh = self.config.gossip_interval * 2;
+        self.catch_ups_served
+            .recent
+            .iter()
+            .rev()
+            .filter(|(at, _)| *at + fresh >= now)
+            .filter_map(|(_, name)| self.members.lookup(name))
+            .filter(|idx| self.members.get(*idx).is_some_and(|m| m.id.addr != asker && m.status == MemberStatus::Alive))
+            .collect()
+    }
+
+    /// A peer too busy to answer our full exchange named members it answered lately: catch up
+    /// from one of them now, instead of asking the busy peer again next interval. Busy peers
+    /// refer onwards, so the catch-ups of a join storm spread down a tree of the nodes that
+    /// already hold the membership within the interval (see the module docs). At most
+    /// [`REFERRALS_FOLLOWED_PER_INTERVAL`] per interval.
+    pub(crate) fn follow_referral(&mut self, now: Instant, from: SocketAddr, names: &[String], theirs: u32) {
+        if self.left || self.membership_gap(theirs) == 0 {
+            return;
+        }
+        let me = self.members.me().id.addr;
+        let candidates: Vec<SocketAddr> = names
+            .iter()
+            .take(REFERRALS)
+            .filter_map(|name| self.members.lookup(name))
+            .filter_map(|idx| self.members.get(idx))
+            .filter(|m| m.status == MemberStatus::Alive && m.id.addr != me && m.id.addr != from)
+            .map(|m| m.id.addr)
+            .collect();
+        let Some(&peer) = candidates.choose(&mut self.rng) else { return };
+        let served = &mut self.catch_ups_served;
+        if served.followed_since.is_none_or(|start| now >= start + self.config.gossip_interval) {
+            served.followed_since = Some(now);
+            served.followed = 0;
+        }
+        if served.followed >= REFERRALS_FOLLOWED_PER_INTERVAL {
+            return;
+        }
+        served.followed += 1;
+        self.stats.catch_up_referrals += 1;
+        self.catch_up_not_before = now;
+        self.catch_up_next = None;
+        self.compare_member_count(now, peer, theirs);
     }
 
     /// Answers a full exchange beyond our share with one datagram: a random slice of our
     /// digest, blocks of members the asker lacks from a random one on, and a pull of what its
     /// digest lists that we lack (see the module docs).
     pub(crate) fn defer_catch_up(&mut self, from: SocketAddr, syn: &Syn, known: Vec<u16>, updates: Vec<MemberUpdate>) {
-        let budget = self.datagram_budget().saturating_sub(updates_size(&updates) + 3 * known.len());
+        let referrals = self.referrals(self.now, from);
+        let refer: Vec<String> =
+            referrals.iter().filter_map(|idx| self.members.get(*idx)).map(|m| m.id.name.to_string()).collect();
+        let refer_size = 1 + refer.iter().map(|name| name.len() + 2).sum::<usize>();
+        let budget = self.datagram_budget().saturating_sub(updates_size(&updates) + 3 * known.len() + refer_size);
         let bits = self.slice_bits_for(budget / 2);
         let slice = self.rng.random_range(0..1u32 << bits);
         let digest = self.build_digest(bits, slice, budget / 2);
@@ -243,10 +330,20 @@ impl Node {
             let start = self.rng.random_range(0..plan.items.len());
             plan.items.rotate_left(start);
         }
+        // The members we refer the asker to go first, so that it knows them.
+        plan.items.sort_by_key(|(idx, _, _)| !referrals.contains(idx));
         let (blocks, _) = self.build_blocks(&plan, budget.saturating_sub(digest_size(&digest)));
         let flow = self.flow_report();
-        let reply =
-            SynAck { exchange_id: syn.exchange_id, in_sync: false, digest: Some(digest), blocks, known, updates, flow };
+        let reply = SynAck {
+            exchange_id: syn.exchange_id,
+            in_sync: false,
+            digest: Some(digest),
+            blocks,
+            known,
+            updates,
+            flow,
+            refer,
+        };
         self.send(from, TransmitKind::Datagram, &Message::SynAck(reply));
         self.pull_behind(from, &syn.digest);
     }

@@ -54,6 +54,7 @@
 //! another address is only applied once the member's address stops answering to its name
 //! (see `identity`).
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,12 +76,20 @@ pub(crate) struct Suspicion {
     last_probe: bool,
 }
 
-/// Most updates queued for dissemination; the oldest are dropped beyond it.
+/// Most updates queued for dissemination; the most transmitted are dropped beyond it.
 const MAX_BROADCASTS: usize = 1024;
 
+/// Membership updates waiting to be piggybacked, least transmitted first (oldest first among
+/// equals). Every outgoing message takes from the front, so both taking and queueing cost
+/// O(log n) per update rather than a sort or a scan of the queue: in a join storm each node
+/// queues about one update per member, and messages go out by the thousand.
 #[derive(Debug, Default)]
 pub(crate) struct Broadcasts {
-    items: Vec<(MemberUpdate, u32)>,
+    /// (transmissions so far, queueing order) -> update.
+    items: BTreeMap<(u32, u64), MemberUpdate>,
+    /// The key of each queued member's update, by member name.
+    by_name: HashMap<String, (u32, u64)>,
+    next_seq: u64,
     pub(crate) dropped: u64,
     /// An update was queued since the last push to random members (see
     /// [`Node::push_member_updates`]).
@@ -90,33 +99,58 @@ pub(crate) struct Broadcasts {
 impl Broadcasts {
     fn push(&mut self, update: MemberUpdate) {
         // A newer update about a member invalidates the older one (memberlist does the same).
-        self.items.retain(|(u, _)| u.node.name != update.node.name);
-        if self.items.len() >= MAX_BROADCASTS {
-            self.items.remove(0);
+        if let Some(key) = self.by_name.remove(&update.node.name) {
+            self.items.remove(&key);
+        }
+        if self.items.len() >= MAX_BROADCASTS
+            && let Some(((_, _), dropped)) = self.items.pop_last()
+        {
+            // The one closest to retirement has reached the most members already.
+            self.by_name.remove(&dropped.node.name);
             self.dropped += 1;
         }
-        self.items.push((update, 0));
+        let key = (0, self.next_seq);
+        self.next_seq += 1;
+        self.by_name.insert(update.node.name.clone(), key);
+        self.items.insert(key, update);
         self.fresh = true;
     }
 
     /// Least-transmitted updates first, within `budget` bytes; each taken update counts one
     /// transmission and is retired after `limit`.
     fn take(&mut self, mut budget: usize, limit: u32) -> Vec<MemberUpdate> {
-        if self.items.is_empty() {
-            return Vec::new();
-        }
-        self.items.sort_by_key(|(_, sent)| *sent);
-        let mut out = Vec::new();
-        for (update, sent) in &mut self.items {
+        /// Updates looked at beyond the last that fitted before giving up on the budget.
+        const MISSES: usize = 16;
+        let mut taken = Vec::new();
+        let mut misses = 0;
+        for (key, update) in &self.items {
             let len = update_size(update);
             if len > budget {
+                misses += 1;
+                if misses > MISSES {
+                    break;
+                }
                 continue;
             }
             budget -= len;
-            *sent += 1;
-            out.push(update.clone());
+            taken.push(*key);
         }
-        self.items.retain(|(_, sent)| *sent < limit);
+        let mut out = Vec::with_capacity(taken.len());
+        for key in taken {
+            let Some(update) = self.items.remove(&key) else { continue };
+            let sent = key.0 + 1;
+            if sent < limit {
+                let again = (sent, key.1);
+                if let Some(k) = self.by_name.get_mut(&update.node.name) {
+                    *k = again;
+                }
+                out.push(update.clone());
+                self.items.insert(again, update);
+            } else {
+                self.by_name.remove(&update.node.name);
+                out.push(update);
+            }
+        }
         out
     }
 

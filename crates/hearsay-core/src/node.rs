@@ -120,6 +120,9 @@ pub(crate) struct PendingSyn {
     pub sent_round: u64,
 }
 
+/// Seeds a starting node contacts at once (at random among its seeds).
+pub(crate) const JOIN_SEEDS: usize = 3;
+
 /// One member of a gossip cluster: the whole protocol, without IO.
 ///
 /// See the crate documentation for the calling contract.
@@ -143,8 +146,9 @@ pub struct Node {
     pub(crate) pending: VecDeque<PendingSyn>,
     pub(crate) round: u64,
     pub(crate) next_round: Instant,
-    /// A node started with seeds contacts one at its first timeout rather than at its first
-    /// (jittered) round: a restarted node is back in the cluster within a round trip.
+    /// A node started with seeds contacts up to [`JOIN_SEEDS`] of them at its first timeout
+    /// rather than at its first (jittered) round: a restarted node is back in the cluster
+    /// within a round trip.
     pub(crate) join_at: Option<Instant>,
     pub(crate) now: Instant,
     pub(crate) transmits: VecDeque<Transmit>,
@@ -177,8 +181,8 @@ pub struct Node {
     /// A catch-up held back by `catch_up_not_before`: (peer, its live member count).
     pub(crate) catch_up_next: Option<(SocketAddr, u32)>,
     /// Since when peers have said they know a few more members than we do (a gap within the
-    /// slack), and how many members we knew then (see `compare_member_count`).
-    pub(crate) behind_since: Option<(Instant, usize)>,
+    /// slack), and the most they said (see `compare_member_count`).
+    pub(crate) behind_since: Option<(Instant, u32)>,
     /// Catch-ups answered by stream in the current interval (see `formation`).
     pub(crate) catch_ups_served: crate::formation::Served,
     /// The message being applied came by stream: a bulk catch-up, whose contents are not news
@@ -641,10 +645,18 @@ impl Node {
         self.expire_identity_checks(now);
         if self.join_at.is_some_and(|at| now >= at) {
             self.join_at = None;
-            if self.is_lonely()
-                && let Some(seed) = rand::seq::IndexedRandom::choose(self.seeds.as_slice(), &mut self.rng).copied()
-            {
-                self.send_syn(seed, true, false, true);
+            if self.is_lonely() {
+                // Several seeds, so that each seed hears of every node that joins through any
+                // of them: in a join storm, seeds asked by disjoint thirds of the cluster
+                // would otherwise hold disjoint memberships of about the same size, which
+                // member counts cannot tell apart (see `formation`).
+                let seeds: Vec<SocketAddr> =
+                    rand::seq::IndexedRandom::choose_multiple(self.seeds.as_slice(), &mut self.rng, JOIN_SEEDS)
+                        .copied()
+                        .collect();
+                for seed in seeds {
+                    self.send_syn(seed, true, false, true);
+                }
             }
         }
         if now >= self.next_round {

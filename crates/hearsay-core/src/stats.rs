@@ -59,6 +59,9 @@ pub struct Stats {
     pub catch_ups_deferred: u64,
     /// Full exchanges this node answered by stream, within its share per interval.
     pub catch_ups_served: u64,
+    /// Referrals to a member that held the membership, followed after a busy peer deferred
+    /// our catch-up (see the `formation` module).
+    pub catch_up_referrals: u64,
     /// Name conflicts seen: claims of a live member's name refused here, claims of our own
     /// name reported, or this node refused (see [`crate::Event::NameConflict`]).
     pub name_conflicts: u64,

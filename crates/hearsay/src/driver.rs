@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use hearsay_core::{Event, Node, TransmitKind};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{Semaphore, broadcast, mpsc, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::clock::Clock;
@@ -23,8 +23,12 @@ use crate::view::Publisher;
 const INBOUND_FRAME_QUEUE: usize = 8;
 /// Frames queued per outbound connection.
 const OUTBOUND_FRAME_QUEUE: usize = 8;
-/// Inbound connections open at once; more are refused.
+/// Inbound connections open at once. At the cap, a connection idle after its last frame is
+/// closed to make room (see `stream::serve_inbound`) and the new one waits up to
+/// [`ADMIT_WAIT`] for its slot; one that finds no slot by then is refused.
 const MAX_INBOUND_CONNECTIONS: usize = 64;
+/// How long a new inbound connection waits for a slot when every one is taken.
+const ADMIT_WAIT: Duration = Duration::from_millis(200);
 /// Outbound connections open at once. At the cap, the least recently used connection with
 /// nothing queued is closed (after the frame it may be writing) to make room; if every one
 /// has frames queued, frames to further peers are dropped.
@@ -56,6 +60,10 @@ pub(crate) struct Driver {
     inbound_tx: mpsc::Sender<InboundFrame>,
     inbound_rx: mpsc::Receiver<InboundFrame>,
     inbound_slots: Arc<Semaphore>,
+    /// New inbound connections waiting for a slot (at most [`MAX_INBOUND_CONNECTIONS`]).
+    inbound_waiting: Arc<Semaphore>,
+    /// Notified to make an idle inbound connection give its slot up.
+    inbound_evict: Arc<Notify>,
     /// Outbound connections by peer, with when each was last given a frame.
     writers: HashMap<SocketAddr, (mpsc::Sender<Frame>, tokio::time::Instant)>,
     /// One permit per open outbound connection: a writer closed to make room holds its
@@ -103,6 +111,8 @@ impl Driver {
             inbound_tx,
             inbound_rx,
             inbound_slots: Arc::new(Semaphore::new(MAX_INBOUND_CONNECTIONS)),
+            inbound_waiting: Arc::new(Semaphore::new(MAX_INBOUND_CONNECTIONS)),
+            inbound_evict: Arc::new(Notify::new()),
             writers: HashMap::new(),
             outbound_slots: Arc::new(Semaphore::new(MAX_OUTBOUND_CONNECTIONS)),
             stream_limits,
@@ -406,15 +416,36 @@ impl Driver {
     fn accepted(&mut self, accepted: std::io::Result<(TcpStream, SocketAddr)>) {
         match accepted {
             Ok((stream, peer)) => {
-                let Ok(permit) = self.inbound_slots.clone().try_acquire_owned() else {
-                    Counters::add(&self.counters.stream_connections_refused, 1);
-                    tracing::debug!(%peer, "inbound stream refused: too many connections");
-                    return;
+                let slot = self.inbound_slots.clone().try_acquire_owned().ok();
+                let waiting = match slot {
+                    Some(_) => None,
+                    None => {
+                        let Ok(waiting) = self.inbound_waiting.clone().try_acquire_owned() else {
+                            Counters::add(&self.counters.stream_connections_refused, 1);
+                            tracing::debug!(%peer, "inbound stream refused: too many connections");
+                            return;
+                        };
+                        self.inbound_evict.notify_one();
+                        Some(waiting)
+                    }
                 };
                 let limits = self.stream_limits.clone();
                 let (frames, counters) = (self.inbound_tx.clone(), self.counters.clone());
+                let (slots, evict) = (self.inbound_slots.clone(), self.inbound_evict.clone());
                 self.connections.spawn(async move {
-                    stream::serve_inbound(stream, limits, frames, counters).await;
+                    let permit = match slot {
+                        Some(permit) => permit,
+                        None => match tokio::time::timeout(ADMIT_WAIT, slots.acquire_owned()).await {
+                            Ok(Ok(permit)) => permit,
+                            _ => {
+                                Counters::add(&counters.stream_connections_refused, 1);
+                                tracing::debug!(%peer, "inbound stream refused: too many connections");
+                                return;
+                            }
+                        },
+                    };
+                    drop(waiting);
+                    stream::serve_inbound(stream, limits, frames, counters, evict).await;
                     drop(permit);
                 });
             }

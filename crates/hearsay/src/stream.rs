@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::time::timeout;
 
 use crate::cluster::Counters;
@@ -186,11 +186,18 @@ pub(crate) fn same_host(peer: SocketAddr, claimed: SocketAddr) -> bool {
 
 /// Reads frames from an accepted connection and hands them to the node task. Backpressure:
 /// when the node task is busy, this task stops reading and TCP slows the sender down.
+///
+/// Once it has delivered a frame, a connection waiting for the next one gives its slot up
+/// when `evict` is notified (the driver does when a new connection finds every slot taken):
+/// a dialer keeps its connection open for a while after its last frame, and in a join storm
+/// those idle connections held every slot of the seeds while the catch-ups that mattered
+/// were refused.
 pub(crate) async fn serve_inbound(
     mut stream: TcpStream,
     limits: StreamLimits,
     frames: mpsc::Sender<InboundFrame>,
     counters: Arc<Counters>,
+    evict: Arc<Notify>,
 ) {
     let from = match timeout(IO_TIMEOUT, read_preamble(&mut stream)).await {
         Ok(Ok(from)) => from,
@@ -205,9 +212,16 @@ pub(crate) async fn serve_inbound(
         }
     };
     let proved = stream.peer_addr().is_ok_and(|peer| same_host(peer, from));
+    let mut delivered = false;
     loop {
         // Waiting for a frame to start is idle time; once it started, the deadline runs.
-        let started = timeout(READER_IDLE, stream.readable()).await;
+        let started = tokio::select! {
+            started = timeout(READER_IDLE, stream.readable()) => started,
+            () = evict.notified(), if delivered => {
+                tracing::debug!(%from, "idle inbound stream closed to make room");
+                return;
+            }
+        };
         if !matches!(started, Ok(Ok(()))) {
             return;
         }
@@ -221,6 +235,7 @@ pub(crate) async fn serve_inbound(
                     tracing::debug!(%from, "inbound stream closed after a rejected frame");
                     return;
                 }
+                delivered = true;
             }
             Ok(None) => return,
             Err(e) => {

@@ -212,6 +212,12 @@ pub(crate) struct Report {
     pub membership_after_last_start_ms: Option<f64>,
     /// Milliseconds between node starts.
     pub stagger_ms: u64,
+    /// From the first spawn until the last node was started, ms.
+    pub all_started_ms: f64,
+    /// Formation over time: (ms since the first spawn, nodes that had seen every other node,
+    /// the fewest and the median number of members a node held alive), sampled every 250 ms
+    /// while membership was incomplete.
+    pub membership_curve: Vec<(f64, usize, usize, usize)>,
     /// Nodes that saw every other node within the deadline.
     pub membership_complete_nodes: usize,
     /// For nodes that did not: whom they were missing and how `members()` lists them.
@@ -264,6 +270,8 @@ pub(crate) struct FormationCounters {
     pub catch_ups: u64,
     /// Catch-ups answered in part only, because the answering node had served its share.
     pub catch_ups_deferred: u64,
+    /// Referrals followed to a member that held the membership after a deferred catch-up.
+    pub catch_up_referrals: u64,
     /// Stream frames written.
     pub stream_frames_sent: u64,
     /// Outbound stream frames dropped (queue full, connection cap, failed connection).
@@ -274,6 +282,10 @@ pub(crate) struct FormationCounters {
     pub stream_connections_refused: u64,
     /// Stream connections that failed.
     pub stream_errors: u64,
+    /// Messages sent per node until then, by message type.
+    pub messages_per_node_by_type: BTreeMap<&'static str, f64>,
+    /// Bytes sent per node until then, by message type.
+    pub bytes_per_node_by_type: BTreeMap<&'static str, f64>,
 }
 
 impl FormationCounters {
@@ -282,11 +294,18 @@ impl FormationCounters {
         for s in stats {
             c.catch_ups += s.core.catch_ups;
             c.catch_ups_deferred += s.core.catch_ups_deferred;
+            c.catch_up_referrals += s.core.catch_up_referrals;
             c.stream_frames_sent += s.stream_frames_sent;
             c.stream_frames_dropped += s.stream_frames_dropped;
             c.stream_budget_refused += s.stream_budget_refused;
             c.stream_connections_refused += s.stream_connections_refused;
             c.stream_errors += s.stream_errors;
+        }
+        let per_node = |total: u64| total as f64 / stats.len().max(1) as f64;
+        for t in MessageType::ALL {
+            c.messages_per_node_by_type
+                .insert(t.as_str(), per_node(stats.iter().map(|s| s.core.sent_of(t).messages).sum()));
+            c.bytes_per_node_by_type.insert(t.as_str(), per_node(stats.iter().map(|s| s.core.sent_of(t).bytes).sum()));
         }
         c
     }
@@ -357,7 +376,19 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
 
     // Membership.
     let complete = |logs: &Logs| logs.iter().filter(|l| l.lock().is_ok_and(|l| l.saw_everyone.is_some())).count();
-    while complete(&logs) < n && start.elapsed() < deadline {
+    let mut membership_curve = Vec::new();
+    let mut next_sample = last_start;
+    loop {
+        let done = complete(&logs);
+        if Instant::now() >= next_sample || done == n {
+            let mut held: Vec<usize> = logs.iter().map(|l| l.lock().map_or(0, |l| l.present.len())).collect();
+            held.sort_unstable();
+            membership_curve.push((ms(start.elapsed()), done, held[0], held[n / 2]));
+            next_sample += Duration::from_millis(250);
+        }
+        if done >= n || start.elapsed() >= deadline {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let membership_complete_nodes = complete(&logs);
@@ -439,6 +470,8 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
         membership_ms,
         membership_after_last_start_ms,
         stagger_ms: args.stagger_ms,
+        all_started_ms: ms(last_start - start),
+        membership_curve,
         membership_complete_nodes,
         membership_missing,
         update_ms,

@@ -163,8 +163,12 @@ pub struct SynAck {
     /// Piggybacked membership changes.
     pub updates: Vec<MemberUpdate>,
     /// Flow control: the sender's capacity estimate and the writers it knows of (see
-    /// [`FlowReport`]); `None` from a node that runs without flow control. Appended last.
+    /// [`FlowReport`]); `None` from a node that runs without flow control.
     pub flow: Option<FlowReport>,
+    /// Members the responder answered a full exchange for lately, named when it is too busy to
+    /// answer this one in full: they hold the membership, and the initiator catches up from one
+    /// of them (see the core's `formation` module). Empty otherwise. Appended last.
+    pub refer: Vec<String>,
 }
 
 /// Third message of push-pull: what the responder lacks.

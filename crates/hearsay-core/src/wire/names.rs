@@ -1,7 +1,7 @@
 //! Every member name a message carries, checked at decode time.
 //!
 //! Names enter a node through block owners, membership updates (the member and its accuser),
-//! digest entries, flow-control demands, probes and indirect probe requests. Checking them
+//! digest entries, flow-control demands, referrals, probes and indirect probe requests. Checking them
 //! here, once, means no handler can forget to, and a message with one bad name is dropped
 //! whole: a peer that runs this code never sends one.
 
@@ -28,9 +28,14 @@ fn digest(digest: &Digest) -> Result<(), NameError> {
 pub(super) fn check(message: &Message) -> Result<(), NameError> {
     match message {
         Message::Syn(m) => digest(&m.digest).and(blocks(&m.blocks)).and(updates(&m.updates)).and(flow(&m.flow)),
-        Message::SynAck(m) => {
-            m.digest.as_ref().map_or(Ok(()), digest).and(blocks(&m.blocks)).and(updates(&m.updates)).and(flow(&m.flow))
-        }
+        Message::SynAck(m) => m
+            .digest
+            .as_ref()
+            .map_or(Ok(()), digest)
+            .and(blocks(&m.blocks))
+            .and(updates(&m.updates))
+            .and(flow(&m.flow))
+            .and(m.refer.iter().try_for_each(|n| check_name(n))),
         Message::Ack(m) => blocks(&m.blocks).and(flow(&m.flow)),
         Message::Push(m) => digest(&m.digest).and(blocks(&m.blocks)).and(updates(&m.updates)).and(flow(&m.flow)),
         Message::Ping(m) => check_name(&m.target).and(check_name(&m.source.name)).and(updates(&m.updates)),

@@ -57,6 +57,7 @@ fn all_messages() -> Vec<Message> {
             known: vec![0, 3],
             updates: vec![],
             flow: None,
+            refer: vec!["node-5".into()],
         }),
         Message::Ack(Ack { exchange_id: 3, blocks: vec![block(), block()], flow: None }),
         Message::Push(Push {
