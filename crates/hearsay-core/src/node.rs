@@ -650,10 +650,13 @@ impl Node {
                 // of them: in a join storm, seeds asked by disjoint thirds of the cluster
                 // would otherwise hold disjoint memberships of about the same size, which
                 // member counts cannot tell apart (see `formation`).
-                let seeds: Vec<SocketAddr> =
-                    rand::seq::IndexedRandom::choose_multiple(self.seeds.as_slice(), &mut self.rng, JOIN_SEEDS)
-                        .copied()
-                        .collect();
+                let mut seeds = self.seeds.clone();
+                let take = seeds.len().min(JOIN_SEEDS);
+                for i in 0..take {
+                    let j = rand::Rng::random_range(&mut self.rng, i..seeds.len());
+                    seeds.swap(i, j);
+                }
+                seeds.truncate(take);
                 for seed in seeds {
                     self.send_syn(seed, true, false, true);
                 }

@@ -235,14 +235,18 @@ impl Node {
         let interval = self.config.probe.interval;
         // Woken far later than asked: this node was paused or starved, and the silence it
         // observed says nothing about others.
-        if let Some(expected) = self.prober.expected_wake
-            && now > expected + interval * 2
-        {
+        let late = self.prober.expected_wake.map_or(Duration::ZERO, |expected| now.saturating_duration_since(expected));
+        if late > interval * 2 {
             self.health_penalty(self.config.probe.max_health_score / 2 + 1);
             self.prober.current = None;
             self.prober.next_probe = now;
             // The silence was our own.
             self.last_heard = self.last_heard.max(now);
+        } else if late > self.config.probe.min_timeout {
+            // Late by more than a probe may take: answers this node waits for may be waiting
+            // on it (a starved process), so it trusts its own verdicts a little less.
+            self.stats.late_wakeups += 1;
+            self.health_penalty(1);
         }
         self.expire_relays(now);
         self.advance_probe(now);

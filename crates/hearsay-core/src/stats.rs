@@ -62,6 +62,9 @@ pub struct Stats {
     /// Referrals to a member that held the membership, followed after a busy peer deferred
     /// our catch-up (see the `formation` module).
     pub catch_up_referrals: u64,
+    /// Timer wake-ups later than the shortest probe timeout (not counting pauses of more than
+    /// two probe intervals): each raised the local health score by one (see the `probe` module).
+    pub late_wakeups: u64,
     /// Name conflicts seen: claims of a live member's name refused here, claims of our own
     /// name reported, or this node refused (see [`crate::Event::NameConflict`]).
     pub name_conflicts: u64,

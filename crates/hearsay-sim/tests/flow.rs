@@ -24,10 +24,13 @@ fn with_flow_control_staleness_stays_bounded_and_without_it_grows() {
         let c = compare(&small(seed)).unwrap();
         let (with, without) = (&c.with, &c.without);
         eprintln!("seed {seed}\n{}", hearsay_sim::flow::table(&c));
-        // Without: every window further behind than the one before, and far behind at the end.
+        // Without: once the MTU is lowered, every window further behind than the one before,
+        // and far behind at the end. (At the first MTU the gossip nearly carries the load, and
+        // the first two windows' maxima differ by noise either way.)
         let windows = [(1, 31), (31, 61), (61, 91), (91, 121)];
         let maxes: Vec<u64> = windows.iter().map(|(a, b)| without.max_behind(*a, *b)).collect();
-        assert!(maxes.windows(2).all(|w| w[1] > w[0]), "seed {seed}: without flow control {maxes:?}");
+        assert!(maxes[1] < maxes[2] && maxes[2] < maxes[3], "seed {seed}: without flow control {maxes:?}");
+        assert!(maxes[3] > 4 * maxes[0], "seed {seed}: without flow control {maxes:?}");
         assert_eq!(without.refused, 0);
         // With: the last window, at the lower MTU, is no further behind than the first half
         // was, and an order of magnitude closer than without.

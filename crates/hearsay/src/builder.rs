@@ -269,16 +269,31 @@ impl ClusterBuilder {
     }
 }
 
+/// Receive buffer asked of the kernel for the UDP socket (memberlist asks 2 MiB too). The
+/// default (about 208 KiB on Linux) overflows when a seed is joined by hundreds of nodes at
+/// once and drops their joins; the kernel caps the request at `net.core.rmem_max` and a
+/// buffer only holds memory while datagrams wait in it.
+const UDP_RECV_BUFFER: usize = 2 * 1024 * 1024;
+
+/// Binds a UDP socket with [`UDP_RECV_BUFFER`] (best effort: a smaller buffer is logged).
+async fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, Error> {
+    let udp = UdpSocket::bind(addr).await?;
+    if let Err(e) = socket2::SockRef::from(&udp).set_recv_buffer_size(UDP_RECV_BUFFER) {
+        tracing::debug!(error = %e, "could not enlarge the UDP receive buffer");
+    }
+    Ok(udp)
+}
+
 /// Binds UDP and TCP on the same port.
 async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), Error> {
     if addr.port() != 0 {
-        let udp = UdpSocket::bind(addr).await?;
+        let udp = bind_udp(addr).await?;
         let tcp = TcpListener::bind(addr).await?;
         return Ok((udp, tcp));
     }
     let mut last_error = None;
     for _ in 0..PORT_ATTEMPTS {
-        let udp = UdpSocket::bind(addr).await?;
+        let udp = bind_udp(addr).await?;
         let port_addr = udp.local_addr()?;
         match TcpListener::bind(port_addr).await {
             Ok(tcp) => return Ok((udp, tcp)),

@@ -42,6 +42,8 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 const RECV_ERROR_BACKOFF: Duration = Duration::from_millis(10);
 /// Seeds a lonely node contacts at once when their names start resolving.
 const JOIN_APPEARED_SEEDS: usize = 3;
+/// Datagrams already received that are handled before a due timer, at most.
+const DRAIN_BEFORE_TIMER: usize = 256;
 /// Largest datagram read; bigger ones are truncated and then rejected by the core.
 const RECV_BUFFER: usize = 65_536;
 
@@ -161,15 +163,7 @@ impl Driver {
                 }
                 Wake::Command(Some(command)) => self.command(command),
                 Wake::Command(None) => break,
-                Wake::Datagram(Ok((len, from))) => {
-                    Counters::add(&self.counters.udp_datagrams_received, 1);
-                    self.publisher.probes.received(from, &buf[..len], std::time::Instant::now());
-                    let limited = self.node.stats().amplification_limited;
-                    if let Err(e) = self.node.handle_datagram(self.clock.now(), from, &buf[..len]) {
-                        tracing::trace!(%from, error = %e, "datagram dropped");
-                    }
-                    self.log_limited(from, limited);
-                }
+                Wake::Datagram(Ok((len, from))) => self.datagram(from, &buf[..len]),
                 Wake::Datagram(Err(e)) => {
                     Counters::add(&self.counters.udp_recv_errors, 1);
                     tracing::debug!(error = %e, "udp receive failed; pausing reads");
@@ -203,6 +197,16 @@ impl Driver {
                     if self.leaving.as_ref().is_some_and(|(deadline, _)| *deadline <= now) {
                         break;
                     }
+                    // Answers already waiting in the socket are read before the deadlines
+                    // they would meet are checked: a node task woken late (CPU starvation,
+                    // many nodes in one process) would otherwise fail probes whose acks
+                    // arrived in time, and accuse members that answered.
+                    if self.udp_paused_until.is_none() {
+                        for _ in 0..DRAIN_BEFORE_TIMER {
+                            let Ok((len, from)) = self.udp.try_recv_from(&mut buf) else { break };
+                            self.datagram(from, &buf[..len]);
+                        }
+                    }
                     self.node.handle_timeout(self.clock.now());
                     self.tick_seed_names();
                 }
@@ -216,6 +220,17 @@ impl Driver {
             }
         }
         tracing::debug!(id = %self.node.id(), "node task stopped");
+    }
+
+    /// One datagram received from `from`.
+    fn datagram(&mut self, from: SocketAddr, bytes: &[u8]) {
+        Counters::add(&self.counters.udp_datagrams_received, 1);
+        self.publisher.probes.received(from, bytes, std::time::Instant::now());
+        let limited = self.node.stats().amplification_limited;
+        if let Err(e) = self.node.handle_datagram(self.clock.now(), from, bytes) {
+            tracing::trace!(%from, error = %e, "datagram dropped");
+        }
+        self.log_limited(from, limited);
     }
 
     /// Logs a reply the core cut or dropped because `from` has not proved it receives (the

@@ -215,12 +215,18 @@ pub(crate) async fn serve_inbound(
     let mut delivered = false;
     loop {
         // Waiting for a frame to start is idle time; once it started, the deadline runs.
-        let started = tokio::select! {
-            started = timeout(READER_IDLE, stream.readable()) => started,
-            () = evict.notified(), if delivered => {
-                tracing::debug!(%from, "idle inbound stream closed to make room");
-                return;
+        let readable = timeout(READER_IDLE, stream.readable());
+        let started = if delivered {
+            let evicted = std::pin::pin!(evict.notified());
+            match futures::future::select(std::pin::pin!(readable), evicted).await {
+                futures::future::Either::Left((started, _)) => started,
+                futures::future::Either::Right(_) => {
+                    tracing::debug!(%from, "idle inbound stream closed to make room");
+                    return;
+                }
             }
+        } else {
+            readable.await
         };
         if !matches!(started, Ok(Ok(()))) {
             return;
