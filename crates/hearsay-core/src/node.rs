@@ -120,9 +120,6 @@ pub(crate) struct PendingSyn {
     pub sent_round: u64,
 }
 
-/// Seeds a starting node contacts at once (at random among its seeds).
-pub(crate) const JOIN_SEEDS: usize = 3;
-
 /// One member of a gossip cluster: the whole protocol, without IO.
 ///
 /// See the crate documentation for the calling contract.
@@ -146,9 +143,8 @@ pub struct Node {
     pub(crate) pending: VecDeque<PendingSyn>,
     pub(crate) round: u64,
     pub(crate) next_round: Instant,
-    /// A node started with seeds contacts up to [`JOIN_SEEDS`] of them at its first timeout
-    /// rather than at its first (jittered) round: a restarted node is back in the cluster
-    /// within a round trip.
+    /// A node started with seeds contacts one at its first timeout rather than at its first
+    /// (jittered) round: a restarted node is back in the cluster within a round trip.
     pub(crate) join_at: Option<Instant>,
     pub(crate) now: Instant,
     pub(crate) transmits: VecDeque<Transmit>,
@@ -645,21 +641,10 @@ impl Node {
         self.expire_identity_checks(now);
         if self.join_at.is_some_and(|at| now >= at) {
             self.join_at = None;
-            if self.is_lonely() {
-                // Several seeds, so that each seed hears of every node that joins through any
-                // of them: in a join storm, seeds asked by disjoint thirds of the cluster
-                // would otherwise hold disjoint memberships of about the same size, which
-                // member counts cannot tell apart (see `formation`).
-                let mut seeds = self.seeds.clone();
-                let take = seeds.len().min(JOIN_SEEDS);
-                for i in 0..take {
-                    let j = rand::Rng::random_range(&mut self.rng, i..seeds.len());
-                    seeds.swap(i, j);
-                }
-                seeds.truncate(take);
-                for seed in seeds {
-                    self.send_syn(seed, true, false, true);
-                }
+            if self.is_lonely()
+                && let Some(seed) = rand::seq::IndexedRandom::choose(self.seeds.as_slice(), &mut self.rng).copied()
+            {
+                self.send_syn(seed, true, false, true);
             }
         }
         if now >= self.next_round {
