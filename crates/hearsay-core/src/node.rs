@@ -596,6 +596,7 @@ impl Node {
         self.replying_to = None;
         self.eager_forward(now);
         self.announce_learned();
+        self.note_expected_wake();
         Ok(())
     }
 
@@ -628,6 +629,7 @@ impl Node {
         self.applying_bulk = false;
         self.eager_forward(now);
         self.announce_learned();
+        self.note_expected_wake();
         Ok(())
     }
 
@@ -657,6 +659,7 @@ impl Node {
         self.probe_tick(now);
         self.tree_timeout(now);
         self.catch_up_timeout(now);
+        self.note_expected_wake();
     }
 
     /// Output: the next packet to send, if any. Drain after every input.

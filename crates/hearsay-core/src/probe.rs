@@ -105,7 +105,8 @@ pub(crate) struct Prober {
     /// The next member on the ring after a ring successor this node just suspected: probed at
     /// once, and suspected on its first failed probe (see `advance_probe`).
     chain: Option<(MemberIdx, u64)>,
-    /// When this node last asked to be woken up (pause detection).
+    /// When this node last asked to be woken up: [`Node::poll_timeout`] after the last input
+    /// (pause detection).
     expected_wake: Option<Instant>,
     /// Round-robin over live members for pushing fresh membership updates.
     push_selector: PeerSelector,
@@ -189,6 +190,12 @@ impl Node {
         self.prober.health = self.prober.health.saturating_sub(1);
     }
 
+    /// After every input: the wake-up this node now asks for, against which the next
+    /// `probe_tick` measures how late it was woken.
+    pub(crate) fn note_expected_wake(&mut self) {
+        self.prober.expected_wake = self.poll_timeout();
+    }
+
     /// Local health score (0 = healthy).
     pub fn health_score(&self) -> u32 {
         self.prober.health
@@ -261,7 +268,6 @@ impl Node {
         self.check_isolation(now);
         self.expire_suspicions(now);
         self.push_member_updates(now);
-        self.prober.expected_wake = Some(self.prober.deadline().min(self.next_round));
     }
 
     fn expire_relays(&mut self, now: Instant) {
