@@ -95,8 +95,12 @@ impl Node {
         if !self.eager_pending || !self.config.eager_rumors || self.rumors.is_empty() || self.left {
             return;
         }
-        if now < self.eager_not_before {
-            return; // the pending flag stays: the next round carries the rumors anyway
+        if now < self.eager_not_before || self.health_score() > 0 {
+            // The pending flag stays: the next round carries the rumors anyway. A node whose
+            // local health is degraded (woken late, relays silent: see `probe`) sends no
+            // extra rounds: when a process is starved of CPU, as a thousand nodes forming in
+            // one process are, eager rounds only add to the load that starves it.
+            return;
         }
         self.eager_pending = false;
         self.eager_not_before = now + self.config.gossip_interval / 2;
