@@ -44,6 +44,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rand::Rng;
 use rand::seq::IndexedRandom;
@@ -71,16 +72,35 @@ const REFERRALS: usize = 4;
 /// Referrals a node follows per gossip interval (each costs one exchange).
 const REFERRALS_FOLLOWED_PER_INTERVAL: u32 = 8;
 
-/// Catch-ups answered by stream in the current window of one gossip interval, the members
-/// they went to, and the referrals followed in the current window.
+/// A count that starts again every gossip interval.
+#[derive(Debug, Default)]
+struct PerInterval {
+    since: Option<Instant>,
+    count: u32,
+}
+
+impl PerInterval {
+    /// Counts one more and says yes if fewer than `max` were counted in the current interval.
+    fn take(&mut self, now: Instant, interval: Duration, max: u32) -> bool {
+        if self.since.is_none_or(|since| now >= since + interval) {
+            *self = PerInterval { since: Some(now), count: 0 };
+        }
+        if self.count >= max {
+            return false;
+        }
+        self.count += 1;
+        true
+    }
+}
+
+/// Catch-ups answered by stream in the current interval and the members they went to, and
+/// the referrals followed in the current interval.
 #[derive(Debug, Default)]
 pub(crate) struct Served {
-    window_start: Option<Instant>,
-    count: u32,
+    answered: PerInterval,
     /// When each of the last [`REFERRALS`] catch-ups was answered, and to whom; oldest first.
     recent: VecDeque<(Instant, Arc<str>)>,
-    followed_since: Option<Instant>,
-    followed: u32,
+    followed: PerInterval,
 }
 
 impl Node {
@@ -243,16 +263,10 @@ impl Node {
         if self.slice_bits_for(self.datagram_budget() / 2) == 0 {
             return true;
         }
-        let served = &mut self.catch_ups_served;
-        if served.window_start.is_none_or(|start| now >= start + self.config.gossip_interval) {
-            served.window_start = Some(now);
-            served.count = 0;
-        }
-        if served.count >= CATCH_UPS_SERVED_PER_INTERVAL {
+        if !self.catch_ups_served.answered.take(now, self.config.gossip_interval, CATCH_UPS_SERVED_PER_INTERVAL) {
             self.stats.catch_ups_deferred += 1;
             return false;
         }
-        served.count += 1;
         self.stats.catch_ups_served += 1;
         if let Some(name) = self.members.at_addr(from).map(|m| m.id.name.clone()) {
             let recent = &mut self.catch_ups_served.recent;
@@ -297,15 +311,9 @@ impl Node {
             .map(|m| m.id.addr)
             .collect();
         let Some(&peer) = candidates.choose(&mut self.rng) else { return };
-        let served = &mut self.catch_ups_served;
-        if served.followed_since.is_none_or(|start| now >= start + self.config.gossip_interval) {
-            served.followed_since = Some(now);
-            served.followed = 0;
-        }
-        if served.followed >= REFERRALS_FOLLOWED_PER_INTERVAL {
+        if !self.catch_ups_served.followed.take(now, self.config.gossip_interval, REFERRALS_FOLLOWED_PER_INTERVAL) {
             return;
         }
-        served.followed += 1;
         self.stats.catch_up_referrals += 1;
         self.catch_up_not_before = now;
         self.catch_up_next = None;
