@@ -106,6 +106,8 @@ pub(crate) struct Plumtree {
     missing: BTreeMap<(Arc<str>, u64), Missing>,
     /// While an eager `Gossip` is being applied: who sent it.
     receiving_from: Option<SocketAddr>,
+    /// Live members known when the view was last drawn (0: never drawn).
+    drawn_from: usize,
 }
 
 impl Plumtree {
@@ -310,13 +312,22 @@ impl Node {
                 }
             }
             Tree::IHave(list) => {
+                // The announcer holds us in its view: hold it in ours, so announcements flow
+                // both ways.
+                self.tree_touch(from);
                 for a in &list {
                     self.await_payload(now, &a.name, a.generation, a.version, from);
                 }
             }
             Tree::Graft(list) => {
                 self.tree_touch(from);
-                self.tree.set_link(from, Link::Eager);
+                if self.tree.view.contains_key(&from) {
+                    self.tree.set_link(from, Link::Eager);
+                } else {
+                    // No room (or not a live member here): the grafter must not count on us
+                    // to push to it.
+                    self.send(from, TransmitKind::Datagram, &Message::Tree(Tree::Prune));
+                }
                 self.answer_graft(from, &list);
             }
             Tree::Prune => self.tree.set_link(from, Link::Lazy),
@@ -346,7 +357,8 @@ impl Node {
     }
 
     fn await_payload(&mut self, now: Instant, name: &str, generation: u64, version: u64, announcer: SocketAddr) {
-        if !self.lacks(name, generation, version) {
+        // Version 0 is a member with no key yet: there is no payload to graft for.
+        if version == 0 || !self.lacks(name, generation, version) {
             return;
         }
         let timeout = self.config.plumtree.graft_timeout;
@@ -437,7 +449,22 @@ impl Node {
         }
     }
 
+    /// Makes the link to `peer` eager on our own initiative and tells the peer, with an empty
+    /// `Graft`, so that it pushes to us too: an eager link only one end knows of is a branch
+    /// the tree lacks (see `tree_maintain`).
+    fn make_eager(&mut self, peer: SocketAddr) {
+        self.tree.set_link(peer, Link::Eager);
+        self.send(peer, TransmitKind::Datagram, &Message::Tree(Tree::Graft(Vec::new())));
+    }
+
     /// Every round: drops departed peers, repairs a lost eager link and refills the view.
+    ///
+    /// The view is drawn again, from scratch, when the live members have at least doubled
+    /// since it was drawn: a node draws its first view when it may know only its seeds, and a
+    /// view kept from then would hang every joiner's eager links on the seeds (whose views
+    /// fill up) instead of spreading them over the cluster. Eager links dropped by a redraw
+    /// are pruned, new ones are announced with an empty `Graft`, so both ends of every eager
+    /// link know it.
     pub(crate) fn tree_maintain(&mut self) {
         let members = &self.members;
         let mut lost_eager = false;
@@ -446,13 +473,21 @@ impl Node {
             lost_eager |= !live && *link == Link::Eager;
             live
         });
+        let live = self.live_members();
+        if self.tree.drawn_from > 0 && live >= 2 * self.tree.drawn_from {
+            for peer in self.tree.peers(Link::Eager) {
+                self.send(peer, TransmitKind::Datagram, &Message::Tree(Tree::Prune));
+            }
+            self.tree.view.clear();
+            lost_eager = false;
+        }
         let first = self.tree.view.is_empty();
         let eager = self.tree.peers(Link::Eager).len();
         if (lost_eager || eager == 0) && !first {
             let lazy = self.tree.peers(Link::Lazy);
             if !lazy.is_empty() {
                 let pick = lazy[self.rng.random_range(0..lazy.len())];
-                self.tree.set_link(pick, Link::Eager);
+                self.make_eager(pick);
             }
         }
         let target = self.config.plumtree.eager_peers + self.config.plumtree.lazy_peers;
@@ -481,10 +516,17 @@ impl Node {
                 }
             }
         }
+        if first && !picked.is_empty() {
+            self.tree.drawn_from = live;
+        }
         for idx in picked.into_iter().take(target - self.tree.view.len()) {
             let Some(m) = self.members.get(idx) else { continue };
+            let addr = m.id.addr;
             let eager = first && self.tree.peers(Link::Eager).len() < self.config.plumtree.eager_peers;
-            self.tree.view.insert(m.id.addr, (idx, if eager { Link::Eager } else { Link::Lazy }));
+            self.tree.view.insert(addr, (idx, Link::Lazy));
+            if eager {
+                self.make_eager(addr);
+            }
         }
     }
 }

@@ -176,3 +176,83 @@ fn peers_outside_the_view_join_it_when_they_push() {
     nodes[0].handle_datagram(now, addr(outsider), &graft).unwrap();
     assert_eq!(link(&nodes[0], outsider), Some(Link::Eager));
 }
+
+#[test]
+fn both_ends_of_every_eager_link_know_it() {
+    let mut nodes = cluster(20, &config(3, 3));
+    deliver(&mut nodes, Instant::from_micros(1_000), |_, _, _| false);
+    for (i, node) in nodes.iter().enumerate() {
+        let eager = node.tree.peers(Link::Eager);
+        assert!(!eager.is_empty(), "node {i} has no eager link");
+        for peer in eager {
+            let j = (0..20).find(|j| addr(*j) == peer).unwrap();
+            assert_eq!(link(&nodes[j], i), Some(Link::Eager), "n{i} pushes to n{j}, which does not push back");
+        }
+    }
+}
+
+#[test]
+fn a_view_drawn_from_few_members_is_drawn_again_when_they_double() {
+    let config = config(2, 2);
+    let ids: Vec<NodeId> = (0..30).map(|i| NodeId::new(format!("n{i}"), 1, addr(i))).collect();
+    let mut node = Node::new(config, ids[0].clone(), vec![], 7, Instant::ZERO).unwrap();
+    // It knows its two seeds only: both become eager, each told so with an empty graft.
+    node.add_member(Instant::ZERO, ids[1].clone());
+    node.add_member(Instant::ZERO, ids[2].clone());
+    node.tree_maintain();
+    assert_eq!(node.tree.peers(Link::Eager), vec![addr(1), addr(2)]);
+    let sent = |node: &mut Node| {
+        let codec = Codec { cluster_id: 0, max_len: 1400 };
+        let mut out = Vec::new();
+        while let Some(t) = node.poll_transmit() {
+            if t.message_type == MessageType::Tree {
+                out.push((t.to, codec.decode(&t.payload).unwrap()));
+            }
+        }
+        out
+    };
+    let first = sent(&mut node);
+    assert!(first.iter().all(|(_, m)| matches!(m, Message::Tree(Tree::Graft(l)) if l.is_empty())));
+    assert_eq!(first.len(), 2);
+    // Catching up brings 27 more: the seeds' links are pruned and the view drawn from all.
+    for id in &ids[3..] {
+        node.add_member(Instant::ZERO, id.clone());
+    }
+    node.tree_maintain();
+    let second = sent(&mut node);
+    let pruned: Vec<SocketAddr> =
+        second.iter().filter(|(_, m)| matches!(m, Message::Tree(Tree::Prune))).map(|(to, _)| *to).collect();
+    assert_eq!(pruned, vec![addr(1), addr(2)]);
+    let mut grafted: Vec<SocketAddr> =
+        second.iter().filter(|(_, m)| matches!(m, Message::Tree(Tree::Graft(_)))).map(|(to, _)| *to).collect();
+    grafted.sort();
+    assert_eq!(grafted, node.tree.peers(Link::Eager));
+    assert_eq!(grafted.len(), 2);
+    assert_eq!(node.tree.view.len(), 4);
+    // No redraw while the membership stays the same.
+    node.tree_maintain();
+    assert!(sent(&mut node).is_empty());
+}
+
+#[test]
+fn a_graft_that_finds_the_view_full_is_pruned() {
+    let mut nodes = cluster(3, &config(1, 0));
+    let codec = Codec { cluster_id: 0, max_len: 1400 };
+    // Fill n0's view with strangers' links (it holds at most MAX_VIEW).
+    for k in 0..MAX_VIEW {
+        let a: SocketAddr = format!("10.1.{}.{}:7946", k / 200, k % 200 + 1).parse().unwrap();
+        nodes[0].add_member(Instant::ZERO, NodeId::new(format!("x{k}"), 1, a));
+        nodes[0].tree.view.insert(a, (1, Link::Lazy));
+    }
+    while nodes[0].poll_transmit().is_some() {}
+    nodes[0].tree.view.remove(&addr(2));
+    let graft = codec.encode(&Message::Tree(Tree::Graft(vec![])));
+    nodes[0].handle_datagram(Instant::from_micros(1_000), addr(2), &graft).unwrap();
+    let mut answers = Vec::new();
+    while let Some(t) = nodes[0].poll_transmit() {
+        if t.to == addr(2) && t.message_type == MessageType::Tree {
+            answers.push(codec.decode(&t.payload).unwrap());
+        }
+    }
+    assert_eq!(answers, vec![Message::Tree(Tree::Prune)], "the grafter is told the link is not there");
+}

@@ -240,6 +240,9 @@ pub(crate) struct Report {
     pub update_90pct_p50_ms: f64,
     /// Nearest-rank p99 of `update_90pct_ms`.
     pub update_90pct_p99_ms: f64,
+    /// Per update, what the nodes did to carry it (all nodes, from the write until the last
+    /// node had it): payload duplicates received, tree grafts and prunes sent.
+    pub update_costs: Vec<UpdateCost>,
     /// Traffic with no writes.
     pub idle: Traffic,
     /// Traffic with one write per second (cluster-wide).
@@ -261,6 +264,32 @@ pub(crate) struct Report {
     /// Stream and catch-up counters of all nodes, taken once membership was complete (or its
     /// deadline passed): what forming the cluster cost the stream path.
     pub formation: FormationCounters,
+}
+
+/// Dissemination counters of one update, summed over all nodes.
+#[derive(Serialize, Debug, Default, Clone, Copy)]
+pub(crate) struct UpdateCost {
+    pub duplicates: u64,
+    pub grafts: u64,
+    pub prunes: u64,
+}
+
+impl UpdateCost {
+    fn sum(stats: &[DriverStats]) -> Self {
+        stats.iter().fold(UpdateCost::default(), |c, s| UpdateCost {
+            duplicates: c.duplicates + s.core.payload_duplicates,
+            grafts: c.grafts + s.core.grafts,
+            prunes: c.prunes + s.core.prunes,
+        })
+    }
+
+    fn since(self, before: UpdateCost) -> Self {
+        UpdateCost {
+            duplicates: self.duplicates.saturating_sub(before.duplicates),
+            grafts: self.grafts.saturating_sub(before.grafts),
+            prunes: self.prunes.saturating_sub(before.prunes),
+        }
+    }
 }
 
 /// Stream and catch-up counters summed over all nodes at one moment.
@@ -409,7 +438,9 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
     let mut update_ms = Vec::new();
     let mut update_90pct_ms = Vec::new();
     let mut updates_missed = 0;
+    let mut update_costs = Vec::new();
     for u in 0..args.updates {
+        let before = UpdateCost::sum(&all_stats(&nodes).await?);
         let writer = choices.below(n);
         let owner = nodes[writer].id().name.to_string();
         let written = Instant::now();
@@ -433,6 +464,7 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
             (true, Some(last)) => update_ms.push(*last),
             _ => updates_missed += 1,
         }
+        update_costs.push(UpdateCost::sum(&all_stats(&nodes).await?).since(before));
         tokio::time::sleep(interval).await;
     }
     let mut sorted = update_ms.clone();
@@ -483,6 +515,7 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
         update_90pct_ms,
         update_90pct_p50_ms: p50_90pct,
         update_90pct_p99_ms: p99_90pct,
+        update_costs,
         idle,
         one_update_per_sec,
         suspect_events,
@@ -672,6 +705,16 @@ fn print_report(r: &Report) {
         r.update_90pct_p99_ms,
         r.update_ms.iter().map(|m| m.round() as u64).collect::<Vec<_>>()
     );
+    if r.update_costs.iter().any(|c| c.grafts + c.prunes + c.duplicates > 0) {
+        println!(
+            "per update (duplicates/grafts/prunes): {}",
+            r.update_costs
+                .iter()
+                .map(|c| format!("{}/{}/{}", c.duplicates, c.grafts, c.prunes))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
     print_traffic("idle", &r.idle);
     print_traffic("1 update/s", &r.one_update_per_sec);
     println!(
