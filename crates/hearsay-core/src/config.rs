@@ -302,7 +302,10 @@ impl Config {
                 eager_peers: 3,
                 lazy_peers: 3,
                 graft_timeout: Duration::from_millis(100),
-                ihave_delay: Duration::from_millis(5),
+                // Longer than the eager wave takes to cross a LAN cluster (under 10 ms at
+                // N = 200 on loopback): announcements sent sooner compete with the payloads
+                // they announce (p99 doubled at N = 200 with 5 ms, docs/bench.md).
+                ihave_delay: Duration::from_millis(30),
             },
             rumor: RumorConfig {
                 k: 3,
@@ -373,7 +376,7 @@ impl Config {
         config.probe.suspicion_min = Duration::ZERO;
         config.anti_entropy_every = 20;
         config.plumtree.graft_timeout = Duration::from_millis(400);
-        config.plumtree.ihave_delay = Duration::from_millis(20);
+        config.plumtree.ihave_delay = Duration::from_millis(50);
         config.seed_probability = 0.05;
         config
     }

@@ -108,6 +108,9 @@ pub(crate) struct Plumtree {
     receiving_from: Option<SocketAddr>,
     /// Live members known when the view was last drawn (0: never drawn).
     drawn_from: usize,
+    /// Whether a duplicate payload has pruned a link here: until then the node keeps its
+    /// full count of eager links (see `tree_maintain`).
+    shaped: bool,
 }
 
 impl Plumtree {
@@ -182,7 +185,8 @@ impl Node {
         let mut announcements: Vec<(SocketAddr, Announcement)> = Vec::new();
         for fresh in &outbox {
             let Some(m) = self.members.get(fresh.member) else { continue };
-            if m.id.generation != fresh.generation {
+            if m.id.generation != fresh.generation || m.max_version() == 0 {
+                // Another generation by now, or a member with no key yet: nothing to carry.
                 continue;
             }
             let announcement =
@@ -297,6 +301,7 @@ impl Node {
                 } else if !payloads.is_empty() && payloads.iter().all(|o| *o == Applied::Known) {
                     // A duplicate: this payload reaches us another way.
                     self.tree.set_link(from, Link::Lazy);
+                    self.tree.shaped = true;
                     self.stats.prunes += 1;
                     self.send(from, TransmitKind::Datagram, &Message::Tree(Tree::Prune));
                 }
@@ -483,10 +488,20 @@ impl Node {
         }
         let first = self.tree.view.is_empty();
         let eager = self.tree.peers(Link::Eager).len();
-        if (lost_eager || eager == 0) && !first {
-            let lazy = self.tree.peers(Link::Lazy);
-            if !lazy.is_empty() {
-                let pick = lazy[self.rng.random_range(0..lazy.len())];
+        if !first {
+            // Before any payload has shaped the tree here, eager links refused (a peer that did
+            // not know us yet, or whose view was full) or pruned by a peer's redraw are made up
+            // at once: otherwise a joiner could start its first broadcast with a single eager
+            // link into a pair or a handful of nodes cut off from the rest, which only a graft
+            // would join. Once shaped, only a lost last link or a departed eager peer is replaced.
+            let want = if self.tree.shaped {
+                usize::from(lost_eager || eager == 0)
+            } else {
+                self.config.plumtree.eager_peers.saturating_sub(eager)
+            };
+            let mut lazy = self.tree.peers(Link::Lazy);
+            lazy.shuffle(&mut self.rng);
+            for pick in lazy.into_iter().take(want) {
                 self.make_eager(pick);
             }
         }

@@ -59,6 +59,13 @@ pub(crate) struct BenchArgs {
     /// Override the preset's dissemination strategy.
     #[arg(long, value_enum)]
     pub strategy: Option<super::sim::StrategyArg>,
+    /// Override how long Plumtree batches its lazy announcements, in milliseconds.
+    #[arg(long)]
+    pub ihave_delay: Option<u64>,
+    /// Override how long Plumtree waits for an announced payload before grafting, in
+    /// milliseconds.
+    #[arg(long)]
+    pub graft_timeout: Option<u64>,
     /// Milliseconds between node starts (0: every node starts at once, a join storm).
     #[arg(long, default_value_t = 0)]
     pub stagger_ms: u64,
@@ -356,6 +363,12 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
     }
     if let Some(k) = args.rumor_k {
         config.rumor.k = k;
+    }
+    if let Some(ms) = args.ihave_delay {
+        config.plumtree.ihave_delay = Duration::from_millis(ms);
+    }
+    if let Some(ms) = args.graft_timeout {
+        config.plumtree.graft_timeout = Duration::from_millis(ms);
     }
     if let Some(every) = args.anti_entropy_every {
         config.anti_entropy_every = every;
