@@ -275,6 +275,11 @@ impl Node {
                 self.own_name_claimed(now, u.node.generation, u.node.addr, u.status);
                 return;
             }
+            if u.node.addr == me.id.addr {
+                // A peer speaks of us at our own generation and address: the cluster holds
+                // our name as ours (as when a digest lists us, see `learn_heartbeats`).
+                self.identity.admitted = true;
+            }
             if u.node.generation == me.id.generation
                 && matches!(u.status, WireStatus::Suspect | WireStatus::Dead)
                 && !self.left

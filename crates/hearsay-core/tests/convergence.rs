@@ -111,7 +111,12 @@ fn ttl_keys_expire_everywhere() {
 
 #[test]
 fn a_node_far_behind_is_served_over_a_stream() {
-    let mut c = Cluster::new(3, Config::local(), 7);
+    // Rumors carry a burst only in part, so peers fall behind and anti-entropy catches them up
+    // (under Plumtree each write goes down the tree as it is made: nobody falls behind, and a
+    // graft of a large state is what takes the stream, see `bad_input.rs` in the library).
+    let mut config = Config::local();
+    config.strategy = Strategy::Hybrid;
+    let mut c = Cluster::new(3, config, 7);
     c.run(20);
     let now = c.now;
     for k in 0..300 {
