@@ -109,6 +109,51 @@ fn netns_kill9_is_detected_by_all_and_a_restart_keeps_keys_with_a_higher_generat
     );
 }
 
+/// A measurement, not a check (`--ignored`): `HEARSAY_NETNS_CRASHES` (default 20) crashes of
+/// one host after another under `lan`, each restarted with its data dir once every survivor
+/// declared it dead; prints each time from the `kill -9` to the last survivor's `member_dead`
+/// event (as the survivors' event streams reported it) and the nearest-rank p50 / p99.
+#[test]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+fn netns_crash_detection_times() {
+    let crashes: usize = std::env::var("HEARSAY_NETNS_CRASHES").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let Some(mut lab) = Lab::start("crashes", K, &[]) else { return };
+    wait_formed(&lab, &all(&lab), "formation");
+    let mut times = Vec::new();
+    for c in 0..crashes {
+        // Every host but the seed, in turn.
+        let victim = 1 + c % (K - 1);
+        let name = lab.hosts[victim].name.clone();
+        let survivors = except(&lab, victim);
+        let killed = Instant::now();
+        lab.kill9(victim);
+        wait_status(&lab, &survivors, victim, "the victim dead on every survivor", |s, _| s == "dead");
+        let seen = lab.first_event_at(&survivors, "member_dead", &name, killed);
+        let last = seen.iter().flatten().max().map(|at| at.duration_since(killed));
+        let Some(last) = last.filter(|_| seen.iter().all(Option::is_some)) else {
+            panic!("a survivor reported {name} dead without a member_dead event");
+        };
+        times.push(last);
+        println!("crash {c}: {name} dead on all {} survivors after {} ms", survivors.len(), ms(last));
+        let old = lab.status(0, &name).map_or(0, |(_, g)| g);
+        lab.spawn(victim);
+        lab.wait_healthy(victim);
+        wait_status(&lab, &all(&lab), victim, "the victim alive again everywhere", |s, g| s == "alive" && g > old);
+        // Let the restart settle (refutations, flow reports) before the next crash.
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    times.sort();
+    let rank = |q: f64| times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1];
+    println!(
+        "netns crash detection: K={K} lan, {} crashes: p50 {} ms, p99 {} ms, max {} ms, all (ms): {:?}",
+        times.len(),
+        ms(rank(0.50)),
+        ms(rank(0.99)),
+        ms(*times.last().unwrap()),
+        times.iter().map(|t| ms(*t)).collect::<Vec<_>>()
+    );
+}
+
 #[test]
 fn netns_kill9_during_a_write_burst_loses_no_acknowledged_write() {
     let Some(mut lab) = Lab::start("burst", K, &[]) else { return };

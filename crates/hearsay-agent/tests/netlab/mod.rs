@@ -414,6 +414,18 @@ impl Lab {
         body.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
     }
 
+    /// When each of `observers` first reported an event of `kind` about `subject` after
+    /// `since` (`None` for a host that has not).
+    pub fn first_event_at(&self, observers: &[usize], kind: &str, subject: &str, since: Instant) -> Vec<Option<Instant>> {
+        observers
+            .iter()
+            .map(|&o| {
+                let seen = self.hosts[o].seen.lock().unwrap();
+                seen.iter().filter(|s| s.at >= since && s.kind == kind && s.node == subject).map(|s| s.at).min()
+            })
+            .collect()
+    }
+
     /// Events of `kind` about `subject` (any member if `None`) reported by every host.
     pub fn count(&self, kind: &str, subject: Option<&str>, since: Instant) -> usize {
         self.hosts
