@@ -125,6 +125,15 @@ fn netns_crash_detection_times() {
         let victim = 1 + c % (K - 1);
         let name = lab.hosts[victim].name.clone();
         let survivors = except(&lab, victim);
+        let health: Vec<String> = survivors
+            .iter()
+            .map(|&i| {
+                let score = lab.metric(i, "hearsay_health_score").unwrap_or(-1.0);
+                let late = lab.metric(i, "hearsay_late_wakeups_total").unwrap_or(-1.0);
+                format!("{score}/{late}")
+            })
+            .collect();
+        println!("before crash {c}: survivors' health score / late wake-ups: {}", health.join(" "));
         let killed = Instant::now();
         lab.kill9(victim);
         wait_status(&lab, &survivors, victim, "the victim dead on every survivor", |s, _| s == "dead");

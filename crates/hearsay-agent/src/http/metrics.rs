@@ -157,6 +157,13 @@ pub(crate) fn render(input: &MetricsInput<'_>) -> String {
             st.suspicions_withheld,
         ),
         ("refutations_total", "Times this node refuted a suspicion about itself.", st.refutations),
+        (
+            "late_wakeups_total",
+            "Timer wake-ups later than the shortest probe timeout (each raises the local health score).",
+            st.late_wakeups,
+        ),
+        ("grafts_total", "Broadcast-tree grafts sent (a payload announced but not received in time).", st.grafts),
+        ("prunes_total", "Broadcast-tree prunes sent (a payload received twice).", st.prunes),
         ("stream_transmits_total", "Transmits sent over a TCP stream.", input.stats.stream_transmits),
         ("entries_applied_total", "Entries from peers that were new to this node.", input.stats.entries_applied),
         ("delta_overflows_total", "Deltas that did not fit in one message.", input.stats.delta_overflows),

@@ -416,7 +416,13 @@ impl Lab {
 
     /// When each of `observers` first reported an event of `kind` about `subject` after
     /// `since` (`None` for a host that has not).
-    pub fn first_event_at(&self, observers: &[usize], kind: &str, subject: &str, since: Instant) -> Vec<Option<Instant>> {
+    pub fn first_event_at(
+        &self,
+        observers: &[usize],
+        kind: &str,
+        subject: &str,
+        since: Instant,
+    ) -> Vec<Option<Instant>> {
         observers
             .iter()
             .map(|&o| {
