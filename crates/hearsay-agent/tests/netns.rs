@@ -143,7 +143,15 @@ fn netns_crash_detection_times() {
             panic!("a survivor reported {name} dead without a member_dead event");
         };
         times.push(last);
-        println!("crash {c}: {name} dead on all {} survivors after {} ms", survivors.len(), ms(last));
+        let suspected = lab.first_event_at(&survivors, "member_suspect", &name, killed);
+        let first = |at: &[Option<Instant>]| at.iter().flatten().min().map_or(0, |t| ms(t.duration_since(killed)));
+        println!(
+            "crash {c}: {name} dead on all {} survivors after {} ms (first suspect event {} ms, first dead event {} ms)",
+            survivors.len(),
+            ms(last),
+            first(&suspected),
+            first(&seen)
+        );
         let old = lab.status(0, &name).map_or(0, |(_, g)| g);
         lab.spawn(victim);
         lab.wait_healthy(victim);
