@@ -136,7 +136,7 @@ fn netns_crash_detection_times() {
         println!("before crash {c}: survivors' health score / late wake-ups: {}", health.join(" "));
         // Crashes at spread phases of the probe interval (1 s under lan): right after a wait
         // the phase is always about the same.
-        std::thread::sleep(Duration::from_millis((c as u64 * 379) % 1000));
+        std::thread::sleep(Duration::from_millis((c as u64 * 379 + 500) % 1000));
         let killed = Instant::now();
         lab.kill9(victim);
         wait_status(&lab, &survivors, victim, "the victim dead on every survivor", |s, _| s == "dead");

@@ -511,7 +511,7 @@ impl Drop for Lab {
         let _ = run("ip", &["netns", "del", &self.hub]);
         // Deleting the hub removes the root veth with its peer; in case it did not:
         let _ = run("ip", &["link", "del", &self.root_veth]);
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("HEARSAY_NETNS_KEEP_LOGS").is_some() {
             eprintln!("agent logs kept in {}", self.dir.display());
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
