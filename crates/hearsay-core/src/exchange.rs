@@ -486,6 +486,12 @@ impl Node {
         (blocks, TransmitKind::Stream)
     }
 
+    /// Whether blocks of `total` bytes, the largest `largest`, should go by stream (to a
+    /// verified peer): more than `stream_threshold_bytes`, or one too large for a datagram.
+    pub(crate) fn too_large_for_datagrams(&self, total: usize, largest: usize, datagram_budget: usize) -> bool {
+        total > self.config.stream_threshold_bytes || largest > datagram_budget
+    }
+
     /// Everything the digest's sender lacks, by datagram if it fits, else by stream if
     /// `stream_ok` (else as much as fits); then, with what room is left, our recent changes of
     /// owners in other slices that differ.
@@ -506,8 +512,7 @@ impl Node {
             return (blocks, TransmitKind::Datagram);
         }
         let plan = self.plan(lacking);
-        let stream =
-            stream_ok && (plan.total_bytes > self.config.stream_threshold_bytes || plan.largest_unit > datagram_budget);
+        let stream = stream_ok && self.too_large_for_datagrams(plan.total_bytes, plan.largest_unit, datagram_budget);
         let (budget, kind) = if stream {
             (self.stream_budget(), TransmitKind::Stream)
         } else {

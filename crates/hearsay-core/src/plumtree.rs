@@ -430,9 +430,8 @@ impl Node {
         if blocks.is_empty() {
             return;
         }
-        let large =
-            total > self.config.stream_threshold_bytes || blocks.iter().any(|b| block_size(b) > datagram_budget);
-        if stream_ok && large {
+        let largest = blocks.iter().map(block_size).max().unwrap_or(0);
+        if stream_ok && self.too_large_for_datagrams(total, largest, datagram_budget) {
             self.send(to, TransmitKind::Stream, &Message::Tree(Tree::Gossip(blocks)));
         } else {
             self.send_gossip(to, blocks, datagram_budget);
@@ -562,12 +561,14 @@ impl Node {
         if first && !picked.is_empty() {
             self.tree.drawn_from = live;
         }
+        // A first draw makes its first `eager_peers` picks eager.
+        let mut eager_wanted = if first { self.config.plumtree.eager_peers } else { 0 };
         for idx in picked.into_iter().take(target - self.tree.view.len()) {
             let Some(m) = self.members.get(idx) else { continue };
             let addr = m.id.addr;
-            let eager = first && self.tree.peers(Link::Eager).len() < self.config.plumtree.eager_peers;
             self.tree.view.insert(addr, (idx, Link::Lazy));
-            if eager {
+            if eager_wanted > 0 {
+                eager_wanted -= 1;
                 self.make_eager(addr);
             }
         }
