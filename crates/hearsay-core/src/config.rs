@@ -283,8 +283,8 @@ pub struct Config {
 }
 
 impl Config {
-    /// Data-centre defaults: 200 ms rounds, fanout 3, updates pushed down epidemic broadcast
-    /// trees (Plumtree) with a push-pull anti-entropy round a minute; one probe a second, each member probed by its predecessor on the ring,
+    /// Data-centre defaults: 200 ms rounds, fanout 3, hybrid push-pull with an anti-entropy
+    /// round a minute; one probe a second, each member probed by its predecessor on the ring,
     /// a suspicion floor of 2 s. A 3 s pause makes no member dead and a crash is declared by
     /// every member within about 5 s at N <= 100 (docs/failure-detection.md).
     pub fn lan() -> Self {
@@ -295,7 +295,7 @@ impl Config {
             peer_choice: PeerChoice::RoundRobin,
             lockstep_rounds: false,
             exchange: ExchangeMode::PushPull,
-            strategy: Strategy::Plumtree,
+            strategy: Strategy::Hybrid,
             anti_entropy_every: 300,
             anti_entropy_fanout: 1,
             plumtree: PlumtreeConfig {
